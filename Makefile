@@ -1,0 +1,21 @@
+# The two fresh-machine commands: `make demo` and `make test`. Both create .venv when missing.
+VENV := .venv
+PY := $(VENV)/bin/python
+READY := $(VENV)/.bnn2hw-ready
+
+.PHONY: demo test bench clean-venv
+
+$(READY): requirements.lock pyproject.toml scripts/setup_venv.sh
+	bash scripts/setup_venv.sh
+
+demo: $(READY)
+	$(PY) -m bnn2hw.cli flow --out runs/demo
+
+test: $(READY)
+	$(PY) -m pytest -q
+
+bench: $(READY)
+	$(PY) scripts/bench_train.py
+
+clean-venv:
+	rm -rf $(VENV)

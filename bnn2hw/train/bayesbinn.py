@@ -1,0 +1,165 @@
+"""BayesBiNN: the Bayesian learning rule for binary weights (Meng, Bachmann & Khan, ICML 2020).
+
+Each binary weight w ∈ {-1, +1} has a mean-field Bernoulli posterior
+q(w = +1) = sigmoid(2λ), with natural parameter λ and mean μ = tanh λ. One step, with
+learning rate α, training-set size N, temperature τ and S Monte-Carlo samples:
+
+    ε ~ U(0, 1),  δ = ½ log(ε / (1 - ε)),  w_s = tanh((λ + δ) / τ)     (concrete relaxation)
+    g_s = ∇_w ℓ(w_s)                                                     (minibatch mean loss)
+    ĝ   = N / S · Σ_s  g_s ⊙ (1 - w_s²) / (τ (1 - μ²))
+    m   ← β m + (1 - β) (ĝ + κ (λ - λ₀))                                 (κ: KL weight, 1)
+    λ   ← λ - α m / (1 - β^t)                                            (Adam-style bias correction)
+
+λ₀ is the prior's natural parameter: 0 (a uniform prior) by default, the previous task's
+posterior in continual learning (``use_posterior_as_prior``). As in the authors' code,
+1e-10 is added to both 1 - w² and 1 - μ² so that a saturated sample still carries gradient.
+After a step every binary parameter holds sign(λ), the posterior mode (sign(0) = +1).
+
+Parameter groups: a group with ``binary=True`` follows the rule above and its tensors must be
+the ``weight`` of binary layers read without sign (``binarize_weights=False``). Every other
+group (batchnorm affine, output scale) is updated by Adam with the same sampled gradients,
+averaged over samples. ``step`` needs a closure that zeroes the gradients, runs the forward
+and backward pass on the current weights and returns the loss.
+
+Defaults and their sources: λ initialised to ±10 with the sign of the layer's initial weight,
+τ = 1e-10, one training sample, zero prior, β = 0, κ = 1 are the authors' MNIST settings
+(team-approx-bayes/BayesBiNN, main_mnist.py); the learning rate is chosen in
+``bnn2hw.train.methods`` for these small networks (see BENCHMARKS.md), with the cosine
+schedule of the paper applied by the training loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch.optim import Optimizer
+
+SATURATION_EPS = 1e-10  # the authors' regulariser of 1 - w² and 1 - μ²
+
+
+def bipolar_sign(x: torch.Tensor) -> torch.Tensor:
+    """+1 where x >= 0, else -1 (sign(0) = +1)."""
+    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+
+def relaxed_sample(lam: torch.Tensor, temperature: float) -> torch.Tensor:
+    """One concrete (Gumbel-softmax) sample tanh((λ + δ)/τ), δ = ½ log(ε/(1-ε))."""
+    eps = torch.rand_like(lam)
+    delta = 0.5 * torch.log(eps / (1.0 - eps))
+    return torch.tanh((lam + delta) / temperature)
+
+
+def bernoulli_sample(lam: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Exact ±1 sample of the posterior: +1 with probability sigmoid(2λ) = (1 + tanh λ) / 2."""
+    p_plus = torch.sigmoid(2.0 * lam)
+    return torch.where(torch.rand(lam.shape, generator=generator) < p_plus, 1.0, -1.0).to(lam.dtype)
+
+
+def natural_gradient_scale(w: torch.Tensor, lam: torch.Tensor, temperature: float) -> torch.Tensor:
+    """(1 - w²) / (τ (1 - μ²)) with the authors' 1e-10 regularisers, μ = tanh λ."""
+    mu = torch.tanh(lam)
+    return (1.0 - w * w + SATURATION_EPS) / temperature / (1.0 - mu * mu + SATURATION_EPS)
+
+
+class BayesBiNN(Optimizer):
+    """Bayesian learning rule for the ``binary=True`` group, Adam for the others."""
+
+    def __init__(
+        self,
+        params: Iterable,
+        train_set_size: int,
+        lr: float = 1e-4,
+        temperature: float = 1e-10,
+        mc_samples: int = 1,
+        momentum: float = 0.0,
+        lambda_init: float = 10.0,
+        kl_weight: float = 1.0,
+        adam_betas: tuple[float, float] = (0.9, 0.999),
+        adam_eps: float = 1e-8,
+    ):
+        if train_set_size < 1:
+            raise ValueError(f"train_set_size must be >= 1, got {train_set_size}")
+        if temperature <= 0 or mc_samples < 1 or not 0.0 <= momentum < 1.0 or lr <= 0:
+            raise ValueError(
+                f"need temperature > 0, mc_samples >= 1, 0 <= momentum < 1, lr > 0; got "
+                f"{temperature}, {mc_samples}, {momentum}, {lr}")
+        defaults = dict(lr=lr, binary=False, temperature=temperature, momentum=momentum,
+                        kl_weight=kl_weight, adam_betas=adam_betas, adam_eps=adam_eps)
+        super().__init__(params, defaults)
+        self.train_set_size = int(train_set_size)
+        self.mc_samples = int(mc_samples)
+        for p in self.binary_params():
+            state = self.state[p]
+            state["lam"] = lambda_init * bipolar_sign(p.detach())
+            state["prior_lam"] = torch.zeros_like(p)
+            state["momentum"] = torch.zeros_like(p)
+            state["step"] = 0
+            p.data.copy_(bipolar_sign(state["lam"]))
+
+    def binary_params(self) -> list[torch.Tensor]:
+        return [p for g in self.param_groups if g["binary"] for p in g["params"]]
+
+    def natural_parameters(self) -> list[torch.Tensor]:
+        """λ of every binary parameter, in ``binary_params`` order."""
+        return [self.state[p]["lam"] for p in self.binary_params()]
+
+    def use_posterior_as_prior(self) -> None:
+        """Continual learning: λ₀ ← λ, so the next task is regularised towards this posterior."""
+        for p in self.binary_params():
+            self.state[p]["prior_lam"] = self.state[p]["lam"].clone()
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        if closure is None:
+            raise RuntimeError("BayesBiNN.step needs a closure that returns the loss")
+        sums = {p: torch.zeros_like(p) for g in self.param_groups for p in g["params"]}
+        losses = []
+        for _ in range(self.mc_samples):
+            samples = self._write_relaxed_samples()
+            with torch.enable_grad():
+                losses.append(closure().detach())
+            self._accumulate(sums, samples)
+        for group in self.param_groups:
+            update = self._binary_update if group["binary"] else self._adam_update
+            for p in group["params"]:
+                update(p, sums[p] / self.mc_samples, group)
+        return torch.stack(losses).mean()
+
+    def _write_relaxed_samples(self) -> dict[torch.Tensor, torch.Tensor]:
+        samples = {}
+        for group in self.param_groups:
+            if group["binary"]:
+                for p in group["params"]:
+                    samples[p] = relaxed_sample(self.state[p]["lam"], group["temperature"])
+                    p.data.copy_(samples[p])
+        return samples
+
+    def _accumulate(self, sums: dict, samples: dict) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if group["binary"]:
+                    scale = natural_gradient_scale(samples[p], self.state[p]["lam"], group["temperature"])
+                    sums[p] += self.train_set_size * scale * p.grad
+                else:
+                    sums[p] += p.grad
+
+    def _binary_update(self, p: torch.Tensor, grad_hat: torch.Tensor, group: dict) -> None:
+        state, beta = self.state[p], group["momentum"]
+        state["step"] += 1
+        pull = group["kl_weight"] * (state["lam"] - state["prior_lam"])
+        state["momentum"].mul_(beta).add_(grad_hat + pull, alpha=1.0 - beta)
+        state["lam"].sub_(state["momentum"], alpha=group["lr"] / (1.0 - beta ** state["step"]))
+        p.data.copy_(bipolar_sign(state["lam"]))
+
+    def _adam_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:
+        state = self.state[p]
+        if not state:
+            state.update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        (b1, b2), state["step"] = group["adam_betas"], state["step"] + 1
+        state["exp_avg"].mul_(b1).add_(grad, alpha=1 - b1)
+        state["exp_avg_sq"].mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        denom = (state["exp_avg_sq"] / (1 - b2 ** state["step"])).sqrt_().add_(group["adam_eps"])
+        p.data.addcdiv_(state["exp_avg"], denom, value=-group["lr"] / (1 - b1 ** state["step"]))

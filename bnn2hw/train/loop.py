@@ -1,0 +1,212 @@
+"""The training loop: one run of one method on one model and data set.
+
+Contract: ``train(config, out_dir)`` writes ``out_dir/checkpoint.pt`` after every epoch
+(atomically; ``resume=True`` continues from it), then ``metrics.json`` and ``curves.png``,
+and returns the metrics. A non-finite loss stops the run with ``TrainingDiverged`` and
+leaves the last good checkpoint in place. Randomness comes from ``config.seed`` only:
+batch order is seeded per epoch, the relaxation noise by torch's global generator, whose
+state travels in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from bnn2hw.data import Dataset, load_dataset
+from bnn2hw.models import BinaryNet, ModelConfig, build_model
+from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from bnn2hw.train.evaluate import EVAL_BATCH, evaluate_readouts
+from bnn2hw.train.methods import Method, latent_weights, make_optimizer
+from bnn2hw.train.report import write_curves, write_metrics
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "tfc"
+    dataset: str = "digits"
+    method: str = Method.BAYESBINN.value
+    epochs: int = 20
+    lr: float | None = None          # None: the method's default (bnn2hw.train.methods)
+    bn_lr: float = 1e-2              # Adam's rate for batchnorm affine and output scale
+    batch_size: int = 100
+    seed: int = 0
+    input_bits: int = 1
+    temperature: float = 1e-10
+    mc_samples: int = 1
+    momentum: float = 0.0
+    lambda_init: float = 10.0
+    test_samples: int = 10           # K of the Bernoulli ensemble at test time
+    val_split: float = 0.1
+    data_dir: str | None = None
+
+    def __post_init__(self):
+        Method(self.method)  # raises on an unknown method
+        if self.epochs < 1 or self.batch_size < 1 or self.test_samples < 0:
+            raise ValueError("epochs and batch_size must be >= 1, test_samples >= 0")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+# Fields that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = {"epochs", "data_dir", "test_samples"}
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    return 0.5 * base * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def _model_for(config: TrainConfig, data: Dataset) -> BinaryNet:
+    return build_model(ModelConfig(config.model, config.input_bits, data.image_shape, data.num_classes))
+
+
+def _evaluate_loss_acc(model: BinaryNet, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    model.eval()
+    loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(x), EVAL_BATCH):
+            logits = model(torch.from_numpy(x[i:i + EVAL_BATCH]))
+            target = torch.from_numpy(y[i:i + EVAL_BATCH])
+            loss += F.cross_entropy(logits, target, reduction="sum").item()
+            correct += (logits.argmax(1) == target).sum().item()
+    model.train()
+    return loss / len(x), correct / len(x)
+
+
+class Trainer:
+    """Holds one run's state between epochs."""
+
+    def __init__(self, config: TrainConfig, out_dir: Path, data: Dataset):
+        self.config, self.out_dir, self.data = config, Path(out_dir), data
+        torch.manual_seed(config.seed)
+        self.model = _model_for(config, data)
+        self.optimizer = make_optimizer(Method(config.method), self.model, config, len(data.x_train))
+        for group in self.optimizer.param_groups:
+            group["base_lr"] = group["lr"]
+        self.epoch, self.history, self.train_seconds = 0, [], 0.0
+        self.steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / "checkpoint.pt"
+
+    def restore(self) -> None:
+        ckpt = load_checkpoint(self.checkpoint_path)
+        saved = TrainConfig(**ckpt["config"])
+        changed = {k for k in asdict(saved) if getattr(saved, k) != getattr(self.config, k)}
+        if changed - RESUMABLE_CHANGES:
+            raise CheckpointError(f"{self.checkpoint_path}: cannot resume with different "
+                                  f"{', '.join(sorted(changed - RESUMABLE_CHANGES))}")
+        self.model.load_state_dict(ckpt["model_state"])
+        self.optimizer.load_state_dict(ckpt["optimizer_state"])
+        self.epoch, self.history = ckpt["epoch"], list(ckpt["history"])
+        self.train_seconds = ckpt["train_seconds"]
+        torch.set_rng_state(ckpt["rng_state"])
+
+    def save(self, metrics: dict | None = None) -> None:
+        save_checkpoint(self.checkpoint_path, {
+            "config": asdict(self.config),
+            "model_state": self.model.state_dict(),
+            "optimizer_state": self.optimizer.state_dict(),
+            "latent": latent_weights(Method(self.config.method), self.model, self.optimizer),
+            "epoch": self.epoch, "history": self.history, "train_seconds": self.train_seconds,
+            "metrics": metrics or {}, "rng_state": torch.get_rng_state(),
+        })
+
+    def run_epoch(self, progress: bool) -> dict:
+        cfg, x, y = self.config, self.data.x_train, self.data.y_train
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + self.epoch))
+        total_steps = cfg.epochs * self.steps_per_epoch
+        loss_sum, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+        self.model.train()
+        bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
+                   disable=not progress, leave=False)
+        for i in bar:
+            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].numpy()
+            xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
+            for group in self.optimizer.param_groups:
+                group["lr"] = cosine_lr(group["base_lr"], self.epoch * self.steps_per_epoch + i, total_steps)
+            logits_seen = []
+
+            def closure():
+                self.optimizer.zero_grad()
+                logits = self.model(xb)
+                loss = F.cross_entropy(logits, yb)
+                loss.backward()
+                logits_seen.append(logits.detach())
+                return loss
+
+            loss = float(self.optimizer.step(closure).detach())
+            if not math.isfinite(loss):
+                raise TrainingDiverged(
+                    f"loss became {loss} in epoch {self.epoch + 1}, step {i + 1}; training stopped. "
+                    f"The last good checkpoint ({self.checkpoint_path}, after epoch {self.epoch}) is kept; "
+                    f"try a lower --lr")
+            loss_sum += loss * len(idx)
+            correct += int((logits_seen[-1].argmax(1) == yb).sum())
+            seen += len(idx)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
+        seconds = time.perf_counter() - start
+        val_loss, val_acc = _evaluate_loss_acc(self.model, self.data.x_val, self.data.y_val)
+        return {"epoch": self.epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds}
+
+    def final_metrics(self) -> dict:
+        cfg = self.config
+        method = Method(cfg.method)
+        latent = latent_weights(method, self.model, self.optimizer)
+        readouts = evaluate_readouts(self.model, method, latent, self.data.x_test, self.data.y_test,
+                                     cfg.test_samples, seed=cfg.seed)
+        mode = readouts["mode"]
+        return {
+            "test_acc": mode["acc"], "test_nll": mode["nll"], "test_ece": mode["ece"],
+            "epochs": self.epoch, "train_seconds": self.train_seconds,
+            "seconds_per_epoch": self.train_seconds / max(self.epoch, 1),
+            "method": cfg.method, "model": cfg.model, "dataset": cfg.dataset,
+            "input_bits": cfg.input_bits, "train_size": len(self.data.x_train),
+            "test_size": len(self.data.x_test), "readouts": readouts,
+            "ensemble": readouts.get("ensemble"), "history": self.history,
+        }
+
+
+def train(config: TrainConfig, out_dir: Path, resume: bool = False, progress: bool = True,
+          log=print) -> dict:
+    """Train, checkpoint every epoch, then write metrics.json and curves.png."""
+    data = load_dataset(config.dataset, config.data_dir, val_fraction=config.val_split, seed=config.seed)
+    trainer = Trainer(config, out_dir, data)
+    if resume:
+        trainer.restore()
+        log(f"resumed {trainer.checkpoint_path} after epoch {trainer.epoch}")
+    while trainer.epoch < config.epochs:
+        record = trainer.run_epoch(progress)
+        trainer.epoch += 1
+        trainer.train_seconds += record["seconds"]
+        trainer.history.append(record)
+        trainer.save()
+        log(f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f} acc {record['train_acc']:.4f}"
+            f"  val loss {record['val_loss']:.4f} acc {record['val_acc']:.4f}  {record['seconds']:.1f}s")
+    metrics = trainer.final_metrics()
+    trainer.save(metrics)
+    write_metrics(Path(out_dir) / "metrics.json", metrics)
+    write_curves(Path(out_dir) / "curves.png", trainer.history, title=f"{config.model} / {config.dataset} / {config.method}")
+    return metrics
+
+
+def resume_config(out_dir: Path, **changes) -> TrainConfig:
+    """The config stored in ``out_dir/checkpoint.pt``, with resumable fields changed."""
+    bad = set(changes) - RESUMABLE_CHANGES
+    if bad:
+        raise ValueError(f"cannot change {', '.join(sorted(bad))} when resuming")
+    saved = load_checkpoint(Path(out_dir) / "checkpoint.pt")["config"]
+    return replace(TrainConfig(**saved), **{k: v for k, v in changes.items() if v is not None})

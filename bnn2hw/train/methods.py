@@ -1,0 +1,117 @@
+"""Training methods: a registry from name to how a model is optimised and read out.
+
+Contract:
+- ``make_optimizer(method, model, config, train_set_size)`` puts the weights of the binary
+  layers in a ``binary=True`` parameter group and everything else (batchnorm affine,
+  output scale) in another, and sets how binary layers read their weights.
+- ``latent_weights(method, model, optimizer)`` returns, per binary layer in order, the
+  tensor whose sign is the network that goes to hardware: λ for BayesBiNN, the real
+  latent weights for STE. Checkpoints store these.
+- ``ReadOut`` says which binary network to evaluate: the posterior ``mode`` (sign of the
+  latent), the ``mean`` (tanh λ, BayesBiNN only) or a Bernoulli ``sample`` of the posterior.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+
+from bnn2hw.models import BinaryNet
+from bnn2hw.train.bayesbinn import BayesBiNN, bernoulli_sample, bipolar_sign
+from bnn2hw.train.ste import STEAdam
+
+
+class Method(str, Enum):
+    BAYESBINN = "bayesbinn"
+    STE = "ste"
+
+
+class ReadOut(str, Enum):
+    MODE = "mode"
+    MEAN = "mean"
+    SAMPLE = "sample"
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    default_lr: float
+    build: Callable[..., torch.optim.Optimizer]
+    probabilistic: bool  # has a posterior to sample ensembles from
+
+
+def split_parameters(model: BinaryNet) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """(binary layer weights, every other parameter)."""
+    binary = [layer.weight for layer in model.binary_layers()]
+    binary_ids = {id(p) for p in binary}
+    return binary, [p for p in model.parameters() if id(p) not in binary_ids]
+
+
+def _build_bayesbinn(model: BinaryNet, config, train_set_size: int, lr: float) -> BayesBiNN:
+    model.set_binarize_weights(False)
+    binary, other = split_parameters(model)
+    return BayesBiNN(
+        [{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}],
+        train_set_size=train_set_size, lr=lr, temperature=config.temperature,
+        mc_samples=config.mc_samples, momentum=config.momentum, lambda_init=config.lambda_init,
+    )
+
+
+def _build_ste(model: BinaryNet, config, train_set_size: int, lr: float) -> STEAdam:
+    model.set_binarize_weights(True)
+    binary, other = split_parameters(model)
+    return STEAdam([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}], lr=lr)
+
+
+METHODS: dict[Method, MethodSpec] = {
+    # lr for BayesBiNN acts on λ; chosen on tfc/digits and sfc/fashion-mnist (BENCHMARKS.md).
+    Method.BAYESBINN: MethodSpec(default_lr=3e-4, build=_build_bayesbinn, probabilistic=True),
+    Method.STE: MethodSpec(default_lr=1e-3, build=_build_ste, probabilistic=False),
+}
+
+
+def make_optimizer(method: Method, model: BinaryNet, config, train_set_size: int):
+    spec = METHODS[Method(method)]
+    lr = config.lr if config.lr is not None else spec.default_lr
+    return spec.build(model, config, train_set_size, lr)
+
+
+def latent_weights(method: Method, model: BinaryNet, optimizer) -> list[torch.Tensor]:
+    if Method(method) is Method.BAYESBINN:
+        return [lam.detach().clone() for lam in optimizer.natural_parameters()]
+    return [layer.weight.detach().clone() for layer in model.binary_layers()]
+
+
+def binary_weights(method: Method, latent: list[torch.Tensor], readout: ReadOut,
+                   generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """The weights a binary network of this read-out uses, one tensor per binary layer."""
+    readout = ReadOut(readout)
+    if readout is ReadOut.MODE:
+        return [bipolar_sign(t) for t in latent]
+    if not METHODS[Method(method)].probabilistic:
+        raise ValueError(f"method {Method(method).value!r} has no posterior: only the mode read-out exists")
+    if readout is ReadOut.MEAN:
+        return [torch.tanh(t) for t in latent]
+    return [bernoulli_sample(t, generator) for t in latent]
+
+
+class use_weights:
+    """Context manager: the model's binary layers compute with ``weights``, then restore."""
+
+    def __init__(self, model: BinaryNet, weights: list[torch.Tensor]):
+        self.model, self.weights = model, weights
+
+    def __enter__(self) -> BinaryNet:
+        layers = self.model.binary_layers()
+        self.saved = [(layer.weight.detach().clone(), layer.binarize_weights) for layer in layers]
+        for layer, w in zip(layers, self.weights, strict=True):
+            layer.weight.data.copy_(w)
+            layer.binarize_weights = False
+        return self.model
+
+    def __exit__(self, *exc) -> None:
+        for layer, (w, binarize) in zip(self.model.binary_layers(), self.saved):
+            layer.weight.data.copy_(w)
+            layer.binarize_weights = binarize

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Creates .venv with every dependency pinned, on a fresh machine.
+#
+# Order matters (see DESIGN.md, environment facts): torch==2.13.0 first so that no
+# other package can pull a CUDA build; finn-plus 1.6.1 last with --no-deps because it
+# pins brevitas==0.13.0, which breaks on torch 2.13; brevitas 0.13.4 and finn-plus's
+# declared dependencies are in requirements.lock instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+"$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), "bnn2hw needs Python 3.11, found " + sys.version' 
+
+rm -rf .venv
+"$PY" -m venv .venv
+PIP=".venv/bin/pip --disable-pip-version-check -q"
+$PIP install "torch==2.13.0" "setuptools>=77.0.3,<81"
+$PIP install -r requirements.lock
+$PIP install --no-deps "finn-plus==1.6.1"
+$PIP install --no-deps --no-build-isolation -e .
+
+# Fashion-MNIST comes from Debian; a missing package is a message, not a failure.
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's dataset-fashion-mnist"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+      || echo "setup: could not install dataset-fashion-mnist; Fashion-MNIST tests will skip"
+  else
+    echo "setup: not root or no apt-get; Fashion-MNIST needs --data-dir or 'apt-get install dataset-fashion-mnist'"
+  fi
+fi
+touch .venv/.bnn2hw-ready
+echo "setup: .venv ready"

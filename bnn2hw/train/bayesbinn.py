@@ -40,26 +40,35 @@ SATURATION_EPS = 1e-10  # the authors' regulariser of 1 - w² and 1 - μ²
 
 def bipolar_sign(x: torch.Tensor) -> torch.Tensor:
     """+1 where x >= 0, else -1 (sign(0) = +1)."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+    return (x >= 0).to(x.dtype).mul_(2).sub_(1)
 
 
 def relaxed_sample(lam: torch.Tensor, temperature: float) -> torch.Tensor:
     """One concrete (Gumbel-softmax) sample tanh((λ + δ)/τ), δ = ½ log(ε/(1-ε))."""
-    eps = torch.rand_like(lam)
-    delta = 0.5 * torch.log(eps / (1.0 - eps))
-    return torch.tanh((lam + delta) / temperature)
+    delta = torch.rand_like(lam).logit_().mul_(0.5)
+    return delta.add_(lam).div_(temperature).tanh_()
 
 
 def bernoulli_sample(lam: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Exact ±1 sample of the posterior: +1 with probability sigmoid(2λ) = (1 + tanh λ) / 2."""
     p_plus = torch.sigmoid(2.0 * lam)
-    return torch.where(torch.rand(lam.shape, generator=generator) < p_plus, 1.0, -1.0).to(lam.dtype)
+    return (torch.rand(lam.shape, generator=generator) < p_plus).to(lam.dtype).mul_(2).sub_(1)
 
 
-def natural_gradient_scale(w: torch.Tensor, lam: torch.Tensor, temperature: float) -> torch.Tensor:
-    """(1 - w²) / (τ (1 - μ²)) with the authors' 1e-10 regularisers, μ = tanh λ."""
+def saturation(lam: torch.Tensor) -> torch.Tensor:
+    """1 - μ² + 1e-10 with μ = tanh λ: the denominator of the natural-gradient scale."""
     mu = torch.tanh(lam)
-    return (1.0 - w * w + SATURATION_EPS) / temperature / (1.0 - mu * mu + SATURATION_EPS)
+    # 1 + 1e-10 rounds to 1 in float32: subtract first, then add the regulariser.
+    return torch.addcmul(torch.ones_like(lam), mu, mu, value=-1.0).add_(SATURATION_EPS)
+
+
+def natural_gradient_scale(w: torch.Tensor, lam: torch.Tensor, temperature: float,
+                           lam_saturation: torch.Tensor | None = None) -> torch.Tensor:
+    """(1 - w²) / (τ (1 - μ²)) with the authors' 1e-10 regularisers, μ = tanh λ."""
+    if lam_saturation is None:
+        lam_saturation = saturation(lam)
+    numerator = torch.addcmul(torch.ones_like(w), w, w, value=-1.0).add_(SATURATION_EPS)
+    return numerator.div_(lam_saturation).div_(temperature)
 
 
 class BayesBiNN(Optimizer):
@@ -114,12 +123,13 @@ class BayesBiNN(Optimizer):
         if closure is None:
             raise RuntimeError("BayesBiNN.step needs a closure that returns the loss")
         sums = {p: torch.zeros_like(p) for g in self.param_groups for p in g["params"]}
+        saturations = {p: saturation(self.state[p]["lam"]) for p in self.binary_params()}
         losses = []
         for _ in range(self.mc_samples):
             samples = self._write_relaxed_samples()
             with torch.enable_grad():
                 losses.append(closure().detach())
-            self._accumulate(sums, samples)
+            self._accumulate(sums, samples, saturations)
         for group in self.param_groups:
             update = self._binary_update if group["binary"] else self._adam_update
             for p in group["params"]:
@@ -135,23 +145,26 @@ class BayesBiNN(Optimizer):
                     p.data.copy_(samples[p])
         return samples
 
-    def _accumulate(self, sums: dict, samples: dict) -> None:
+    def _accumulate(self, sums: dict, samples: dict, saturations: dict) -> None:
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 if group["binary"]:
-                    scale = natural_gradient_scale(samples[p], self.state[p]["lam"], group["temperature"])
-                    sums[p] += self.train_set_size * scale * p.grad
+                    scale = natural_gradient_scale(samples[p], self.state[p]["lam"], group["temperature"],
+                                                   saturations[p])
+                    sums[p].addcmul_(scale, p.grad, value=float(self.train_set_size))
                 else:
                     sums[p] += p.grad
 
     def _binary_update(self, p: torch.Tensor, grad_hat: torch.Tensor, group: dict) -> None:
         state, beta = self.state[p], group["momentum"]
         state["step"] += 1
-        pull = group["kl_weight"] * (state["lam"] - state["prior_lam"])
-        state["momentum"].mul_(beta).add_(grad_hat + pull, alpha=1.0 - beta)
-        state["lam"].sub_(state["momentum"], alpha=group["lr"] / (1.0 - beta ** state["step"]))
+        # m ← β m + (1 - β)(ĝ + κ(λ - λ₀)), written in place to keep the step cheap.
+        pull = (1.0 - beta) * group["kl_weight"]
+        momentum = state["momentum"].mul_(beta).add_(grad_hat, alpha=1.0 - beta)
+        momentum.add_(state["lam"], alpha=pull).sub_(state["prior_lam"], alpha=pull)
+        state["lam"].sub_(momentum, alpha=group["lr"] / (1.0 - beta ** state["step"]))
         p.data.copy_(bipolar_sign(state["lam"]))
 
     def _adam_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:

@@ -1,7 +1,8 @@
 """Run checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
 
 Contract: a checkpoint is a dict with ``format == "bnn2hw-checkpoint"`` and ``version``,
-the training ``config`` (plain dict), ``model_state``, ``optimizer_state``, ``latent``
+the training ``config`` (plain dict), ``model_config`` (``bnn2hw.models.ModelConfig`` as a
+dict: rebuild with ``build_model(ModelConfig(**d))``), ``model_state``, ``optimizer_state``, ``latent``
 (per binary layer, the tensor whose sign is the hardware network; λ for BayesBiNN),
 ``epoch`` (epochs finished), ``history``, ``metrics`` and ``rng_state``.
 ``load_checkpoint`` refuses a missing, corrupt or foreign file with ``CheckpointError``
@@ -19,7 +20,7 @@ import torch
 
 CHECKPOINT_FORMAT = "bnn2hw-checkpoint"
 CHECKPOINT_VERSION = 1
-REQUIRED_KEYS = ("config", "model_state", "latent", "epoch")
+REQUIRED_KEYS = ("config", "model_config", "model_state", "latent", "epoch")
 
 
 class CheckpointError(ValueError):

@@ -117,6 +117,7 @@ class Trainer:
     def save(self, metrics: dict | None = None) -> None:
         save_checkpoint(self.checkpoint_path, {
             "config": asdict(self.config),
+            "model_config": asdict(self.model.config),
             "model_state": self.model.state_dict(),
             "optimizer_state": self.optimizer.state_dict(),
             "latent": latent_weights(Method(self.config.method), self.model, self.optimizer),

@@ -1,0 +1,100 @@
+"""Command line: ``bnn2hw train`` and ``bnn2hw flow`` (``python -m bnn2hw.cli``).
+
+Contract: each subcommand parses its options, calls one ``bnn2hw.pipeline.run_*`` function
+and prints where its artifacts are and the headline figures. Bad input ends the process
+with status 2 and a one-line message naming the file, option or value at fault; an
+interrupt ends with status 130 and says how to resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bnn2hw import pipeline
+from bnn2hw.data import DATASETS, DatasetError
+from bnn2hw.train import CheckpointError, Method, TrainingDiverged
+
+# (flag, TrainConfig field, type, help); a flag left out keeps the config's default.
+TRAIN_OPTIONS = [
+    ("--model", "model", str, "tfc, sfc, lfc, cnv or mlp:W1,W2,... (default tfc)"),
+    ("--dataset", "dataset", str, f"one of {', '.join(DATASETS)} (default digits)"),
+    ("--method", "method", str, f"one of {', '.join(m.value for m in Method)} (default bayesbinn)"),
+    ("--epochs", "epochs", int, "training epochs (default 20)"),
+    ("--lr", "lr", float, "learning rate of the binary weights (default: the method's)"),
+    ("--batch-size", "batch_size", int, "minibatch size (default 100)"),
+    ("--seed", "seed", int, "random seed (default 0)"),
+    ("--input-bits", "input_bits", int, "1: pixel >= 128 is +1; 8: raw integer pixels (default 1)"),
+    ("--temperature", "temperature", float, "BayesBiNN relaxation temperature (default 1e-10)"),
+    ("--mc-samples", "mc_samples", int, "BayesBiNN Monte-Carlo samples per step (default 1)"),
+    ("--momentum", "momentum", float, "BayesBiNN momentum on λ (default 0)"),
+    ("--test-samples", "test_samples", int, "K posterior samples in the test ensemble (default 10)"),
+    ("--val-split", "val_split", float, "fraction of the training set held out (default 0.1)"),
+    ("--data-dir", "data_dir", str, "directory with the data set's files"),
+]
+
+
+def _add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a binary network")
+    for flag, _field, typ, text in TRAIN_OPTIONS:
+        p.add_argument(flag, type=typ, default=None, help=text)
+    p.add_argument("--out", type=Path, required=True, help="run directory (checkpoint.pt, metrics.json, curves.png)")
+    p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _train(args) -> None:
+    options = {field: getattr(args, flag[2:].replace("-", "_"))
+               for flag, field, _t, _h in TRAIN_OPTIONS if getattr(args, flag[2:].replace("-", "_")) is not None}
+    metrics = pipeline.run_train(args.out, options, resume=args.resume, progress=not args.no_progress)
+    _print_metrics(args.out, metrics)
+
+
+def _print_metrics(run_dir: Path, m: dict) -> None:
+    print(f"\n{m['model']} on {m['dataset']} with {m['method']}: {m['epochs']} epochs, "
+          f"{m['train_seconds']:.1f} s ({m['seconds_per_epoch']:.2f} s/epoch)")
+    print(f"  mode network (goes to hardware): acc {m['test_acc']:.4f}  nll {m['test_nll']:.4f}  "
+          f"ece {m['test_ece']:.4f}")
+    ens = m.get("ensemble")
+    if ens:
+        print(f"  {ens['samples']}-sample ensemble:           acc {ens['acc']:.4f}  nll {ens['nll']:.4f}  "
+              f"ece {ens['ece']:.4f}")
+    print(f"  artifacts: {run_dir}/checkpoint.pt, metrics.json, curves.png")
+
+
+def _flow(args) -> None:
+    summary = pipeline.run_flow(args.out, progress=not args.no_progress)
+    _print_metrics(Path(summary["run_dir"]), summary["train"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bnn2hw", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train_parser(sub)
+    flow = sub.add_parser("flow", help="the whole flow on the default data (what `make demo` runs)")
+    flow.add_argument("--out", type=Path, default=Path("runs/demo"))
+    flow.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+COMMANDS = {"train": _train, "flow": _flow}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except (DatasetError, CheckpointError, TrainingDiverged, ValueError) as err:
+        print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        where = getattr(args, "out", "the run directory")
+        print(f"\nbnn2hw {args.command}: interrupted; the checkpoint of the last finished epoch is in "
+              f"{where}; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

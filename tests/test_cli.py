@@ -1,0 +1,30 @@
+"""The command line: train, resume, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+from bnn2hw.cli import main
+
+
+def test_train_then_resume_with_more_epochs(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--model", "mlp:16", "--epochs", "1", "--out", str(out), "--no-progress", "--test-samples", "2"]
+    assert main(args) == 0
+    assert "mode network" in capsys.readouterr().out
+    assert main(["train", "--epochs", "2", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 2
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
+    cases = [
+        (["train", "--dataset", "nope", "--out", str(tmp_path / "a")], "unknown dataset"),
+        (["train", "--method", "sgd", "--out", str(tmp_path / "b")], "sgd"),
+        (["train", "--model", "mlp:x", "--out", str(tmp_path / "c")], "mlp:x"),
+        (["train", "--out", str(tmp_path / "d"), "--resume"], "no such checkpoint"),
+        (["train", "--dataset", "mnist", "--out", str(tmp_path / "e")], "mnist"),
+    ]
+    for argv, needle in cases:
+        assert main(argv + ["--no-progress"]) == 2, argv
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err, err

@@ -1,0 +1,138 @@
+"""BayesBiNN: the update against the paper's formula on a hand-computed toy case, and the
+statistics of the relaxation and of the posterior sampler."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from bnn2hw.train.bayesbinn import (
+    BayesBiNN,
+    bernoulli_sample,
+    bipolar_sign,
+    natural_gradient_scale,
+    relaxed_sample,
+)
+
+
+def _toy(lam0, lr, temperature, momentum=0.0, n=10):
+    w = torch.nn.Parameter(torch.ones(len(lam0)))
+    opt = BayesBiNN([{"params": [w], "binary": True}], train_set_size=n, lr=lr,
+                    temperature=temperature, momentum=momentum)
+    opt.state[w]["lam"] = torch.tensor(lam0)
+    return w, opt
+
+
+def _expected_step(lam, u, c, lr, tau, n, prior=0.0):
+    """The paper's update in float64 by hand: one sample, β = 0, loss Σ c_i w_i."""
+    out = []
+    for l, ui, ci in zip(lam, u, c):
+        w = math.tanh((l + 0.5 * math.log(ui / (1 - ui))) / tau)
+        s = (1 - w * w + 1e-10) / tau / (1 - math.tanh(l) ** 2 + 1e-10)
+        out.append(l - lr * (n * s * ci + (l - prior)))
+    return out
+
+
+def test_update_matches_formula_on_toy_case():
+    lam0, c = [0.5, -1.0, 2.0], torch.tensor([0.3, -0.2, 0.1])
+    w, opt = _toy(lam0, lr=0.1, temperature=1.0)
+    torch.manual_seed(123)
+    u = torch.rand(3).double().tolist()
+    torch.manual_seed(123)
+    opt.zero_grad()
+    opt.step(lambda: (w * c).sum().backward() or (w * c).sum())
+    expected = _expected_step(lam0, u, c.tolist(), lr=0.1, tau=1.0, n=10)
+    assert torch.allclose(opt.state[w]["lam"].double(), torch.tensor(expected, dtype=torch.float64), rtol=1e-5)
+    assert torch.equal(w.detach(), bipolar_sign(opt.state[w]["lam"]))  # mode after the step
+
+
+def _closure(w, c):
+    def closure():
+        w.grad = None
+        loss = (w * c).sum()
+        loss.backward()
+        return loss
+    return closure
+
+
+def test_momentum_bias_correction_and_prior():
+    # Two steps with β = 0.5 and a prior λ₀; the first corrected step equals the β = 0 step.
+    c = torch.tensor([0.4, -0.7])
+    w, opt = _toy([0.3, -0.4], lr=0.05, temperature=1.0, momentum=0.5)
+    opt.state[w]["prior_lam"] = torch.tensor([1.0, -1.0])
+    torch.manual_seed(7)
+    u1, u2 = torch.rand(2).double().tolist(), torch.rand(2).double().tolist()
+    torch.manual_seed(7)
+    opt.step(_closure(w, c))
+    lam1 = _expected_step([0.3, -0.4], u1, c.tolist(), 0.05, 1.0, 10, prior=1.0)
+    lam1[1] = _expected_step([-0.4], u1[1:], c.tolist()[1:], 0.05, 1.0, 10, prior=-1.0)[0]
+    assert torch.allclose(opt.state[w]["lam"].double(), torch.tensor(lam1, dtype=torch.float64), rtol=1e-5)
+    opt.step(_closure(w, c))
+    m1 = [(0.3 - l) / 0.05 for l in lam1[:1]] + [(-0.4 - lam1[1]) / 0.05]  # β=0 step: m = λ-change / lr
+    prior = [1.0, -1.0]
+    lam2 = []
+    for i in range(2):
+        w2 = math.tanh(lam1[i] + 0.5 * math.log(u2[i] / (1 - u2[i])))
+        s = (1 - w2 * w2 + 1e-10) / (1 - math.tanh(lam1[i]) ** 2 + 1e-10)
+        g = 10 * s * c[i].item() + (lam1[i] - prior[i])
+        m2 = 0.5 * (0.5 * m1[i]) + 0.5 * g  # m₁ stored = (1-β)·g₁ since m₀ = 0
+        lam2.append(lam1[i] - 0.05 * m2 / (1 - 0.5 ** 2))
+    assert torch.allclose(opt.state[w]["lam"].double(), torch.tensor(lam2, dtype=torch.float64), rtol=1e-4)
+
+
+def test_mc_samples_average_the_scaled_gradient():
+    c = torch.tensor([0.5])
+    w, opt = _toy([0.2], lr=0.1, temperature=0.5)
+    opt.mc_samples = 4
+    torch.manual_seed(3)
+    us = [torch.rand(1).item() for _ in range(4)]
+    torch.manual_seed(3)
+    opt.step(_closure(w, c))
+    grads = []
+    for u in us:
+        ws = math.tanh((0.2 + 0.5 * math.log(u / (1 - u))) / 0.5)
+        grads.append(10 * (1 - ws * ws + 1e-10) / 0.5 / (1 - math.tanh(0.2) ** 2 + 1e-10) * 0.5)
+    expected = 0.2 - 0.1 * (sum(grads) / 4 + 0.2)
+    assert opt.state[w]["lam"].item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("temperature", [1e-10, 1.0])
+def test_relaxation_sign_is_bernoulli_with_mean_tanh_lambda(temperature):
+    torch.manual_seed(0)
+    lam = torch.tensor([-1.5, -0.3, 0.0, 0.7, 2.0]).repeat(40_000, 1)
+    w = relaxed_sample(lam, temperature)
+    p_plus = (w > 0).double().mean(0)
+    assert torch.allclose(p_plus, torch.sigmoid(2 * lam[0]).double(), atol=0.01)
+    if temperature < 1e-6:  # hard samples: the mean is tanh λ
+        assert torch.allclose(w.double().mean(0), torch.tanh(lam[0]).double(), atol=0.02)
+
+
+def test_bernoulli_sampler_statistics_and_seed():
+    lam = torch.tensor([-1.0, 0.0, 0.4, 3.0]).repeat(50_000, 1)
+    a = bernoulli_sample(lam, torch.Generator().manual_seed(5))
+    b = bernoulli_sample(lam, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and set(a.unique().tolist()) <= {-1.0, 1.0}
+    assert torch.allclose(a.double().mean(0), torch.tanh(lam[0]).double(), atol=0.02)
+
+
+def test_saturated_weights_keep_a_finite_scale():
+    lam = torch.tensor([10.0, -10.0, 1e6])
+    w = torch.tensor([1.0, -1.0, 1.0])
+    scale = natural_gradient_scale(w, lam, 1e-10)
+    assert torch.isfinite(scale).all() and (scale > 0).all()
+
+
+def test_non_binary_group_gets_adam_and_bad_arguments_are_refused():
+    b = torch.nn.Parameter(torch.zeros(2))
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = BayesBiNN([{"params": [w], "binary": True}, {"params": [b], "lr": 0.1}], train_set_size=5)
+    opt.step(lambda: (b.grad.zero_() if b.grad is not None else None, (w.sum() + (b * 3).sum()))[1].backward()
+             or (w.sum() + (b * 3).sum()))
+    assert torch.allclose(b.detach(), torch.full((2,), -0.1))  # Adam's first step is -lr·sign(g)
+    for bad in (dict(temperature=0), dict(mc_samples=0), dict(momentum=1.0), dict(lr=-1)):
+        with pytest.raises(ValueError):
+            BayesBiNN([{"params": [w], "binary": True}], train_set_size=5, **bad)
+    with pytest.raises(ValueError):
+        BayesBiNN([{"params": [w], "binary": True}], train_set_size=0)

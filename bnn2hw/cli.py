@@ -1,4 +1,4 @@
-"""Command line: ``bnn2hw train`` and ``bnn2hw flow`` (``python -m bnn2hw.cli``).
+"""Command line: ``bnn2hw train / compile / flow`` (``python -m bnn2hw.cli``).
 
 Contract: each subcommand parses its options, calls one ``bnn2hw.pipeline.run_*`` function
 and prints where its artifacts are and the headline figures. Bad input ends the process
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bnn2hw import pipeline
+from bnn2hw.compile import CompileError
 from bnn2hw.data import DATASETS, DatasetError
 from bnn2hw.train import CheckpointError, Method, TrainingDiverged
 
@@ -63,29 +64,52 @@ def _print_metrics(run_dir: Path, m: dict) -> None:
     print(f"  artifacts: {run_dir}/checkpoint.pt, metrics.json, curves.png")
 
 
+def _add_compile_parser(sub) -> None:
+    p = sub.add_parser("compile", help="trained run -> QONNX model.onnx with exact integer thresholds, verified")
+    p.add_argument("run_dir", type=Path, help="training run directory (holds checkpoint.pt)")
+    p.add_argument("--out", type=Path, required=True, help="build directory (model.onnx, verify.json)")
+    p.add_argument("--sample", type=int, default=None,
+                   help="compile posterior sample K (seeded) instead of the posterior mode")
+    p.add_argument("--data-dir", type=str, default=None, help="where the run's data set lives, if moved")
+
+
+def _compile(args) -> None:
+    _print_verify(args.out, pipeline.run_compile(args.run_dir, args.out, args.sample, args.data_dir))
+
+
+def _print_verify(build_dir: Path, v: dict) -> None:
+    print(f"\ncompiled {v['model']} ({v['readout']}) -> {build_dir}/model.onnx in {v['compile_seconds']:.1f} s")
+    print(f"  verified on {v['images']} {v['dataset']} test images against {v['reference']}: "
+          f"{v['label_mismatches']} label and {v['value_mismatches']} score mismatches")
+    print(f"  accuracy: integer network {v['integer_accuracy']:.4f}, torch float {v.get('torch_float_accuracy', float('nan')):.4f}")
+    print(f"  report: {build_dir}/verify.json")
+
+
 def _flow(args) -> None:
     summary = pipeline.run_flow(args.out, progress=not args.no_progress)
     _print_metrics(Path(summary["run_dir"]), summary["train"])
+    _print_verify(Path(summary["build_dir"]), summary["compile"])
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnn2hw", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(sub)
+    _add_compile_parser(sub)
     flow = sub.add_parser("flow", help="the whole flow on the default data (what `make demo` runs)")
     flow.add_argument("--out", type=Path, default=Path("runs/demo"))
     flow.add_argument("--no-progress", action="store_true")
     return parser
 
 
-COMMANDS = {"train": _train, "flow": _flow}
+COMMANDS = {"train": _train, "compile": _compile, "flow": _flow}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (DatasetError, CheckpointError, TrainingDiverged, ValueError) as err:
+    except (DatasetError, CheckpointError, CompileError, TrainingDiverged, ValueError) as err:
         print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

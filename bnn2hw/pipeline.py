@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from bnn2hw.compile import compile_run
 from bnn2hw.train import TrainConfig, resume_config, train
 from bnn2hw.train.checkpoint import CheckpointError
 from bnn2hw.train.loop import RESUMABLE_CHANGES
@@ -43,8 +44,15 @@ def _resumed_config(out_dir: Path, options: dict) -> TrainConfig:
     return config
 
 
+def run_compile(run_dir: Path, out_dir: Path, sample: int | None = None, data_dir: str | None = None) -> dict:
+    """Trained run -> ``out_dir/model.onnx`` (QONNX) and ``out_dir/verify.json``."""
+    return compile_run(Path(run_dir), Path(out_dir), sample=sample, data_dir=data_dir)
+
+
 def run_flow(out_dir: Path, progress: bool = True, log=print) -> dict:
     """The whole flow on the embedded default data (digits, TFC, BayesBiNN)."""
-    run_dir = Path(out_dir) / "run"
+    run_dir, build_dir = Path(out_dir) / "run", Path(out_dir) / "build"
     metrics = run_train(run_dir, asdict(DEFAULT_FLOW), progress=progress, log=log)
-    return {"run_dir": str(run_dir), "train": metrics}
+    log(f"compiling {run_dir} -> {build_dir}")
+    verify = run_compile(run_dir, build_dir)
+    return {"run_dir": str(run_dir), "train": metrics, "build_dir": str(build_dir), "compile": verify}

@@ -1,0 +1,114 @@
+"""``compile_run``: a training run directory -> ``BUILD/model.onnx`` + ``BUILD/verify.json``.
+
+Contract: ``compile_run(run_dir, out_dir, sample=None, data_dir=None)`` loads
+``run_dir/checkpoint.pt``, takes the deterministic binary network — the posterior mode
+sign(λ) by default, or posterior sample ``k`` (the k-th Bernoulli draw, 0-based, of a
+``torch.Generator`` seeded with the run's seed: member k of the training ensemble) — folds it
+into an ``IntegerNetwork``, writes the QONNX graph and verifies it on the run's whole test
+split against the integer reference; returns the summary dict (also ``verify.json``).
+Anything that cannot be compiled raises ``CompileError`` saying why: a missing file, a corrupt
+or foreign checkpoint, an unsupported layer or a network that is not binary, a bad ``sample``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bnn2hw.compile.integer_net import CompileError, IntegerNetwork, integer_network
+from bnn2hw.compile.qonnx_export import save, to_qonnx
+from bnn2hw.compile.verify import verify_network
+from bnn2hw.models import BinaryNet, ModelConfig, build_model
+
+MODEL_FILE, VERIFY_FILE = "model.onnx", "verify.json"
+
+
+def load_run(run_dir: Path) -> tuple[dict, BinaryNet]:
+    """(checkpoint dict, model with its trained state) of a run directory."""
+    from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CompileError(f"{run_dir}: no such run directory")
+    try:
+        ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+    except CheckpointError as err:
+        raise CompileError(str(err)) from None
+    try:
+        config = dict(ckpt["model_config"])
+        config["in_shape"] = tuple(config["in_shape"])
+        model = build_model(ModelConfig(**config))
+        model.load_state_dict(ckpt["model_state"])
+    except (TypeError, KeyError, ValueError, RuntimeError) as err:
+        raise CompileError(f"{run_dir / 'checkpoint.pt'}: model does not match its checkpoint ({err})") from None
+    return ckpt, model.eval()
+
+
+def run_weights(ckpt: dict, model: BinaryNet, sample: int | None = None) -> list[torch.Tensor]:
+    """±1 weights per binary layer: the posterior mode, or posterior sample ``sample``."""
+    from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights
+    method, latent = ckpt["config"].get("method"), list(ckpt["latent"])
+    if len(latent) != len(model.binary_layers()):
+        raise CompileError(f"checkpoint has {len(latent)} latent tensors for {len(model.binary_layers())} binary layers")
+    try:
+        method = Method(method)
+    except ValueError:
+        raise CompileError(f"unknown training method {method!r} in the checkpoint") from None
+    if sample is None:
+        return binary_weights(method, latent, ReadOut.MODE)
+    if not METHODS[method].probabilistic:
+        raise CompileError(f"method {method.value!r} has no posterior to sample; compile without --sample")
+    if not isinstance(sample, int) or sample < 0:
+        raise CompileError(f"sample must be a non-negative integer, got {sample!r}")
+    generator = torch.Generator().manual_seed(int(ckpt["config"].get("seed", 0)))
+    for _ in range(sample + 1):
+        weights = binary_weights(method, latent, ReadOut.SAMPLE, generator)
+    return weights
+
+
+def compile_model(model: BinaryNet, weights: list[torch.Tensor]) -> IntegerNetwork:
+    return integer_network(model, weights)
+
+
+def float_labels(model: BinaryNet, weights: list[torch.Tensor], images: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """Labels of the torch float forward of the same binary network."""
+    from bnn2hw.train.methods import use_weights
+    with use_weights(model, weights), torch.no_grad():
+        chunks = [model(torch.from_numpy(images[i:i + batch])).argmax(1) for i in range(0, len(images), batch)]
+    return torch.cat(chunks).numpy().astype(np.int64) if chunks else np.zeros(0, np.int64)
+
+
+def _test_split(ckpt: dict, data_dir) -> tuple[np.ndarray, np.ndarray, str]:
+    from bnn2hw.data import DatasetError, load_dataset
+    name = ckpt["config"].get("dataset")
+    try:
+        data = load_dataset(name, data_dir if data_dir is not None else ckpt["config"].get("data_dir"))
+    except (DatasetError, ValueError, OSError) as err:
+        raise CompileError(f"cannot load the run's dataset {name!r}: {err}") from None
+    return data.x_test, data.y_test, name
+
+
+def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> dict:
+    """Write ``out_dir/model.onnx`` and ``out_dir/verify.json``; return the summary."""
+    t0 = time.perf_counter()
+    ckpt, model = load_run(Path(run_dir))
+    weights = run_weights(ckpt, model, sample)
+    net = compile_model(model, weights)
+    qonnx_model = to_qonnx(net)
+    t1 = time.perf_counter()
+    images, labels, dataset = _test_split(ckpt, data_dir)
+    if images.shape[1:] != net.in_shape:
+        raise CompileError(f"dataset {dataset!r} images are {images.shape[1:]}, the model takes {net.in_shape}")
+    report = verify_network(net, qonnx_model, images, labels, float_labels(model, weights, images))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save(qonnx_model, out_dir / MODEL_FILE)
+    summary = {**report, "run": str(run_dir), "model": model.config.name, "dataset": dataset,
+               "readout": "mode" if sample is None else f"sample {sample}",
+               "compile_seconds": round(t1 - t0, 3), "total_seconds": round(time.perf_counter() - t0, 3),
+               "model_onnx": str(out_dir / MODEL_FILE)}
+    (out_dir / VERIFY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

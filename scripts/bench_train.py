@@ -14,12 +14,11 @@ from pathlib import Path
 
 import torch
 
+from benchmarks_md import write_section
 from bnn2hw.data import DatasetError
 from bnn2hw.train import TrainConfig, train
 
 CASES = [("tfc", "digits"), ("sfc", "fashion-mnist")]
-ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- bench_train:start -->", "<!-- bench_train:end -->"
 
 
 def run_case(model: str, dataset: str, bits: int, method: str, epochs: int, out: Path) -> dict:
@@ -40,15 +39,6 @@ def table(rows: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    body = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}{END}"
-    if START in body:
-        body = body[:body.index(START)] + block + body[body.index(END) + len(END):]
-    else:
-        body = body.rstrip() + "\n\n## Training (scripts/bench_train.py)\n\n" + block + "\n"
-    path.write_text(body)
 
 
 def main() -> int:
@@ -75,7 +65,7 @@ def main() -> int:
             "the mode network (sign λ) is the one that goes to hardware.\n\n" + table(rows))
     print("\n" + text)
     if not args.no_write:
-        write_section(text)
+        write_section("bench_train", "Training (scripts/bench_train.py)", text)
     return 0
 
 

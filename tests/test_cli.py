@@ -28,3 +28,13 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
         assert main(argv + ["--no-progress"]) == 2, argv
         err = capsys.readouterr().err
         assert needle in err and "Traceback" not in err, err
+
+
+def test_compile_command_verifies_and_refuses_a_missing_run(tiny_run, tmp_path, capsys):
+    build = tmp_path / "build"
+    assert main(["compile", str(tiny_run), "--out", str(build)]) == 0
+    verify = json.loads((build / "verify.json").read_text())
+    assert verify["label_mismatches"] == 0 and verify["value_mismatches"] == 0
+    assert "0 label and 0 score mismatches" in capsys.readouterr().out
+    assert main(["compile", str(tmp_path / "missing"), "--out", str(build)]) == 2
+    assert "no such run directory" in capsys.readouterr().err

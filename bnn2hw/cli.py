@@ -1,4 +1,4 @@
-"""Command line: ``bnn2hw train / compile / flow`` (``python -m bnn2hw.cli``).
+"""Command line: ``bnn2hw train / compile / build / flow`` (``python -m bnn2hw.cli``).
 
 Contract: each subcommand parses its options, calls one ``bnn2hw.pipeline.run_*`` function
 and prints where its artifacts are and the headline figures. Bad input ends the process
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bnn2hw import pipeline
 from bnn2hw.compile import CompileError
+from bnn2hw.hw import HwError
 from bnn2hw.data import DATASETS, DatasetError
 from bnn2hw.train import CheckpointError, Method, TrainingDiverged
 
@@ -85,10 +86,35 @@ def _print_verify(build_dir: Path, v: dict) -> None:
     print(f"  report: {build_dir}/verify.json")
 
 
+def _add_build_parser(sub) -> None:
+    p = sub.add_parser("build", help="model.onnx -> FINN dataflow accelerator for a board (BUILD/hw/)")
+    p.add_argument("build_dir", type=Path, help="build directory holding model.onnx")
+    p.add_argument("--board", default="pynq-z2", help="board name (boards/*.yaml), default pynq-z2")
+    p.add_argument("--fps", type=float, default=None, help="target frames/s (default: the highest that fits)")
+    p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
+    p.add_argument("--folding", type=str, default=None, help="FINN folding JSON to use instead of --fps")
+    p.add_argument("--verify-limit", type=int, default=None,
+                   help="test images for the FINN-vs-QONNX check (default: all)")
+
+
+def _build(args) -> None:
+    _print_build(pipeline.run_build(args.build_dir, args.board, args.fps, args.clock_mhz, args.folding,
+                                    args.verify_limit))
+
+
+def _print_build(b: dict) -> None:
+    v = b["verify"]
+    print(f"\nbuilt {b['hw_dir']} for {b['board']} at {b['clock_mhz']:g} MHz (stage: {b['stage']}): "
+          f"{b['fps']:,.0f} img/s estimated, latency {b['latency_cycles']} cycles, {b['luts']:,.0f} LUT, "
+          f"{b['brams']:g} BRAM18, {b['dsps']:g} DSP, fits: {b['fits']}")
+    print(f"  FINN HW layers vs model.onnx: {v['label_mismatches']} label mismatches on {v['images']} images")
+
+
 def _flow(args) -> None:
     summary = pipeline.run_flow(args.out, progress=not args.no_progress)
     _print_metrics(Path(summary["run_dir"]), summary["train"])
     _print_verify(Path(summary["build_dir"]), summary["compile"])
+    _print_build(summary["build"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,20 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(sub)
     _add_compile_parser(sub)
+    _add_build_parser(sub)
     flow = sub.add_parser("flow", help="the whole flow on the default data (what `make demo` runs)")
     flow.add_argument("--out", type=Path, default=Path("runs/demo"))
     flow.add_argument("--no-progress", action="store_true")
     return parser
 
 
-COMMANDS = {"train": _train, "compile": _compile, "flow": _flow}
+COMMANDS = {"train": _train, "compile": _compile, "build": _build, "flow": _flow}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (DatasetError, CheckpointError, CompileError, TrainingDiverged, ValueError) as err:
+    except (DatasetError, CheckpointError, CompileError, HwError, TrainingDiverged, ValueError) as err:
         print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

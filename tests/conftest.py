@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny runs trained once per session, so tests stay fast."""
+"""Shared fixtures: small runs trained once per session, so tests stay fast."""
 
 from __future__ import annotations
 
@@ -20,3 +20,24 @@ def tiny_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_run")
     train(tiny_config(), out, progress=False, log=lambda _: None)
     return out
+
+
+def _train(tmp_path_factory, name: str, **config) -> Path:
+    run = tmp_path_factory.mktemp(name)
+    train(TrainConfig(dataset="digits", **config), run, progress=False, log=lambda _: None)
+    return run
+
+
+@pytest.fixture(scope="session")
+def tfc_digits_run(tmp_path_factory) -> Path:
+    return _train(tmp_path_factory, "tfc", model="tfc", epochs=2)
+
+
+@pytest.fixture(scope="session")
+def sfc_digits_run(tmp_path_factory) -> Path:
+    return _train(tmp_path_factory, "sfc", model="sfc", epochs=1)
+
+
+@pytest.fixture(scope="session")
+def tfc_ste_run(tmp_path_factory) -> Path:
+    return _train(tmp_path_factory, "tfc_ste", model="tfc", epochs=1, method="ste")

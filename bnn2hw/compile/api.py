@@ -22,14 +22,16 @@ import torch
 from bnn2hw.compile.integer_net import CompileError, IntegerNetwork, integer_network
 from bnn2hw.compile.qonnx_export import save, to_qonnx
 from bnn2hw.compile.verify import verify_network
+from bnn2hw.data import DatasetError, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, build_model
+from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
+from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
 
 MODEL_FILE, VERIFY_FILE = "model.onnx", "verify.json"
 
 
 def load_run(run_dir: Path) -> tuple[dict, BinaryNet]:
     """(checkpoint dict, model with its trained state) of a run directory."""
-    from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CompileError(f"{run_dir}: no such run directory")
@@ -49,7 +51,6 @@ def load_run(run_dir: Path) -> tuple[dict, BinaryNet]:
 
 def run_weights(ckpt: dict, model: BinaryNet, sample: int | None = None) -> list[torch.Tensor]:
     """±1 weights per binary layer: the posterior mode, or posterior sample ``sample``."""
-    from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights
     method, latent = ckpt["config"].get("method"), list(ckpt["latent"])
     if len(latent) != len(model.binary_layers()):
         raise CompileError(f"checkpoint has {len(latent)} latent tensors for {len(model.binary_layers())} binary layers")
@@ -75,14 +76,12 @@ def compile_model(model: BinaryNet, weights: list[torch.Tensor]) -> IntegerNetwo
 
 def float_labels(model: BinaryNet, weights: list[torch.Tensor], images: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Labels of the torch float forward of the same binary network."""
-    from bnn2hw.train.methods import use_weights
     with use_weights(model, weights), torch.no_grad():
         chunks = [model(torch.from_numpy(images[i:i + batch])).argmax(1) for i in range(0, len(images), batch)]
     return torch.cat(chunks).numpy().astype(np.int64) if chunks else np.zeros(0, np.int64)
 
 
 def _test_split(ckpt: dict, data_dir) -> tuple[np.ndarray, np.ndarray, str]:
-    from bnn2hw.data import DatasetError, load_dataset
     name = ckpt["config"].get("dataset")
     try:
         data = load_dataset(name, data_dir if data_dir is not None else ckpt["config"].get("data_dir"))

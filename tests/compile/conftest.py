@@ -1,34 +1,12 @@
-"""Fixtures: small trained runs (digits) and hand-made checkpoints for the compiler tests."""
+"""Fixtures: hand-made checkpoints for the compiler tests (trained runs are in tests/conftest.py)."""
 
 from dataclasses import asdict
 from pathlib import Path
 
-import pytest
 import torch
 
 from bnn2hw.models import ModelConfig, build_model
-from bnn2hw.train import TrainConfig, save_checkpoint, train
-
-
-def _train(tmp_path_factory, name: str, **config) -> Path:
-    run = tmp_path_factory.mktemp(name)
-    train(TrainConfig(dataset="digits", **config), run, progress=False)
-    return run
-
-
-@pytest.fixture(scope="session")
-def tfc_digits_run(tmp_path_factory) -> Path:
-    return _train(tmp_path_factory, "tfc", model="tfc", epochs=2)
-
-
-@pytest.fixture(scope="session")
-def sfc_digits_run(tmp_path_factory) -> Path:
-    return _train(tmp_path_factory, "sfc", model="sfc", epochs=1)
-
-
-@pytest.fixture(scope="session")
-def tfc_ste_run(tmp_path_factory) -> Path:
-    return _train(tmp_path_factory, "tfc_ste", model="tfc", epochs=1, method="ste")
+from bnn2hw.train import TrainConfig, save_checkpoint
 
 
 def write_untrained_run(run: Path, model_config: ModelConfig, dataset: str = "digits", seed: int = 0) -> Path:

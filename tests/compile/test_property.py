@@ -5,7 +5,7 @@ reference agrees with the torch float forward."""
 import numpy as np
 import pytest
 import torch
-from _netgen import random_cnn, random_images, random_mlp
+from tests.netgen import random_cnn, random_images, random_mlp
 
 from bnn2hw.compile import integer_forward, integer_network, run_qonnx, to_qonnx
 from bnn2hw.compile.api import float_labels

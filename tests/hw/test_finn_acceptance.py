@@ -4,13 +4,13 @@ FINN's execution agrees with the reference. Brevitas + FINN's own folding agree 
 
 import numpy as np
 import pytest
-from _netgen import random_cnn, random_images, random_mlp
+from tests.netgen import random_cnn, random_images, random_mlp
 from qonnx.util.cleanup import cleanup_model
 
 from bnn2hw.compile import integer_forward, integer_network, run_qonnx, to_qonnx
 from bnn2hw.compile.api import load_run, run_weights
-from bnn2hw.compile.brevitas_check import brevitas_cross_check
-from bnn2hw.compile.finn_compat import (
+from bnn2hw.hw.brevitas_check import brevitas_cross_check
+from bnn2hw.hw.finn_passes import (
     finn_convert_to_hw, finn_execute, finn_frontend, finn_streamline, non_hw_nodes,
 )
 from bnn2hw.data import load_dataset

@@ -1,38 +1,28 @@
-"""FINN (finn-plus 1.6.1) passes used by the compiler's acceptance checks, in one place.
+"""FINN (finn-plus 1.6.1) passes used to check that FINN accepts bnn2hw's QONNX unchanged.
 
-Contract: the only module of ``bnn2hw.compile`` that imports ``finn`` (until ``bnn2hw.hw``
-owns FINN). ``finn_frontend`` = ConvertQONNXtoFINN + FINN's tidy-up; ``finn_streamline``
+Contract: ``finn_frontend`` = ConvertQONNXtoFINN + FINN's tidy-up; ``finn_streamline``
 mirrors finn-plus 1.6.1's ``step_streamline`` (plus ``RoundAndClipThresholds``);
 ``finn_convert_to_hw`` the part of ``step_convert_to_hw`` that BNNs need (default config:
 thresholds absorbed into MVAUs). ``non_hw_nodes`` lists what is left outside
 ``finn.custom_op.fpgadataflow``.
 
-finn-plus 1.6.1 workarounds: ``finn.xsi`` looks for Vivado at import; without Vivado its
-``SimEngine`` is set to None before anything imports ``finn.builder`` (done in
-``_import_finn``). Nothing here needs Vivado.
+finn-plus workarounds live in ``bnn2hw.hw.finn_env`` (``import_finn``). Nothing here needs Vivado.
 """
 
 from __future__ import annotations
 
 from qonnx.core.modelwrapper import ModelWrapper
 
+from bnn2hw.hw.finn_env import import_finn
+
 FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
 
-def _import_finn():
-    import finn.xsi
-    if not _vivado_present():
-        finn.xsi.SimEngine = None  # plain assignment: reading it would look for Vivado
-
-
-def _vivado_present() -> bool:
-    import shutil
-    return shutil.which("vivado") is not None
 
 
 def finn_frontend(model: ModelWrapper) -> ModelWrapper:
     """QONNX -> FINN-ONNX, then FINN's tidy-up (shapes, constants, names, datatypes)."""
-    _import_finn()
+    import_finn()
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
     from qonnx.transformation.fold_constants import FoldConstants
     from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, RemoveStaticGraphInputs
@@ -47,7 +37,7 @@ def finn_frontend(model: ModelWrapper) -> ModelWrapper:
 
 def finn_streamline(model: ModelWrapper) -> ModelWrapper:
     """finn-plus 1.6.1 ``step_streamline``, then ``RoundAndClipThresholds``."""
-    _import_finn()
+    import_finn()
     import finn.transformation.streamline.absorb as absorb
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.reorder import MakeMaxPoolNHWC
@@ -76,7 +66,7 @@ def finn_streamline(model: ModelWrapper) -> ModelWrapper:
 
 def finn_convert_to_hw(model: ModelWrapper) -> ModelWrapper:
     """The BNN part of finn-plus 1.6.1 ``step_convert_to_hw`` (MVAUs absorb thresholds)."""
-    _import_finn()
+    import_finn()
     import finn.transformation.streamline.absorb as absorb
     from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
         InferBinaryMatrixVectorActivation)
@@ -108,6 +98,6 @@ def non_hw_nodes(model: ModelWrapper) -> list[str]:
 
 def finn_execute(model: ModelWrapper, inputs: dict) -> dict:
     """FINN's ``execute_onnx`` (runs FINN's own custom ops in Python)."""
-    _import_finn()
+    import_finn()
     from finn.core.onnx_exec import execute_onnx
     return execute_onnx(model, inputs, return_full_exec_context=True)

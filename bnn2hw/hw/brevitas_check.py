@@ -83,7 +83,7 @@ def finn_streamlined_brevitas(model: BinaryNet, weights: list[torch.Tensor]) -> 
     from qonnx.transformation.insert_topk import InsertTopK
     from qonnx.util.cleanup import cleanup_model
 
-    from bnn2hw.compile.finn_compat import finn_frontend, finn_streamline
+    from bnn2hw.hw.finn_passes import finn_frontend, finn_streamline
     twin = brevitas_model(model, weights)
     example = torch.zeros(1, *model.config.in_shape)
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,7 +120,7 @@ def _threshold_differences(net: IntegerNetwork, finn_model: ModelWrapper) -> lis
 def _finn_labels(model: ModelWrapper, images: np.ndarray) -> np.ndarray:
     """Labels under FINN's execution: batched, except lowered convolutions (Im2Col's
     ``input_shape`` attribute fixes the batch size to 1), which run image by image."""
-    from bnn2hw.compile.finn_compat import finn_execute
+    from bnn2hw.hw.finn_passes import finn_execute
     name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
     if model.get_nodes_by_op_type("Im2Col"):
         runs = [(model, images[i:i + 1]) for i in range(len(images))]

@@ -1,0 +1,49 @@
+"""Configuration and errors of the build stage (``bnn2hw build``); no FINN import.
+
+Contract: ``BuildConfig`` is the frozen description of one build: the board, the target rate
+(``fps``; None = the highest rate that fits the board) or a FINN folding JSON (``folding``),
+the clock (None = the board's default), how far to go (``Stage``), and how many test images
+the final FINN-vs-QONNX check uses (``verify_limit``; None = all). ``HwError`` is the one
+exception the stage raises for anything it refuses, with a message meant for the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class HwError(Exception):
+    """A build that cannot go on; the message says why and what to do."""
+
+
+class Stage(str, Enum):
+    """How far a build goes. BITFILE needs Vivado and Vitis HLS; without them it stops at CODEGEN."""
+
+    ESTIMATES = "estimates"  # folded dataflow graph, estimates, report
+    CODEGEN = "codegen"      # + HLS C++ / RTL sources and Tcl (PrepareIP)
+    BITFILE = "bitfile"      # + HLS synthesis, FIFO sizing, stitched IP, bitfile, .hwh
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    board: str = "pynq-z2"
+    fps: float | None = None
+    clock_mhz: float | None = None
+    folding: str | None = None           # FINN folding config JSON (layer name -> PE/SIMD/...)
+    max_utilization: float = 1.0         # fraction of each board resource the estimates may use
+    stop_after: Stage = Stage.BITFILE
+    verify_limit: int | None = None      # test images for the FINN-vs-QONNX check (None = all)
+    data_dir: str | None = None          # where the run's dataset lives, if not the default
+    model: str | None = None             # QONNX input; None = BUILD/model.onnx
+
+    def __post_init__(self):
+        if self.fps is not None and not self.fps > 0:
+            raise HwError(f"fps must be positive, got {self.fps}")
+        if self.clock_mhz is not None and not self.clock_mhz > 0:
+            raise HwError(f"clock_mhz must be positive, got {self.clock_mhz}")
+        if not 0 < self.max_utilization <= 1:
+            raise HwError(f"max_utilization must be in (0, 1], got {self.max_utilization}")
+        if self.verify_limit is not None and self.verify_limit < 0:
+            raise HwError(f"verify_limit must be >= 0, got {self.verify_limit}")
+        object.__setattr__(self, "stop_after", Stage(self.stop_after))

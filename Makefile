@@ -16,6 +16,8 @@ test: $(READY)
 
 bench: $(READY)
 	$(PY) scripts/bench_train.py
+	$(PY) scripts/bench_compile.py
+	$(PY) scripts/bench_build.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,7 +2,10 @@
 test split) for TFC, SFC and LFC on Fashion-MNIST and CNV on digits. Networks are untrained
 but have random batchnorm statistics (γ of both signs), so every threshold is non-trivial.
 
-Usage: .venv/bin/python scripts/bench_compile.py [--no-write]
+With ``--runs DIR ...`` it also compiles trained runs (for example those bench_train.py leaves
+under its --out directory) and reports their verification.
+
+Usage: .venv/bin/python scripts/bench_compile.py [--runs RUN_DIR ...] [--no-write]
 """
 
 from __future__ import annotations
@@ -45,17 +48,22 @@ def make_run(model: str, dataset: str, bits: int, out: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--runs", type=Path, nargs="*", default=[], help="trained run directories to compile too")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_compile-"))
-    lines = ["| model | data | input | test images | compile s (fold + emit) | total s (with verification) "
-             "| label / score mismatches |", "|---|---|---|---|---|---|---|"]
-    for model, dataset, bits in CASES:
-        run = make_run(model, dataset, bits, tmp / f"{model}-run")
+    lines = ["| network | data | input | test images | compile s (fold + emit) | total s (with verification) "
+             "| label / score mismatches | accuracy: torch float / integer / QONNX |", "|---|---|---|---|---|---|---|---|"]
+    jobs = [(f"{m} (untrained, random BN)", make_run(m, d, b, tmp / f"{m}-run")) for m, d, b in CASES]
+    jobs += [(f"{run.name} (trained)", run) for run in args.runs]
+    for i, (label, run) in enumerate(jobs):
         start = time.perf_counter()
-        v = compile_run(run, tmp / f"{model}-build")
+        v = compile_run(run, tmp / f"build-{i}")
         total = time.perf_counter() - start
-        lines.append(f"| {model} | {dataset} | {bits}-bit | {v['images']} | {v['compile_seconds']:.2f} | {total:.1f} "
-                     f"| {v['label_mismatches']} / {v['value_mismatches']} |")
+        cfg = torch.load(run / "checkpoint.pt", weights_only=True)["config"]
+        lines.append(f"| {label} | {v['dataset']} | {cfg['input_bits']}-bit | {v['images']} | {v['compile_seconds']:.2f} "
+                     f"| {total:.1f} | {v['label_mismatches']} / {v['value_mismatches']} "
+                     f"| {v.get('torch_float_accuracy', float('nan')):.4f} / {v['integer_accuracy']:.4f} "
+                     f"/ {v['qonnx_accuracy']:.4f} |")
         print(lines[-1], flush=True)
     text = (f"Measured by `python scripts/bench_compile.py` on {platform.machine()}, "
             f"{torch.get_num_threads()} torch threads (target: LFC under 30 s).\n\n" + "\n".join(lines) + "\n")

@@ -6,11 +6,21 @@
 ``Pad`` on axes [1, 2], so the padding would stay in software. The pass swaps the two nodes:
 Transpose first, then the same padding on NHWC axes [1, 2], which FINN turns into an
 ``FMPadding`` HW layer. Values are unchanged (padding and transposing commute).
+
+``WidenXnorAccumulators``: finn-plus 1.6.1's ``minimize_accumulator_width`` sizes an XNOR-mode
+MVAU's accumulator as if it held Σ x·w with x ∈ {0, 1}, w = ±1, but finn-hlslib's XNOR kernel
+adds up the popcount, which reaches MW (LFC's first layer: MW = 784 in an ap_int<10>, max 511).
+The hardware would wrap and disagree with the network; FINN's Python execution ignores widths
+and does not see it (found by ``bnn2hw.sim``). The pass widens every XNOR MVAU to
+INT(bitlen(MW) + 1): its accDataType, its threshold tensor's datatype, and, for a layer
+without activation, its outputDataType and the input datatype of the layer that reads it.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from qonnx.core.datatype import DataType
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_shapes import InferShapes
 
@@ -48,4 +58,32 @@ class MovePadAfterTranspose(Transformation):
             model.set_tensor_datatype(middle, dtype)
             model.set_tensor_datatype(sink, dtype)
             return model, True
+        return model, False
+
+
+def popcount_datatype(mw: int, current: DataType) -> DataType:
+    """The narrowest signed type holding a popcount in [0, MW], never narrower than ``current``."""
+    bits = max(int(mw).bit_length() + 1, current.bitwidth())
+    return DataType[f"INT{bits}"]
+
+
+class WidenXnorAccumulators(Transformation):
+    """Every XNOR-mode MVAU gets an accumulator (and thresholds) wide enough for its popcount."""
+
+    def apply(self, model):
+        for node in model.graph.node:
+            if not node.op_type.startswith("MVAU"):
+                continue
+            op = getCustomOp(node)
+            if not op.get_nodeattr("binaryXnorMode"):
+                continue
+            wide = popcount_datatype(op.get_nodeattr("MW"), DataType[op.get_nodeattr("accDataType")])
+            op.set_nodeattr("accDataType", wide.name)
+            if op.get_nodeattr("noActivation"):
+                op.set_nodeattr("outputDataType", wide.name)
+                model.set_tensor_datatype(node.output[0], wide)
+                for consumer in model.find_consumers(node.output[0]) or []:
+                    getCustomOp(consumer).set_nodeattr("inputDataType", wide.name)
+            elif len(node.input) > 2:
+                model.set_tensor_datatype(node.input[2], wide)
         return model, False

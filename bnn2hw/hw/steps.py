@@ -6,7 +6,8 @@ FINN's ``step_convert_to_hw``, ``step_minimize_bit_width_initial``; bnn2hw's
 ``step_save_hw_layers`` (the HW-layer graph the final check executes); FINN's
 ``step_create_dataflow_partition``, ``step_specialize_layers``; bnn2hw's ``step_fold`` (rate-driven
 folding or the user's JSON, in place of FINN's ``step_target_fps_parallelization``); FINN's
-``step_minimize_bit_width``, ``step_transpose_decomposition``, ``step_generate_estimate_reports``;
+``step_minimize_bit_width``; bnn2hw's ``step_widen_xnor_accumulators`` (a finn-plus 1.6.1 bug, see
+``bnn2hw.hw.passes``); FINN's ``step_transpose_decomposition``, ``step_generate_estimate_reports``;
 then, with ``codegen``, FINN's ``step_hw_codegen`` (``PrepareIP``: HLS C++, RTL, Tcl; no Vivado).
 ``run_steps`` runs them like FINN's builder does (see ``finn_env`` quirk 3 for why not the
 builder itself), timing each and sending FINN's console chatter to ``hw/finn/build.log``.
@@ -73,7 +74,7 @@ def _named(name: str, fn: Callable) -> Callable:
 
 
 def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
-    from bnn2hw.hw.passes import MovePadAfterTranspose
+    from bnn2hw.hw.passes import MovePadAfterTranspose, WidenXnorAccumulators
 
     def step_pad_to_nhwc(model, cfg):
         return model.transform(MovePadAfterTranspose())
@@ -91,9 +92,13 @@ def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
     def step_fold(model, cfg):
         return fold(model, state)
 
+    def step_widen_xnor_accumulators(model, cfg):
+        return model.transform(WidenXnorAccumulators())
+
     return {name: _named(name, fn) for name, fn in (
         ("step_pad_to_nhwc", step_pad_to_nhwc), ("step_save_hw_layers", step_save_hw_layers),
-        ("step_save_parent", step_save_parent), ("step_fold", step_fold))}
+        ("step_save_parent", step_save_parent), ("step_fold", step_fold),
+        ("step_widen_xnor_accumulators", step_widen_xnor_accumulators))}
 
 
 def flow_steps(state: BuildState, codegen: bool) -> list[Callable]:
@@ -105,7 +110,8 @@ def flow_steps(state: BuildState, codegen: bool) -> list[Callable]:
              finn_steps.step_minimize_bit_width_initial, ours["step_save_hw_layers"],
              finn_steps.step_create_dataflow_partition, ours["step_save_parent"],
              finn_steps.step_specialize_layers, ours["step_fold"], finn_steps.step_minimize_bit_width,
-             finn_steps.step_transpose_decomposition, finn_steps.step_generate_estimate_reports]
+             ours["step_widen_xnor_accumulators"], finn_steps.step_transpose_decomposition,
+             finn_steps.step_generate_estimate_reports]
     if codegen:
         steps.append(finn_steps.step_hw_codegen)
     return steps

@@ -136,3 +136,17 @@ def test_tfc_bitfile_with_vivado(tmp_path):
     assert (root / "hw" / "bitfile" / "finn-accel.bit").is_file()
     assert (root / "hw" / "bitfile" / "finn-accel.hwh").is_file()
     assert json.loads((root / "hw" / "estimates.json").read_text())["measured"]
+
+
+def test_xnor_accumulators_hold_the_whole_popcount(tfc_build):
+    import onnx
+
+    root, _ = tfc_build
+    graph = onnx.load(str(root / "hw" / "dataflow.onnx")).graph
+    xnor = [n for n in graph.node if n.op_type.startswith("MVAU")
+            and next(a.i for a in n.attribute if a.name == "binaryXnorMode")]
+    assert xnor
+    for node in xnor:
+        attrs = {a.name: a for a in node.attribute}
+        acc_bits = int(attrs["accDataType"].s.decode()[3:])
+        assert 2 ** (acc_bits - 1) - 1 >= attrs["MW"].i, node.name  # popcount in [0, MW] fits

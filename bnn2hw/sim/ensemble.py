@@ -1,0 +1,51 @@
+"""Posterior-ensemble metrics from integer scores: accuracy, NLL, ECE, predictive entropy.
+
+Contract: ``probabilities(scores, scale)`` is ``softmax(scale · scores)`` row-wise (float64,
+max-subtracted); ``ensemble_metrics(member_scores, labels, scale)`` averages the members'
+probabilities and returns ``accuracy``, ``nll``, ``ece`` (15 equal-width confidence bins,
+(i/15, (i+1)/15], as ``bnn2hw.train.metrics``) and ``entropy`` (mean predictive entropy, nats),
+plus each member's accuracy. ``scale`` is the trained network's positive output scale
+(``OutputScale``, dropped by the compiler because argmax does not need it): with it the
+probabilities are the trained model's; its value only changes calibration, never labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ECE_BINS = 15
+PROB_FLOOR = 1e-12
+
+
+def probabilities(scores: np.ndarray, scale: float) -> np.ndarray:
+    logits = scale * scores.astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    confidence = probs.max(axis=1)
+    correct = np.argmax(probs, axis=1) == labels
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(total)
+
+
+def ensemble_metrics(member_scores: list[np.ndarray], labels: np.ndarray, scale: float) -> dict:
+    member_probs = [probabilities(s, scale) for s in member_scores]
+    probs = np.mean(member_probs, axis=0)
+    picked = probs[np.arange(len(labels)), labels]
+    entropy = -np.sum(probs * np.log(np.maximum(probs, PROB_FLOOR)), axis=1)
+    return {
+        "members": len(member_scores),
+        "accuracy": float(np.mean(np.argmax(probs, axis=1) == labels)),
+        "nll": float(-np.mean(np.log(np.maximum(picked, PROB_FLOOR)))),
+        "ece": expected_calibration_error(probs, labels),
+        "entropy": float(entropy.mean()),
+        "member_accuracy": [float(np.mean(np.argmax(p, axis=1) == labels)) for p in member_probs],
+    }

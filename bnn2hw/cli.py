@@ -1,4 +1,4 @@
-"""Command line: ``bnn2hw train / compile / build / flow`` (``python -m bnn2hw.cli``).
+"""Command line: ``bnn2hw train / compile / build / simulate / deploy / flow`` (``python -m bnn2hw.cli``).
 
 Contract: each subcommand parses its options, calls one ``bnn2hw.pipeline.run_*`` function
 and prints where its artifacts are and the headline figures. Bad input ends the process
@@ -14,7 +14,9 @@ from pathlib import Path
 
 from bnn2hw import pipeline
 from bnn2hw.compile import CompileError
+from bnn2hw.deploy import DeployError
 from bnn2hw.hw import HwError
+from bnn2hw.sim import SimError
 from bnn2hw.data import DATASETS, DatasetError
 from bnn2hw.train import CheckpointError, Method, TrainingDiverged
 
@@ -71,11 +73,17 @@ def _add_compile_parser(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="build directory (model.onnx, verify.json)")
     p.add_argument("--sample", type=int, default=None,
                    help="compile posterior sample K (seeded) instead of the posterior mode")
+    p.add_argument("--samples", type=int, default=0,
+                   help="also compile posterior samples 0..K-1 into OUT/samples/<k>/ (ensembles)")
     p.add_argument("--data-dir", type=str, default=None, help="where the run's data set lives, if moved")
 
 
 def _compile(args) -> None:
-    _print_verify(args.out, pipeline.run_compile(args.run_dir, args.out, args.sample, args.data_dir))
+    summary = pipeline.run_compile(args.run_dir, args.out, args.sample, args.samples, args.data_dir)
+    _print_verify(args.out, summary)
+    for k, v in enumerate(summary["samples"]):
+        print(f"  sample {k}: {v['label_mismatches']} label / {v['value_mismatches']} score mismatches, "
+              f"accuracy {v['integer_accuracy']:.4f}")
 
 
 def _print_verify(build_dir: Path, v: dict) -> None:
@@ -95,11 +103,58 @@ def _add_build_parser(sub) -> None:
     p.add_argument("--folding", type=str, default=None, help="FINN folding JSON to use instead of --fps")
     p.add_argument("--verify-limit", type=int, default=None,
                    help="test images for the FINN-vs-QONNX check (default: all)")
+    p.add_argument("--runtime-weights", action="store_true",
+                   help="MVAU weights writable at run time (posterior ensembles on the board)")
 
 
 def _build(args) -> None:
     _print_build(pipeline.run_build(args.build_dir, args.board, args.fps, args.clock_mhz, args.folding,
-                                    args.verify_limit))
+                                    args.verify_limit, args.runtime_weights))
+
+
+def _add_simulate_parser(sub) -> None:
+    p = sub.add_parser("simulate", help="bit-exact simulation of BUILD/hw on the test split (BUILD/sim.json)")
+    p.add_argument("build_dir", type=Path)
+    p.add_argument("--dataset", default=None, help="data set (default: the one the build was verified on)")
+    p.add_argument("--limit", type=int, default=None, help="first N test images only")
+    p.add_argument("--ensemble", type=int, default=None, help="simulate K posterior samples (BUILD/samples/<k>)")
+    p.add_argument("--data-dir", type=str, default=None)
+
+
+def _simulate(args) -> None:
+    _print_sim(pipeline.run_simulate(args.build_dir, args.dataset, args.limit, args.ensemble, args.data_dir,
+                                     log=lambda _: None))
+
+
+def _print_sim(s: dict) -> None:
+    print(f"\nsimulated {s['images']} images bit-exactly: accuracy {s['accuracy']:.4f}, {s['mismatches']} "
+          f"mismatches with model.onnx, {s['overflows']} overflows, {s['images_per_s']:,.0f} img/s; "
+          f"throughput bound {s['fps_bound']:,.0f} img/s at {s['clock_mhz']:g} MHz")
+    ens = s.get("ensemble")
+    if ens:
+        print(f"  {ens.get('members', ens.get('samples'))}-sample ensemble: accuracy {ens['accuracy']:.4f}, "
+              f"NLL {ens['nll']:.4f}, ECE {ens['ece']:.4f}, entropy {ens['entropy']:.4f}")
+
+
+def _add_deploy_parser(sub) -> None:
+    p = sub.add_parser("deploy", help="BUILD -> a self-contained PYNQ package (driver.py, io_spec.json, ...)")
+    p.add_argument("build_dir", type=Path)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--ensemble", type=int, default=None, help="package K posterior weight samples")
+    p.add_argument("--test-limit", type=int, default=None, help="bundle only N test images")
+    p.add_argument("--data-dir", type=str, default=None)
+
+
+def _deploy(args) -> None:
+    _print_deploy(args.out, pipeline.run_deploy(args.build_dir, args.out, args.ensemble, args.test_limit,
+                                                args.data_dir, log=lambda _: None))
+
+
+def _print_deploy(out: Path, d: dict) -> None:
+    print(f"\npackaged {out}: driver.py, io_spec.json, README.md, test data"
+          f"{', bitfile' if d.get('bitfile') else ' (no bitfile: built without Vivado)'}, "
+          f"{d['weight_samples']} posterior weight samples")
+    print(f"  run it: cd {out} && python driver.py --validate --backend sim   (on a board: --backend pynq)")
 
 
 def _print_build(b: dict) -> None:
@@ -115,6 +170,8 @@ def _flow(args) -> None:
     _print_metrics(Path(summary["run_dir"]), summary["train"])
     _print_verify(Path(summary["build_dir"]), summary["compile"])
     _print_build(summary["build"])
+    _print_sim(summary["simulate"])
+    _print_deploy(Path(summary["deploy_dir"]), summary["deploy"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,20 +180,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(sub)
     _add_compile_parser(sub)
     _add_build_parser(sub)
+    _add_simulate_parser(sub)
+    _add_deploy_parser(sub)
     flow = sub.add_parser("flow", help="the whole flow on the default data (what `make demo` runs)")
     flow.add_argument("--out", type=Path, default=Path("runs/demo"))
     flow.add_argument("--no-progress", action="store_true")
     return parser
 
 
-COMMANDS = {"train": _train, "compile": _compile, "build": _build, "flow": _flow}
+COMMANDS = {"train": _train, "compile": _compile, "build": _build, "simulate": _simulate, "deploy": _deploy,
+            "flow": _flow}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (DatasetError, CheckpointError, CompileError, HwError, TrainingDiverged, ValueError) as err:
+    except (DatasetError, CheckpointError, CompileError, HwError, SimError, DeployError,
+            TrainingDiverged, ValueError) as err:
         print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,13 +12,17 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from bnn2hw.compile import compile_run
+from bnn2hw.deploy import deploy
 from bnn2hw.hw import build as build_hw
+from bnn2hw.sim import simulate
 from bnn2hw.train import TrainConfig, resume_config, train
 from bnn2hw.train.checkpoint import CheckpointError
 from bnn2hw.train.loop import RESUMABLE_CHANGES
 
 DEFAULT_FLOW = TrainConfig(model="tfc", dataset="digits", method="bayesbinn", epochs=20)
 FLOW_BOARD = "pynq-z2"
+FLOW_FPS = 100_000  # a folded design (the fully parallel TFC would take most of the board)
+FLOW_SAMPLES = 3  # posterior samples compiled, built (runtime weights), simulated and packaged
 
 
 def run_train(out_dir: Path, options: dict, resume: bool = False, progress: bool = True, log=print) -> dict:
@@ -46,24 +50,64 @@ def _resumed_config(out_dir: Path, options: dict) -> TrainConfig:
     return config
 
 
-def run_compile(run_dir: Path, out_dir: Path, sample: int | None = None, data_dir: str | None = None) -> dict:
-    """Trained run -> ``out_dir/model.onnx`` (QONNX) and ``out_dir/verify.json``."""
-    return compile_run(Path(run_dir), Path(out_dir), sample=sample, data_dir=data_dir)
+SAMPLES_DIR = "samples"  # BUILD/samples/<k>/: posterior sample k, compiled and built like BUILD
+
+
+def sample_dirs(build_dir: Path) -> list[Path]:
+    root = Path(build_dir) / SAMPLES_DIR
+    return sorted((d for d in root.iterdir() if d.name.isdigit()), key=lambda d: int(d.name)) if root.is_dir() else []
+
+
+def run_compile(run_dir: Path, out_dir: Path, sample: int | None = None, samples: int = 0,
+                data_dir: str | None = None) -> dict:
+    """Trained run -> ``out_dir/model.onnx`` (QONNX) and ``out_dir/verify.json``; with
+    ``samples=K`` also posterior samples 0..K-1 into ``out_dir/samples/<k>/`` (ensembles)."""
+    summary = compile_run(Path(run_dir), Path(out_dir), sample=sample, data_dir=data_dir)
+    summary["samples"] = [compile_run(Path(run_dir), Path(out_dir) / SAMPLES_DIR / str(k), sample=k,
+                                      data_dir=data_dir) for k in range(samples)]
+    return summary
 
 
 def run_build(build_dir: Path, board: str = "pynq-z2", fps: float | None = None, clock_mhz: float | None = None,
-              folding: str | None = None, verify_limit: int | None = None, log=print) -> dict:
-    """``BUILD/model.onnx`` -> FINN dataflow accelerator in ``BUILD/hw/`` (to code generation without Vivado)."""
-    return build_hw(Path(build_dir), board=board, fps=fps, clock_mhz=clock_mhz, folding=folding,
-                    verify_limit=verify_limit, log=log)
+              folding: str | None = None, verify_limit: int | None = None, runtime_weights: bool = False,
+              log=print) -> dict:
+    """``BUILD/model.onnx`` -> FINN dataflow accelerator in ``BUILD/hw/`` (to code generation without
+    Vivado); every compiled posterior sample in ``BUILD/samples/<k>/`` is built with the same folding."""
+    summary = build_hw(Path(build_dir), board=board, fps=fps, clock_mhz=clock_mhz, folding=folding,
+                       verify_limit=verify_limit, runtime_weights=runtime_weights, log=log)
+    folding_json = str(Path(summary["hw_dir"]) / "folding.json")
+    summary["samples"] = [build_hw(d, board=board, clock_mhz=clock_mhz, folding=folding_json,
+                                   verify_limit=verify_limit, runtime_weights=runtime_weights, log=lambda _: None)
+                          for d in sample_dirs(build_dir)]
+    return summary
+
+
+def run_simulate(build_dir: Path, dataset: str | None = None, limit: int | None = None,
+                 ensemble: int | None = None, data_dir: str | None = None, log=print) -> dict:
+    """Bit-exact simulation of ``BUILD/hw`` on the test split -> ``BUILD/sim.json``."""
+    return simulate(Path(build_dir), dataset=dataset, limit=limit, ensemble=ensemble, data_dir=data_dir, log=log)
+
+
+def run_deploy(build_dir: Path, out_dir: Path, ensemble: int | None = None, test_limit: int | None = None,
+               data_dir: str | None = None, log=print) -> dict:
+    """``BUILD`` -> a self-contained PYNQ package in ``out_dir`` (driver checked against the simulator)."""
+    return deploy(Path(build_dir), Path(out_dir), ensemble=ensemble, test_limit=test_limit, data_dir=data_dir,
+                  log=log)
 
 
 def run_flow(out_dir: Path, progress: bool = True, log=print) -> dict:
-    """The whole flow on the embedded default data (digits, TFC, BayesBiNN)."""
+    """The whole flow on the embedded default data: train (digits, TFC, BayesBiNN) -> compile
+    (mode + posterior samples) -> build (pynq-z2) -> simulate -> deploy."""
     run_dir, build_dir = Path(out_dir) / "run", Path(out_dir) / "build"
     metrics = run_train(run_dir, asdict(DEFAULT_FLOW), progress=progress, log=log)
     log(f"compiling {run_dir} -> {build_dir}")
-    verify = run_compile(run_dir, build_dir)
-    log(f"building {build_dir}/hw for {FLOW_BOARD}")
-    hw = run_build(build_dir, board=FLOW_BOARD, log=log)
-    return {"run_dir": str(run_dir), "train": metrics, "build_dir": str(build_dir), "compile": verify, "build": hw}
+    verify = run_compile(run_dir, build_dir, samples=FLOW_SAMPLES)
+    log(f"building {build_dir}/hw for {FLOW_BOARD} (and {FLOW_SAMPLES} posterior samples, same folding)")
+    hw = run_build(build_dir, board=FLOW_BOARD, fps=FLOW_FPS, runtime_weights=True, log=log)
+    log(f"simulating {build_dir}/hw bit-exactly")
+    sim = run_simulate(build_dir, ensemble=FLOW_SAMPLES, log=log)
+    deploy_dir = Path(out_dir) / "deploy"
+    log(f"packaging {deploy_dir}")
+    package = run_deploy(build_dir, deploy_dir, ensemble=FLOW_SAMPLES, log=log)
+    return {"run_dir": str(run_dir), "train": metrics, "build_dir": str(build_dir), "compile": verify,
+            "build": hw, "simulate": sim, "deploy_dir": str(deploy_dir), "deploy": package}

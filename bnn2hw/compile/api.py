@@ -23,7 +23,7 @@ from bnn2hw.compile.integer_net import CompileError, IntegerNetwork, integer_net
 from bnn2hw.compile.qonnx_export import save, to_qonnx
 from bnn2hw.compile.verify import verify_network
 from bnn2hw.data import DatasetError, load_dataset
-from bnn2hw.models import BinaryNet, ModelConfig, build_model
+from bnn2hw.models import BinaryNet, ModelConfig, OutputScale, build_model
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
 from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
 
@@ -70,6 +70,13 @@ def run_weights(ckpt: dict, model: BinaryNet, sample: int | None = None) -> list
     return weights
 
 
+def output_scale(model: BinaryNet) -> float:
+    """The positive scalar the torch model multiplies its integer scores by (softmax temperature);
+    hardware drops it (argmax is unchanged), the simulator's ensembles use it for probabilities."""
+    scales = [float(m.log_scale.exp()) for m in model.layers if isinstance(m, OutputScale)]
+    return scales[-1] if scales else 1.0
+
+
 def compile_model(model: BinaryNet, weights: list[torch.Tensor]) -> IntegerNetwork:
     return integer_network(model, weights)
 
@@ -108,6 +115,6 @@ def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> d
     summary = {**report, "run": str(run_dir), "model": model.config.name, "dataset": dataset,
                "readout": "mode" if sample is None else f"sample {sample}",
                "compile_seconds": round(t1 - t0, 3), "total_seconds": round(time.perf_counter() - t0, 3),
-               "model_onnx": str(out_dir / MODEL_FILE)}
+               "model_onnx": str(out_dir / MODEL_FILE), "output_scale": output_scale(model)}
     (out_dir / VERIFY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -3,7 +3,8 @@
 Contract: ``BuildConfig`` is the frozen description of one build: the board, the target rate
 (``fps``; None = the highest rate that fits the board) or a FINN folding JSON (``folding``),
 the clock (None = the board's default), how far to go (``Stage``), and how many test images
-the final FINN-vs-QONNX check uses (``verify_limit``; None = all). ``HwError`` is the one
+the final FINN-vs-QONNX check uses (``verify_limit``; None = all), and whether the MVAU weights
+are writable at run time (``runtime_weights``, for posterior ensembles on the board). ``HwError`` is the one
 exception the stage raises for anything it refuses, with a message meant for the user.
 """
 
@@ -36,6 +37,7 @@ class BuildConfig:
     verify_limit: int | None = None      # test images for the FINN-vs-QONNX check (None = all)
     data_dir: str | None = None          # where the run's dataset lives, if not the default
     model: str | None = None             # QONNX input; None = BUILD/model.onnx
+    runtime_weights: bool = False        # MVAU weights writable over AXI-lite (ensembles on the board)
 
     def __post_init__(self):
         if self.fps is not None and not self.fps > 0:

@@ -90,7 +90,8 @@ def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
         return model
 
     def step_fold(model, cfg):
-        return fold(model, state)
+        model = fold(model, state)
+        return with_runtime_weights(model) if state.config.runtime_weights else model
 
     def step_widen_xnor_accumulators(model, cfg):
         return model.transform(WidenXnorAccumulators())
@@ -141,6 +142,16 @@ def fold(model, state: BuildState):
         raise HwError(str(err)) from None
     state.plan = plan
     return folding.apply_plan(model, plan)
+
+
+def with_runtime_weights(model):
+    """Every MVAU's weights become writable at run time over AXI-lite (posterior ensembles on the
+    board: the deploy driver loads one sample after the other); memory stays internal_decoupled."""
+    from qonnx.custom_op.registry import getCustomOp
+    for node in model.graph.node:
+        if node.op_type.startswith("MVAU"):
+            getCustomOp(node).set_nodeattr("runtime_writeable_weights", 1)
+    return model
 
 
 def _apply_user_folding(model, state: BuildState):

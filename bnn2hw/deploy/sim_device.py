@@ -1,0 +1,80 @@
+"""The driver's ``sim`` backend: a deploy package's packed DMA streams through ``bnn2hw.sim``.
+
+Contract: ``SimDevice(package_dir, spec)`` loads the package's copy of the dataflow graph
+(``spec["sim"]["dataflow"]``) into ``bnn2hw.sim``'s kernels. ``execute(packed)`` takes what the
+input DMA would read, uint8 ``(N, *input.shape_packed[1:])``, decodes each stream word with
+``bnn2hw.sim.packing`` (independently of the driver's own packing), runs the folded graph node by
+node and returns what the output DMA would write, uint8 ``(N, *output.shape_packed[1:])``, packed
+as FINN's ``finnpy_to_packed_bytearray(reverse_inner=True, reverse_endian=True)``.
+``load_weights({layer: uint32 words})`` decodes FINN runtime-weight words
+(``bnn2hw.deploy.weights.weights_from_words``) and swaps them into the layers' weight
+initializers, as writing the AXI-lite weight memories does on the board. Raises ``SimError``
+(from the simulator) or ``DeployError``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bnn2hw.deploy.io_spec import DeployError
+from bnn2hw.deploy.weights import weights_from_words
+from bnn2hw.sim.accelerator import Accelerator
+from bnn2hw.sim.datatypes import int_type
+from bnn2hw.sim.graph import GraphView, load_model
+from bnn2hw.sim.packing import packed_bytearray, unpack_words
+
+LIMB_BYTES = 8
+
+
+def decode_stream(packed: np.ndarray, side: dict) -> np.ndarray:
+    """DMA bytes (..., nbytes) -> stream values (..., elems); 1-bit types stay bits 0/1 (sim convention)."""
+    dtype, elems = int_type(side["datatype"]), int(side["shape_folded"][-1])
+    packed = np.asarray(packed, dtype=np.uint8)
+    pad = -packed.shape[-1] % LIMB_BYTES
+    padded = np.concatenate([packed, np.zeros(packed.shape[:-1] + (pad,), np.uint8)], axis=-1)
+    patterns = unpack_words(np.ascontiguousarray(padded).view("<u8"), dtype.bits, elems)
+    return patterns if dtype.bits == 1 else dtype.from_bits(patterns)
+
+
+def encode_stream(values: np.ndarray, side: dict) -> np.ndarray:
+    """Stream values (..., elems) -> DMA bytes (..., nbytes) (1-bit values are already bits)."""
+    dtype = int_type(side["datatype"])
+    patterns = values if dtype.bits == 1 else dtype.to_bits(values)
+    return packed_bytearray(patterns, dtype.bits, reverse_inner=True, reverse_endian=True)
+
+
+def run_partition(accelerator: Accelerator, x: np.ndarray) -> np.ndarray:
+    """Stream values at the partition input -> values at its output, node by node."""
+    context = {accelerator.input_name: x}
+    for kernel in accelerator.kernels:
+        context[kernel.node.outputs[0]] = kernel.execute(context[kernel.node.inputs[0]])
+    return context[accelerator.output_name]
+
+
+class SimDevice:
+    """See module docstring."""
+
+    name = "sim"
+
+    def __init__(self, package_dir, spec: dict):
+        self.spec = spec
+        self.view = GraphView(load_model(Path(package_dir) / spec["sim"]["dataflow"]))
+        self.accelerator = Accelerator(self.view, None)
+
+    def execute(self, packed: np.ndarray) -> np.ndarray:
+        io_in, io_out = self.spec["input"], self.spec["output"]
+        n = len(packed)
+        if tuple(np.shape(packed)[1:]) != tuple(io_in["shape_packed"][1:]):
+            raise DeployError(f"packed input of shape {np.shape(packed)}, expected (N, {io_in['shape_packed'][1:]})")
+        values = decode_stream(packed, io_in)
+        first = self.accelerator.kernels[0]
+        out = run_partition(self.accelerator, values.reshape((n,) + tuple(first.input_shape())))
+        folded = np.asarray(out).reshape((n,) + tuple(io_out["shape_folded"][1:]))
+        return encode_stream(folded, io_out)
+
+    def load_weights(self, weights: dict) -> None:
+        for layer in self.spec["runtime_weights"]["layers"]:
+            self.view.initializers[layer["weights_tensor"]] = weights_from_words(weights[layer["name"]], layer)
+        self.accelerator = Accelerator(self.view, None)

@@ -3,7 +3,7 @@
 Contract: ``probabilities(scores, scale)`` is ``softmax(scale · scores)`` row-wise (float64,
 max-subtracted); ``ensemble_metrics(member_scores, labels, scale)`` averages the members'
 probabilities and returns ``accuracy``, ``nll``, ``ece`` (15 equal-width confidence bins,
-(i/15, (i+1)/15], as ``bnn2hw.train.metrics``) and ``entropy`` (mean predictive entropy, nats),
+(i/15, (i+1)/15], ``bnn2hw.metrics``) and ``entropy`` (mean predictive entropy, nats),
 plus each member's accuracy. ``scale`` is the trained network's positive output scale
 (``OutputScale``, dropped by the compiler because argmax does not need it): with it the
 probabilities are the trained model's; its value only changes calibration, never labels.
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-ECE_BINS = 15
+from bnn2hw.metrics import expected_calibration_error
+
 PROB_FLOOR = 1e-12
 
 
@@ -22,18 +23,6 @@ def probabilities(scores: np.ndarray, scale: float) -> np.ndarray:
     logits -= logits.max(axis=1, keepdims=True)
     e = np.exp(logits)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    confidence = probs.max(axis=1)
-    correct = np.argmax(probs, axis=1) == labels
-    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(total)
 
 
 def ensemble_metrics(member_scores: list[np.ndarray], labels: np.ndarray, scale: float) -> dict:

@@ -21,11 +21,18 @@ finn-plus 1.6.1 quirks handled here (re-check them when the pin moves):
    (``bnn2hw.hw.steps.run_steps``), same ``step(model, cfg) -> model`` contract.
 4. ``psutil`` is imported by FINN's FIFO sizing (``simulation_build``) but not declared as a
    dependency; ``require_psutil`` says how to install it before the Vivado steps need it.
+5. ``finn.util.data_packing.array2hexstring`` packs weights into hex value by value through
+   ``bitstring``; code generation for LFC (2.9 million weights) spent ~40 s there.
+   ``import_finn`` swaps in the vectorised, output-identical functions of
+   ``bnn2hw.hw.fast_packing``, only for finn-plus 1.6.1 (they were checked against that
+   version's code; another version keeps FINN's own and a warning is logged).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -73,7 +80,21 @@ def import_finn() -> None:
     import finn.xsi
     if xilinx_tools().vivado is None or "XILINX_VIVADO" not in os.environ:
         finn.xsi.SimEngine = None  # plain assignment: reading it would look for Vivado
+    install_fast_packing()
     _IMPORTED = True
+
+
+def install_fast_packing() -> bool:
+    """Quirk 5: FINN's hex packing -> ``bnn2hw.hw.fast_packing`` when finn-plus is 1.6.1."""
+    version = importlib.metadata.version("finn-plus")
+    if version != FINN_PLUS_VERSION:
+        logging.getLogger(__name__).warning(
+            "finn-plus %s is not %s: FINN's own (slow) weight packing is kept; re-check "
+            "bnn2hw.hw.fast_packing against this version before enabling it", version, FINN_PLUS_VERSION)
+        return False
+    from bnn2hw.hw import fast_packing
+    fast_packing.install()
+    return True
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ bench: $(READY)
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_compile.py
 	$(PY) scripts/bench_build.py
+	$(PY) scripts/bench_sim.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -36,6 +36,7 @@ TRAIN_OPTIONS = [
     ("--test-samples", "test_samples", int, "K posterior samples in the test ensemble (default 10)"),
     ("--val-split", "val_split", float, "fraction of the training set held out (default 0.1)"),
     ("--data-dir", "data_dir", str, "directory with the data set's files"),
+    ("--init", "init", str, "trained run to fine-tune from (method lns)"),
 ]
 
 
@@ -45,14 +46,46 @@ def _add_train_parser(sub) -> None:
         p.add_argument(flag, type=typ, default=None, help=text)
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoint.pt, metrics.json, curves.png)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+    p.add_argument("--continual", default=None, metavar="KIND:T",
+                   help="continual learning on T tasks (permuted:5 or split:5), BayesBiNN against STE")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _train(args) -> None:
     options = {field: getattr(args, flag[2:].replace("-", "_"))
                for flag, field, _t, _h in TRAIN_OPTIONS if getattr(args, flag[2:].replace("-", "_")) is not None}
+    if args.continual:
+        _print_continual(args.out, pipeline.run_continual(args.out, options, args.continual))
+        return
     metrics = pipeline.run_train(args.out, options, resume=args.resume, progress=not args.no_progress)
     _print_metrics(args.out, metrics)
+
+
+def _print_continual(out: Path, report: dict) -> None:
+    print(f"\ncontinual learning, {report['scenario']} ({report['tasks']} tasks): {out}/continual.json")
+    for method, r in report["methods"].items():
+        print(f"  {method:10s} average accuracy {r['average_acc']:.4f}  forgetting {r['forgetting']:.4f}")
+        for i, row in enumerate(r["acc_matrix"]):
+            print(f"    after task {i}: " + " ".join(f"{a:.3f}" for a in row))
+
+
+def _add_uncertainty_parser(sub) -> None:
+    p = sub.add_parser("uncertainty", help="ensemble calibration, reliability diagram and OOD AUROC of a run")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="where uncertainty.json and reliability.png go (default: the run)")
+    p.add_argument("--ood", default="permuted", help="out-of-distribution images: permuted (the test images with "
+                   "pixels shuffled) or digits (scaled to the run's image size)")
+    p.add_argument("--samples", type=int, default=10, help="posterior samples in the ensemble")
+
+
+def _uncertainty(args) -> None:
+    report = pipeline.run_uncertainty(args.run_dir, args.out, args.ood, args.samples)
+    out = args.out or args.run_dir
+    print(f"\n{report['method']} run {report['run']}, out-of-distribution images: {report['ood']}")
+    for name, r in report["readouts"].items():
+        print(f"  {name:9s} acc {r['acc']:.4f}  nll {r['nll']:.4f}  ece {r['ece']:.4f}  "
+              f"entropy {r['entropy']:.4f}  OOD AUROC {r['ood_auroc']:.4f}")
+    print(f"  {out}/uncertainty.json, {out}/reliability.png")
 
 
 def _print_metrics(run_dir: Path, m: dict) -> None:
@@ -182,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_build_parser(sub)
     _add_simulate_parser(sub)
     _add_deploy_parser(sub)
+    _add_uncertainty_parser(sub)
     flow = sub.add_parser("flow", help="the whole flow on the default data (what `make demo` runs)")
     flow.add_argument("--out", type=Path, default=Path("runs/demo"))
     flow.add_argument("--no-progress", action="store_true")
@@ -189,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"train": _train, "compile": _compile, "build": _build, "simulate": _simulate, "deploy": _deploy,
-            "flow": _flow}
+            "uncertainty": _uncertainty, "flow": _flow}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,8 @@ from bnn2hw.deploy import deploy
 from bnn2hw.hw import build as build_hw
 from bnn2hw.sim import simulate
 from bnn2hw.train import TrainConfig, resume_config, train
+from bnn2hw.train.continual import train_continual
+from bnn2hw.train.uncertainty import uncertainty_report
 from bnn2hw.train.checkpoint import CheckpointError
 from bnn2hw.train.loop import RESUMABLE_CHANGES
 
@@ -36,6 +38,16 @@ def run_train(out_dir: Path, options: dict, resume: bool = False, progress: bool
     else:
         config = TrainConfig(**options)
     return train(config, Path(out_dir), resume=resume, progress=progress, log=log)
+
+
+def run_continual(out_dir: Path, options: dict, scenario: str, log=print) -> dict:
+    """BayesBiNN (prior = previous posterior) against STE on a task sequence -> ``continual.json``."""
+    return train_continual(TrainConfig(**options), Path(out_dir), scenario, log=log)
+
+
+def run_uncertainty(run_dir: Path, out_dir: Path | None = None, ood: str = "digits", samples: int = 10) -> dict:
+    """Ensemble NLL/ECE, reliability diagram and out-of-distribution AUROC of a trained run."""
+    return uncertainty_report(Path(run_dir), None if out_dir is None else Path(out_dir), ood=ood, samples=samples)
 
 
 def _resumed_config(out_dir: Path, options: dict) -> TrainConfig:

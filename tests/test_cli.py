@@ -38,3 +38,18 @@ def test_compile_command_verifies_and_refuses_a_missing_run(tiny_run, tmp_path, 
     assert "0 label and 0 score mismatches" in capsys.readouterr().out
     assert main(["compile", str(tmp_path / "missing"), "--out", str(build)]) == 2
     assert "no such run directory" in capsys.readouterr().err
+
+
+def test_continual_and_uncertainty_commands(tiny_run, tmp_path, capsys):
+    out = tmp_path / "cl"
+    argv = ["train", "--model", "mlp:16", "--epochs", "1", "--continual", "permuted:2", "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 0
+    report = json.loads((out / "continual.json").read_text())
+    assert set(report["methods"]) == {"bayesbinn", "ste"}
+    assert len(report["methods"]["bayesbinn"]["acc_matrix"]) == 2
+    assert main(["uncertainty", str(tiny_run), "--out", str(tmp_path / "u"), "--samples", "2"]) == 0
+    assert "OOD AUROC" in capsys.readouterr().out
+    assert (tmp_path / "u" / "reliability.png").is_file()
+    assert main(["train", "--method", "lns", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "init" in capsys.readouterr().err

@@ -1,10 +1,12 @@
-"""Training: BayesBiNN and STE optimizers, the loop, metrics and checkpoints."""
+"""Training: BayesBiNN, STE, PBNet and LNS, the loop, metrics, checkpoints, continual learning."""
 
 from bnn2hw.train.bayesbinn import BayesBiNN
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from bnn2hw.train.loop import TrainConfig, TrainingDiverged, resume_config, train
 from bnn2hw.train.methods import METHODS, Method, ReadOut
 from bnn2hw.train.ste import STEAdam
+
+# continual and uncertainty import the loop: import them as bnn2hw.train.continual / .uncertainty.
 
 __all__ = [
     "BayesBiNN", "CheckpointError", "METHODS", "Method", "ReadOut", "STEAdam", "TrainConfig",

@@ -24,7 +24,9 @@ from bnn2hw.data import Dataset, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, build_model
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from bnn2hw.train.evaluate import EVAL_BATCH, evaluate_readouts
-from bnn2hw.train.methods import Method, latent_weights, make_optimizer
+from bnn2hw.train.methods import (
+    METHODS, Method, ReadOut, binary_weights, latent_weights, make_optimizer, use_weights,
+)
 from bnn2hw.train.report import write_curves, write_metrics
 
 
@@ -46,9 +48,12 @@ class TrainConfig:
     test_samples: int = 10           # K of the Bernoulli ensemble at test time
     val_split: float = 0.1
     data_dir: str | None = None
+    init: str | None = None          # run directory a fine-tuning method starts from (lns)
 
     def __post_init__(self):
         Method(self.method)  # raises on an unknown method
+        if (Method(self.method) is Method.LNS) != (self.init is not None):
+            raise ValueError("init (a trained run directory) is needed by, and only by, method 'lns'")
         if self.epochs < 1 or self.batch_size < 1 or self.test_samples < 0:
             raise ValueError("epochs and batch_size must be >= 1, test_samples >= 0")
 
@@ -97,6 +102,18 @@ class Trainer:
         self.epoch, self.history, self.train_seconds = 0, [], 0.0
         self.steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
 
+    def train_loss(self, model, optimizer, xb, yb) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, logits) of one batch: the method's own, or cross-entropy of the forward."""
+        spec = METHODS[Method(self.config.method)]
+        if spec.train_loss is not None:
+            return spec.train_loss(model, optimizer, xb, yb)
+        logits = model(xb)
+        return F.cross_entropy(logits, yb), logits
+
+    def mode_weights(self) -> list[torch.Tensor]:
+        method = Method(self.config.method)
+        return binary_weights(method, latent_weights(method, self.model, self.optimizer), ReadOut.MODE)
+
     @property
     def checkpoint_path(self) -> Path:
         return self.out_dir / "checkpoint.pt"
@@ -142,8 +159,7 @@ class Trainer:
 
             def closure():
                 self.optimizer.zero_grad()
-                logits = self.model(xb)
-                loss = F.cross_entropy(logits, yb)
+                loss, logits = self.train_loss(self.model, self.optimizer, xb, yb)
                 loss.backward()
                 logits_seen.append(logits.detach())
                 return loss
@@ -159,7 +175,8 @@ class Trainer:
             seen += len(idx)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
         seconds = time.perf_counter() - start
-        val_loss, val_acc = _evaluate_loss_acc(self.model, self.data.x_val, self.data.y_val)
+        with use_weights(self.model, self.mode_weights()):
+            val_loss, val_acc = _evaluate_loss_acc(self.model, self.data.x_val, self.data.y_val)
         return {"epoch": self.epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                 "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds}
 
@@ -167,8 +184,12 @@ class Trainer:
         cfg = self.config
         method = Method(cfg.method)
         latent = latent_weights(method, self.model, self.optimizer)
-        readouts = evaluate_readouts(self.model, method, latent, self.data.x_test, self.data.y_test,
-                                     cfg.test_samples, seed=cfg.seed)
+        evaluate = METHODS[method].evaluate
+        if evaluate is not None:
+            readouts = evaluate(self.model, method, latent, self.data, cfg)
+        else:
+            readouts = evaluate_readouts(self.model, method, latent, self.data.x_test, self.data.y_test,
+                                         cfg.test_samples, seed=cfg.seed)
         mode = readouts["mode"]
         return {
             "test_acc": mode["acc"], "test_nll": mode["nll"], "test_ece": mode["ece"],

@@ -9,6 +9,11 @@ Contract:
   latent weights for STE. Checkpoints store these.
 - ``ReadOut`` says which binary network to evaluate: the posterior ``mode`` (sign of the
   latent), the ``mean`` (tanh λ, BayesBiNN only) or a Bernoulli ``sample`` of the posterior.
+- A ``MethodSpec`` may replace three steps of the loop: ``train_loss(model, optimizer, x, y)
+  -> (loss, logits)`` (default: cross-entropy of ``model(x)``), ``latent(model, optimizer)``
+  (default above) and ``evaluate(model, method, latent, data, config) -> readouts`` (default
+  ``bnn2hw.train.evaluate.evaluate_readouts`` on the test split). PBNet (``pbnet``, ``pbnet-s``)
+  and LNS (``lns``, needs ``config.init``) use them; see ``bnn2hw.train.pbnet`` and ``lns``.
 """
 
 from __future__ import annotations
@@ -21,12 +26,17 @@ import torch
 
 from bnn2hw.models import BinaryNet
 from bnn2hw.train.bayesbinn import BayesBiNN, bernoulli_sample, bipolar_sign
+from bnn2hw.train.lns import build_lns_optimizer, lns_latent, lns_loss
+from bnn2hw.train.pbnet import PBNetAdam, init_pbnet_weights, pbnet_loss
 from bnn2hw.train.ste import STEAdam
 
 
 class Method(str, Enum):
     BAYESBINN = "bayesbinn"
     STE = "ste"
+    PBNET = "pbnet"
+    PBNET_S = "pbnet-s"
+    LNS = "lns"
 
 
 class ReadOut(str, Enum):
@@ -40,6 +50,9 @@ class MethodSpec:
     default_lr: float
     build: Callable[..., torch.optim.Optimizer]
     probabilistic: bool  # has a posterior to sample ensembles from
+    train_loss: Callable | None = None   # (model, optimizer, x, y) -> (loss, logits)
+    latent: Callable | None = None       # (model, optimizer) -> latent tensors
+    evaluate: Callable | None = None     # (model, method, latent, data, config) -> readouts
 
 
 def split_parameters(model: BinaryNet) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
@@ -65,11 +78,34 @@ def _build_ste(model: BinaryNet, config, train_set_size: int, lr: float) -> STEA
     return STEAdam([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}], lr=lr)
 
 
+def _build_pbnet(model: BinaryNet, config, train_set_size: int, lr: float) -> PBNetAdam:
+    init_pbnet_weights(model)
+    binary, other = split_parameters(model)
+    return PBNetAdam([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}], lr=lr)
+
+
+def _evaluate_pbnet(model, method, latent, data, config) -> dict:
+    from bnn2hw.train.uncertainty import evaluate_with_batchnorm_reestimation  # imports this module
+    return evaluate_with_batchnorm_reestimation(model, method, latent, data, config)
+
+
+def _pbnet_spec(sample_activations: bool) -> MethodSpec:
+    def loss(model, optimizer, images, labels):
+        return pbnet_loss(model, images, labels, sample_activations)
+    return MethodSpec(default_lr=1e-2, build=_build_pbnet, probabilistic=True, train_loss=loss,
+                      evaluate=_evaluate_pbnet)
+
+
 METHODS: dict[Method, MethodSpec] = {
     # lr for BayesBiNN acts on λ, for STE on the latent weights; chosen on tfc/digits and
     # sfc/fashion-mnist (BENCHMARKS.md).
     Method.BAYESBINN: MethodSpec(default_lr=3e-4, build=_build_bayesbinn, probabilistic=True),
     Method.STE: MethodSpec(default_lr=1e-2, build=_build_ste, probabilistic=False),
+    # PBNet: lr acts on a (θ = tanh a); LNS: on the full-precision weights and binarizers.
+    Method.PBNET: _pbnet_spec(sample_activations=False),
+    Method.PBNET_S: _pbnet_spec(sample_activations=True),
+    Method.LNS: MethodSpec(default_lr=1e-3, build=build_lns_optimizer, probabilistic=False,
+                           train_loss=lns_loss, latent=lns_latent),
 }
 
 
@@ -80,6 +116,9 @@ def make_optimizer(method: Method, model: BinaryNet, config, train_set_size: int
 
 
 def latent_weights(method: Method, model: BinaryNet, optimizer) -> list[torch.Tensor]:
+    spec = METHODS[Method(method)]
+    if spec.latent is not None:
+        return spec.latent(model, optimizer)
     if Method(method) is Method.BAYESBINN:
         return [lam.detach().clone() for lam in optimizer.natural_parameters()]
     return [layer.weight.detach().clone() for layer in model.binary_layers()]

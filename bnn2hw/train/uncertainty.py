@@ -1,0 +1,175 @@
+"""Uncertainty of trained binary networks: ensembles, calibration, out-of-distribution detection.
+
+Contract:
+- ``ensemble_probs(model, method, latent, images, samples, seed, bn_images=None)``: average
+  softmax of ``samples`` Bernoulli networks drawn in the order of ``compile_run(sample=k)``
+  (one ``torch.Generator`` seeded with ``seed``; member k is compiled sample k). With
+  ``bn_images`` every member first re-estimates its batchnorm statistics on a few batches of
+  them (PBNet); the model's own statistics are restored afterwards.
+- ``auroc(scores_in, scores_out)``: area under the ROC curve for "out-of-distribution has the
+  higher score", rank based (Mann–Whitney U with ties counted ½), numpy only.
+- ``ood_images(kind, like, seed)``: ``digits`` (sklearn digits, nearest-neighbour upscaled by
+  ⌊H/8⌋ and zero-padded to ``like``'s H×W) or ``permuted`` (``like``'s raw pixels, one random
+  permutation of pixel positions).
+- ``reliability_diagram(probs, labels, path)``: accuracy vs confidence in the 15 ECE bins, PNG.
+- ``uncertainty_report(run_dir, out_dir, ood=..., samples=...)``: for a run directory,
+  ``uncertainty.json`` (mode and ensemble acc/NLL/ECE, OOD AUROC from predictive entropy) and
+  ``reliability.png``; returns the dict.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bnn2hw.data import load_dataset, load_digits_raw
+from bnn2hw.models import BinaryNet, ModelConfig, build_model
+from bnn2hw.train.checkpoint import load_checkpoint
+from bnn2hw.train.evaluate import predict_probs
+from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
+from bnn2hw.train.metrics import ECE_BINS, classification_metrics, predictive_entropy
+from bnn2hw.train.pbnet import reestimate_batchnorm
+
+NEEDS_BN_REESTIMATION = {Method.PBNET, Method.PBNET_S}
+
+
+def _bn_state(model: BinaryNet) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
+
+
+def member_probs(model: BinaryNet, weights: list[torch.Tensor], images: np.ndarray,
+                 bn_images: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """Softmax of one binary network, with its own batchnorm statistics if ``bn_images``."""
+    saved = _bn_state(model) if bn_images is not None else None
+    with use_weights(model, weights):
+        if bn_images is not None:
+            reestimate_batchnorm(model, bn_images, seed=seed)
+        probs = predict_probs(model, images)
+    if saved is not None:
+        model.load_state_dict(saved, strict=False)
+    return probs
+
+
+def ensemble_probs(model: BinaryNet, method: Method, latent: list[torch.Tensor], images: np.ndarray,
+                   samples: int, seed: int, bn_images: np.ndarray | None = None) -> np.ndarray:
+    generator = torch.Generator().manual_seed(seed)
+    total = np.zeros((len(images), model.config.num_classes))
+    for k in range(samples):
+        weights = binary_weights(method, latent, ReadOut.SAMPLE, generator)
+        total += member_probs(model, weights, images, bn_images, seed=seed + k)
+    return total / samples
+
+
+def evaluate_with_batchnorm_reestimation(model: BinaryNet, method: Method, latent: list[torch.Tensor],
+                                         data, config) -> dict[str, dict]:
+    """PBNet's read-outs: the MAP network with re-estimated statistics (kept in the model, so
+    the checkpoint holds them) and an ensemble whose members re-estimate their own."""
+    with use_weights(model, binary_weights(method, latent, ReadOut.MODE)):
+        reestimate_batchnorm(model, data.x_train, seed=config.seed)
+        results = {"mode": classification_metrics(predict_probs(model, data.x_test), data.y_test)}
+    if config.test_samples > 0:
+        probs = ensemble_probs(model, method, latent, data.x_test, config.test_samples, config.seed,
+                               bn_images=data.x_train)
+        results["ensemble"] = {**classification_metrics(probs, data.y_test), "samples": config.test_samples}
+    return results
+
+
+def auroc(scores_in: np.ndarray, scores_out: np.ndarray) -> float:
+    """P(score_out > score_in) + ½ P(equal), from average ranks."""
+    scores = np.concatenate([scores_in, scores_out]).astype(np.float64)
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    upper = np.cumsum(counts)                     # 1-based rank of the last member of each tie
+    ranks = (upper - (counts - 1) / 2.0)[inverse]
+    n_in, n_out = len(scores_in), len(scores_out)
+    u_out = ranks[n_in:].sum() - n_out * (n_out + 1) / 2.0
+    return float(u_out / (n_in * n_out))
+
+
+def resize_digits(height: int, width: int) -> np.ndarray:
+    """sklearn digits (uint8, N×1×8×8) upscaled by ⌊min(H, W)/8⌋ and zero-padded to H×W."""
+    images = load_digits_raw()[0]
+    factor = max(1, min(height, width) // 8)
+    big = images.repeat(factor, axis=2).repeat(factor, axis=3)
+    top, left = (height - big.shape[2]) // 2, (width - big.shape[3]) // 2
+    out = np.zeros((len(big), big.shape[1], height, width), np.uint8)
+    out[:, :, top:top + big.shape[2], left:left + big.shape[3]] = big
+    return out
+
+
+def permute_pixels(images: np.ndarray, permutation: np.ndarray) -> np.ndarray:
+    """Raw uint8 images with pixel positions (the same for every channel) permuted."""
+    n, c, h, w = images.shape
+    return np.ascontiguousarray(images.reshape(n, c, h * w)[:, :, permutation].reshape(n, c, h, w))
+
+
+def ood_images(kind: str, like: np.ndarray, seed: int = 0) -> np.ndarray:
+    if kind == "digits":
+        out = resize_digits(*like.shape[2:])
+        return np.repeat(out, like.shape[1], axis=1) if like.shape[1] != 1 else out
+    if kind == "permuted":
+        return permute_pixels(like, np.random.default_rng(seed).permutation(like.shape[2] * like.shape[3]))
+    raise ValueError(f"unknown out-of-distribution set {kind!r}: digits or permuted")
+
+
+def reliability_diagram(probs: np.ndarray, labels: np.ndarray, path: Path, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    confidence, correct = probs.max(1), probs.argmax(1) == labels
+    which = np.clip(np.ceil(confidence * ECE_BINS).astype(int) - 1, 0, ECE_BINS - 1)
+    centres = (np.arange(ECE_BINS) + 0.5) / ECE_BINS
+    acc = np.array([correct[which == b].mean() if (which == b).any() else 0.0 for b in range(ECE_BINS)])
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.bar(centres, acc, width=1.0 / ECE_BINS, edgecolor="black", alpha=0.7, label="accuracy")
+    ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def load_trained(run_dir: Path) -> tuple[dict, BinaryNet]:
+    ckpt = load_checkpoint(Path(run_dir) / "checkpoint.pt")
+    config = {**ckpt["model_config"], "in_shape": tuple(ckpt["model_config"]["in_shape"])}
+    model = build_model(ModelConfig(**config))
+    model.load_state_dict(ckpt["model_state"])
+    return ckpt, model.eval()
+
+
+def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "digits", samples: int = 10,
+                       ) -> dict:
+    """Mode and ensemble calibration plus OOD AUROC of a run; writes json and png."""
+    ckpt, model = load_trained(run_dir)
+    cfg = ckpt["config"]
+    method, latent, seed = Method(cfg["method"]), list(ckpt["latent"]), int(cfg.get("seed", 0))
+    data = load_dataset(cfg["dataset"], cfg.get("data_dir"), val_fraction=cfg.get("val_split", 0.0), seed=seed)
+    outliers = ood_images(ood, data.x_test, seed)
+    images = np.concatenate([data.x_test, outliers])
+    mode = member_probs(model, binary_weights(method, latent, ReadOut.MODE), images)
+    readouts = {"mode": _scores(mode, len(data.x_test), data.y_test)}
+    if METHODS[method].probabilistic and samples > 0:
+        bn_images = data.x_train if method in NEEDS_BN_REESTIMATION else None
+        ens = ensemble_probs(model, method, latent, images, samples, seed, bn_images)
+        readouts["ensemble"] = {**_scores(ens, len(data.x_test), data.y_test), "samples": samples}
+    best = "ensemble" if "ensemble" in readouts else "mode"
+    out_dir = Path(out_dir or run_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    probs = ens if best == "ensemble" else mode
+    reliability_diagram(probs[:len(data.x_test)], data.y_test, out_dir / "reliability.png",
+                        f"{cfg['model']} / {cfg['dataset']} / {method.value} ({best})")
+    report = {"run": str(run_dir), "method": method.value, "ood": ood, "readouts": readouts}
+    (out_dir / "uncertainty.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _scores(probs: np.ndarray, n_in: int, labels: np.ndarray) -> dict:
+    entropy = predictive_entropy(probs)
+    return {**classification_metrics(probs[:n_in], labels), "ood_auroc": auroc(entropy[:n_in], entropy[n_in:])}

@@ -1,0 +1,73 @@
+"""Continual-learning tasks and scores; uncertainty: AUROC, OOD images, reports, member order."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bnn2hw.compile.api import load_run, run_weights
+from bnn2hw.data import load_dataset
+from bnn2hw.train.continual import make_tasks, parse_scenario, sequence_scores, train_continual
+from bnn2hw.train.methods import ReadOut, binary_weights
+from bnn2hw.train.uncertainty import auroc, ood_images, permute_pixels, uncertainty_report
+from tests.conftest import tiny_config
+
+
+def test_auroc_is_rank_based_with_ties_counted_half():
+    assert auroc(np.array([0.0, 1.0]), np.array([2.0, 3.0])) == 1.0
+    assert auroc(np.array([2.0, 3.0]), np.array([0.0, 1.0])) == 0.0
+    assert auroc(np.array([1.0, 1.0]), np.array([1.0])) == 0.5
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=50), rng.normal(0.5, size=40)
+    brute = np.mean([(y > x) + 0.5 * (y == x) for x in a for y in b])
+    assert auroc(a, b) == pytest.approx(brute)
+
+
+def test_tasks_permute_raw_pixels_and_split_relabels():
+    data = load_dataset("digits")
+    tasks = make_tasks(data, parse_scenario("permuted:3"), seed=0)
+    assert tasks[0] is data and tasks[1].x_train.dtype == np.uint8
+    assert np.array_equal(np.sort(tasks[1].x_test.reshape(len(data.x_test), -1), 1),
+                          np.sort(data.x_test.reshape(len(data.x_test), -1), 1))
+    assert not np.array_equal(tasks[1].x_test, tasks[2].x_test)
+    split = make_tasks(data, parse_scenario("split:2"), seed=0)
+    assert split[1].num_classes == 2 and set(split[1].y_test) == {0, 1}
+    assert len(split[1].y_test) == int(np.sum((data.y_test == 2) | (data.y_test == 3)))
+    with pytest.raises(ValueError):
+        parse_scenario("rotated:2")
+
+
+def test_sequence_scores():
+    scores = sequence_scores([[0.9, 0.1], [0.6, 0.8]])
+    assert scores["average_acc"] == pytest.approx(0.7) and scores["forgetting"] == pytest.approx(0.3)
+
+
+def test_train_continual_writes_the_accuracy_matrix(tmp_path):
+    result = train_continual(tiny_config(epochs=1), tmp_path, "permuted:2", log=lambda _: None)
+    on_disk = json.loads((tmp_path / "continual.json").read_text())
+    for method in ("bayesbinn", "ste"):
+        r = on_disk["methods"][method]
+        assert np.asarray(r["acc_matrix"]).shape == (2, 2) and 0 <= r["average_acc"] <= 1
+    assert result["methods"]["bayesbinn"]["acc_matrix"][0][0] > 0.5
+
+
+def test_ood_images_and_permutation_keep_uint8_shapes():
+    like = np.zeros((5, 1, 28, 28), np.uint8)
+    digits = ood_images("digits", like)
+    assert digits.shape[1:] == (1, 28, 28) and digits.dtype == np.uint8 and digits.max() > 128
+    x = np.arange(2 * 1 * 2 * 2, dtype=np.uint8).reshape(2, 1, 2, 2)
+    assert np.array_equal(permute_pixels(x, np.array([3, 2, 1, 0]))[0, 0], [[3, 2], [1, 0]])
+
+
+def test_uncertainty_report_and_ensemble_members_are_compiled_samples(tiny_run, tmp_path):
+    report = uncertainty_report(tiny_run, tmp_path, ood="permuted", samples=2)
+    assert {"mode", "ensemble"} <= set(report["readouts"])
+    assert 0.0 <= report["readouts"]["ensemble"]["ood_auroc"] <= 1.0
+    assert (tmp_path / "reliability.png").stat().st_size > 1000
+    ckpt, model = load_run(tiny_run)
+    gen = torch.Generator().manual_seed(ckpt["config"]["seed"])
+    members = [binary_weights("bayesbinn", ckpt["latent"], ReadOut.SAMPLE, gen) for _ in range(2)]
+    assert all(torch.equal(a, b) for a, b in zip(members[1], run_weights(ckpt, model, sample=1)))

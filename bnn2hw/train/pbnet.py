@@ -44,6 +44,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bnn2hw.models import BinaryConv2d, BinaryLinear, BinaryNet, InputQuant, OutputScale, SignActivation
+from bnn2hw.train.ste import ClippedAdam
 
 A_MAX = 3.0            # |a| bound: θ = tanh a stays in ±0.995
 VAR_FLOOR = 1e-8       # keeps μ/σ finite when every weight of a unit is nearly certain
@@ -51,26 +52,11 @@ CONCRETE_TEMPERATURE = 1.0
 BN_REESTIMATE_BATCHES = 10
 
 
-class PBNetAdam(torch.optim.Adam):
+class PBNetAdam(ClippedAdam):
     """Adam, then a of ``binary=True`` groups clipped to [−A_MAX, A_MAX]."""
 
     def __init__(self, params, lr: float = 1e-2, **kwargs):
-        super().__init__(params, lr=lr, **kwargs)
-        for group in self.param_groups:
-            group.setdefault("binary", False)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        super().step()
-        for group in self.param_groups:
-            if group["binary"]:
-                for p in group["params"]:
-                    p.clamp_(-A_MAX, A_MAX)
-        return loss
+        super().__init__(params, lr=lr, clip=A_MAX, **kwargs)
 
 
 def init_pbnet_weights(model: BinaryNet) -> None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import torch
 
 
-class STEAdam(torch.optim.Adam):
-    """Adam, then latent weights of ``binary=True`` groups clipped to [-1, 1]."""
+class ClippedAdam(torch.optim.Adam):
+    """Adam, then the tensors of ``binary=True`` groups clipped to [-clip, clip]."""
 
-    def __init__(self, params, lr: float = 1e-3, **kwargs):
+    def __init__(self, params, lr: float = 1e-3, clip: float = 1.0, **kwargs):
         super().__init__(params, lr=lr, **kwargs)
+        self.clip = float(clip)
         for group in self.param_groups:
             group.setdefault("binary", False)
 
@@ -30,5 +31,12 @@ class STEAdam(torch.optim.Adam):
         for group in self.param_groups:
             if group["binary"]:
                 for p in group["params"]:
-                    p.clamp_(-1.0, 1.0)
+                    p.clamp_(-self.clip, self.clip)
         return loss
+
+
+class STEAdam(ClippedAdam):
+    """Adam, then latent weights of ``binary=True`` groups clipped to [-1, 1]."""
+
+    def __init__(self, params, lr: float = 1e-3, **kwargs):
+        super().__init__(params, lr=lr, clip=1.0, **kwargs)

@@ -6,9 +6,9 @@ images) and CNV (3×32×32, seeded random images) for pynq-z2 at the highest rat
 (``bnn2hw build`` up to the estimates), then measures images/s of: bnn2hw.sim (whole test set;
 CNV a subset); FINN's Python execution (``finn.core.onnx_exec.execute_onnx``) of the HW-layer
 graph ``hw/hw_layers.onnx`` (the specialised ``dataflow.onnx`` only runs under cppsim/rtlsim,
-which need Vitis) on a few images; onnxruntime on ``model.onnx`` (it cannot load qonnx's
-MultiThreshold, so qonnx ``execute_onnx``, batched, is timed instead and labelled so); the torch
-float model. It checks that the simulator agrees with model.onnx (0 mismatches) and reports its
+which need Vitis) on a few images, one at a time (1 / the median time per image); onnxruntime on
+``model.onnx`` (it cannot load qonnx's MultiThreshold, so qonnx ``execute_onnx``, batched, is
+timed instead and labelled so); the torch float model. It checks that the simulator agrees with model.onnx (0 mismatches) and reports its
 speed against this CPU's popcount bound (binary MACs per image / 64 per popcount / clock).
 Prints a Markdown table and replaces the section between ``<!-- bench_sim:start -->`` and
 ``<!-- bench_sim:end -->`` in BENCHMARKS.md (appended when absent).
@@ -24,14 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchmarks_md import write_section
 
-ROOT = Path(__file__).resolve().parents[1]
-START, END = "<!-- bench_sim:start -->", "<!-- bench_sim:end -->"
 MODELS = {  # name: (input bits, input shape, sim images, FINN images, qonnx images, build fps)
     "tfc": (1, (1, 28, 28), 10_000, 40, 1000, None),
     "sfc": (8, (1, 28, 28), 10_000, 20, 1000, None),
     "lfc": (1, (1, 28, 28), 10_000, 8, 1000, None),
-    "cnv": (8, (3, 32, 32), 500, 1, 40, None),
+    "cnv": (8, (3, 32, 32), 500, 3, 40, None),
 }
 
 
@@ -87,10 +86,12 @@ def time_finn(root: Path, images: np.ndarray) -> float:
     model = ModelWrapper(str(root / "hw" / "hw_layers.onnx"))
     name = model.graph.input[0].name
     shape = tuple(model.get_tensor_shape(name))
-    t0 = time.perf_counter()
+    seconds = []
     for image in images:
+        t0 = time.perf_counter()
         execute_onnx(model, {name: image.astype(np.float32).reshape(shape)})
-    return rate(len(images), time.perf_counter() - t0)
+        seconds.append(time.perf_counter() - t0)
+    return rate(1, float(np.median(seconds)))
 
 
 def time_onnx_reference(root: Path, images: np.ndarray) -> tuple[float, str]:
@@ -133,6 +134,7 @@ def bench_model(out: Path, name: str, quick: bool) -> dict:
     images, source = images_for(shape, n_sim)
     row = {"model": name, "images": len(images), "source": source, "build_s": time.perf_counter() - t0}
     row.update(time_sim(root, images))
+    row["load"] = os.getloadavg()[0]  # 1-minute load average right after the simulator's run
     row["finn_ips"], row["finn_images"] = time_finn(root, images[:n_finn]), n_finn
     row["ref_ips"], row["ref_label"] = time_onnx_reference(root, images[:n_qonnx])
     row["torch_ips"] = time_torch(name, bits, shape, images)
@@ -145,33 +147,25 @@ def table(rows: list[dict]) -> str:
     lines = [f"## Simulator (bnn2hw.sim)\n",
              f"Random-weight builds for pynq-z2 (highest rate that fits), `python scripts/bench_sim.py`; "
              f"{os.cpu_count()} cores, {cpu_clock_hz() / 1e9:.2f} GHz, **shared with other engineers' jobs while "
-             f"measured** (numbers are lower bounds). Images/s, single process.\n",
-             "| model | images | bnn2hw.sim img/s | sim s | mismatches | overflows | FINN execute_onnx img/s (n) | "
+             f"measured** (numbers are lower bounds). Images/s, single process (the simulator keeps BLAS on "
+             f"one thread).\n",
+             "| model | images | bnn2hw.sim img/s | sim s | load | mismatches | overflows | FINN execute_onnx img/s (n) | "
              "sim / FINN | model.onnx img/s | torch float img/s | popcount bound img/s | sim / bound |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['images']:,} ({r['source']}) | {r['sim_ips']:,.0f} | {r['sim_seconds']:.2f} | "
-                     f"{r['mismatches']} | {r['overflows']} | {r['finn_ips']:,.1f} ({r['finn_images']}) | "
+        lines.append(f"| {r['model']} | {r['images']:,} ({r['source']}) | {r['sim_ips']:,.0f} | "
+                     f"{r['sim_seconds']:.2f} | {r['load']:.1f} | {r['mismatches']} | {r['overflows']} | {r['finn_ips']:,.1f} ({r['finn_images']}) | "
                      f"{r['sim_ips'] / r['finn_ips']:,.0f}× | {r['ref_ips']:,.0f} | {r['torch_ips']:,.0f} | "
                      f"{r['bound_ips']:,.0f} | {r['sim_ips'] / r['bound_ips']:.2f} |")
     labels = sorted({r["ref_label"] for r in rows})
     lines += ["", "FINN execute_onnx: Python execution of `hw/hw_layers.onnx` (the specialised `dataflow.onnx` "
-              "runs only under cppsim/rtlsim, which need Vitis), image by image. model.onnx: " + "; ".join(labels)
-              + ". Popcount bound: binary MACs per image ÷ 64 per popcount instruction ÷ one core's clock "
+              "runs only under cppsim/rtlsim, which need Vitis), image by image: 1 / the median time of the n "
+              "images. model.onnx: " + "; ".join(labels)
+              + ". load: 1-minute load average of the machine right after the simulator's run. "
+              "Popcount bound: binary MACs per image ÷ 64 per popcount instruction ÷ one core's clock "
               "(integer first layers of SFC/CNV not counted). overflows: values flagged by the simulator "
               "(FINN 1.6.1 sizes XNOR accumulators for Σx·w, x∈{0,1}, not for popcounts in [0, MW])."]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in old and END in old:
-        new = old[:old.index(START)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(new)
 
 
 def main() -> None:
@@ -183,7 +177,7 @@ def main() -> None:
     rows = [bench_model(Path(args.out), name, args.quick) for name in args.models.split(",")]
     text = table(rows)
     print(text)
-    write_section(text)
+    write_section("bench_sim", "Simulator (scripts/bench_sim.py)", text)
 
 
 if __name__ == "__main__":

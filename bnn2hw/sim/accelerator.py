@@ -24,6 +24,7 @@ from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.graph import GraphView, NodeView, load_model
 from bnn2hw.sim.kernels import Kernel, make_kernel
 from bnn2hw.sim.kernels.base import stream_misfits
+from bnn2hw.sim.kernels.float_gemm import single_threaded_blas
 from bnn2hw.sim.kernels.mvau import MVAU
 from bnn2hw.sim.kernels.pool import LabelSelect
 from bnn2hw.sim.packing import pack_words, unpack_words
@@ -109,8 +110,9 @@ class Accelerator:
         x = x.reshape((len(x),) + first.input_shape())
         first.stats.input_misfits += stream_misfits(first.input_type, x)  # packing truncates them
         context = {self.input_name: through_stream(x, first)}
-        for kernel in self.kernels:
-            context[kernel.node.outputs[0]] = kernel.execute(context[kernel.node.inputs[0]])
+        with single_threaded_blas():
+            for kernel in self.kernels:
+                context[kernel.node.outputs[0]] = kernel.execute(context[kernel.node.inputs[0]])
         return self._outputs(context, len(images))
 
     def _outputs(self, context: dict, n: int) -> RunOutput:

@@ -81,16 +81,26 @@ def last_hidden_mvau(accelerator: Accelerator) -> MVAU:
     return [k for k in accelerator.kernels if isinstance(k, MVAU) and k.has_thresholds][-1]
 
 
+def record_accumulators(kernel: MVAU) -> list[np.ndarray]:
+    """The exact accumulators (``MVAU.accumulate``) of every batch the kernel computes from now on."""
+    seen, compute = [], kernel.compute
+
+    def recording(x):
+        seen.append(kernel.accumulate(x.reshape(-1, kernel.mw)))
+        return compute(x)
+
+    kernel.compute = recording
+    return seen
+
+
 def test_threshold_off_by_one_is_caught(tfc_sim_build, tmp_path):
     accelerator = Accelerator.load(tfc_sim_build / "hw")
     target = last_hidden_mvau(accelerator)
     from bnn2hw.data import load_dataset
     images = load_dataset("digits").x_test
-    captured = {}
-    original = target.accumulate
-    target.accumulate = lambda x: captured.setdefault("acc", original(x))
+    captured = record_accumulators(target)
     accelerator.run(images)
-    acc, thresholds = captured["acc"], target.thresholds[:, 0]
+    acc, thresholds = captured[0], target.thresholds[:, 0]
     neuron = int(np.argmax((acc == thresholds).sum(axis=0)))  # some image sits exactly on this threshold
     assert (acc[:, neuron] == thresholds[neuron]).any()
     raw = numpy_helper.to_array(next(i for i in accelerator.dataflow.graph.initializer if i.name == target.node.inputs[2]))
@@ -120,17 +130,10 @@ def test_accumulator_one_bit_too_narrow_is_caught(tfc_sim_build, tmp_path):
     from bnn2hw.data import load_dataset
     accelerator = Accelerator.load(tfc_sim_build / "hw")
     target = last_hidden_mvau(accelerator)
-    largest, accumulate = [], target.accumulate
-
-    def recording(x):
-        acc = accumulate(x)
-        largest.append(int(np.abs(acc).max()))
-        return acc
-
-    target.accumulate = recording
+    captured = record_accumulators(target)
     accelerator.run(load_dataset("digits").x_test)
     # One bit less than the signed width the test split needs (the built width has slack for MW).
-    narrower = f"INT{max(largest).bit_length()}"
+    narrower = f"INT{max(int(np.abs(acc).max()) for acc in captured).bit_length()}"
 
     def narrow(model):
         node = node_named(model, target.node.name)

@@ -39,6 +39,19 @@ class NodeStats:
         return asdict(self)
 
 
+def within(values: np.ndarray, lo: int, hi: int) -> bool:
+    """Whether every value lies in [lo, hi] (by the container's range, else one min/max pass)."""
+    if values.size == 0:
+        return True
+    if values.dtype.kind in "ui":
+        info = np.iinfo(values.dtype)
+        if info.max <= hi and info.min >= lo:
+            return True  # the container cannot hold a misfit
+        if info.min >= lo:
+            return int(values.max()) <= hi
+    return bool(values.min() >= lo) and bool(values.max() <= hi)
+
+
 def stream_misfits(dtype: IntType, values: np.ndarray) -> int:
     """Stream values outside ``dtype`` (1-bit types travel as bits 0/1)."""
     if values.dtype.kind in "ui":
@@ -46,8 +59,10 @@ def stream_misfits(dtype: IntType, values: np.ndarray) -> int:
         if info.min >= (0 if dtype.bits == 1 else dtype.min) and info.max <= (1 if dtype.bits == 1 else dtype.max):
             return 0  # the container cannot hold a misfit
     if dtype.bits == 1 and not dtype.signed:
+        if within(values, 0, 1):
+            return 0
         return int(values.size - np.count_nonzero((values == 0) | (values == 1)))
-    return dtype.count_misfits(values)
+    return 0 if within(values, dtype.min, dtype.max) else dtype.count_misfits(values)
 
 
 def compact(values: np.ndarray, dtype: IntType) -> np.ndarray:

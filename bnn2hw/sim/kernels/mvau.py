@@ -22,6 +22,10 @@ does not fit either counts as an overflow; the register keeps it modulo 2**bits 
 complement), as ap_int does, and thresholds compare against the wrapped value
 (``comp::less_equal``: output = ActVal + #{T ≤ acc}). Modular accumulation makes the final
 value independent of intermediate wrap-around, so only final values are checked.
+Speed: where ``float_gemm.AffineGemm.plan`` proves for the node's types that no accumulator can
+overflow and float32 is exact, and a batch's inputs lie in the input type, ``compute`` takes
+that fused float32-BLAS + threshold path (same outputs, no overflow to count); otherwise the
+int64 path above (``compute_exact``). After editing ``weight_lines``, call ``refresh_weights``.
 Cycles: ``MH/PE · MW/SIMD · prod(numInputVectors)`` (FINN ``MVAU.get_exp_cycles``, TH = 1).
 """
 
@@ -33,6 +37,7 @@ from bnn2hw.sim import layout
 from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.graph import NodeView, as_integers
 from bnn2hw.sim.kernels.base import Kernel, compact, vector_dims
+from bnn2hw.sim.kernels.float_gemm import AffineGemm
 from bnn2hw.sim.packing import pack_bit_rows
 
 EXACT_FLOAT32, EXACT_FLOAT64 = 2 ** 24, 2 ** 53
@@ -91,6 +96,7 @@ class MVAU(Kernel):
             self._load_thresholds()
         if node.op_type.endswith("_hls"):
             self.register_type = self.threshold_type if self.has_thresholds else self.output_type
+        self._plan_fast_path()
 
     def _load_weights(self) -> None:
         weights = as_integers(self.node.constant(1), f"{self.node} weights")
@@ -107,6 +113,17 @@ class MVAU(Kernel):
             self.packed_rows = pack_bit_rows(rows)
         else:
             self.row_values = self.weight_type.from_bits(rows).T  # (MW, MH)
+        if hasattr(self, "register_type"):  # thresholds loaded: (re)plan the fast path
+            self._plan_fast_path()
+
+    def _plan_fast_path(self) -> None:
+        """``float_gemm.AffineGemm`` for these weights, or None where only the exact path is exact."""
+        rows = layout.rows_from_weight_lines(self.weight_lines, self.pe, self.simd, self.mh, self.mw)
+        out_dtype = compact(np.zeros(0, np.int64), self.output_type).dtype
+        self.fast_path = AffineGemm.plan(rows, self.xnor, self.input_type, self.weight_type,
+                                         [self.acc_type, self.register_type],
+                                         self.thresholds if self.has_thresholds else None,
+                                         self.act_val, self.output_type, out_dtype)
 
     def _load_thresholds(self) -> None:
         raw = as_integers(self.node.constant(2), f"{self.node} thresholds")
@@ -132,6 +149,13 @@ class MVAU(Kernel):
         return exact_matmul(values, self.row_values)
 
     def compute(self, x: np.ndarray) -> np.ndarray:
+        lead, rows = x.shape[:-1], x.reshape(-1, self.mw)
+        if self.fast_path is not None and self.fast_path.accepts(rows):
+            return self.fast_path.run(rows).reshape(lead + (self.mh,))
+        return self.compute_exact(x)
+
+    def compute_exact(self, x: np.ndarray) -> np.ndarray:
+        """The int64 path: exact accumulators, overflow counts, register wrap-around, thresholds."""
         lead = x.shape[:-1]
         acc = self.accumulate(x.reshape(-1, self.mw))
         fits = self.acc_type.fits(acc) & self.register_type.fits(acc)

@@ -4,7 +4,8 @@ Contract:
 * Pool_hls (finn-hlslib ``Pool_batch``, Function ``MaxPool``): input (OH, OW, K·C) in the
   depthwise window order [C/PE][k][PE] — the loop reads, per channel fold, the k kernel
   positions of PE channels — output (OH, OW, C), the maximum over the window. Other pooling
-  functions raise ``SimError``. Cycles: ``C·k/PE · OH·OW · BatchSize`` (FINN ``Pool``).
+  functions raise ``SimError``. (0/1 bytes: the maximum is the bitwise OR, taken on whole words.)
+  Cycles: ``C·k/PE · OH·OW · BatchSize`` (FINN ``Pool``).
 * LabelSelect_hls (finn-hlslib ``LabelSelect_Batch``): per image, reads ``Labels`` scores PE at
   a time and keeps the top K exactly as the HLS loop does — slots start at the input type's
   minimum with label 0, and a score enters only if strictly greater, so ties keep the lower
@@ -17,7 +18,7 @@ import numpy as np
 
 from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.graph import NodeView
-from bnn2hw.sim.kernels.base import Kernel, compact, vector_dims
+from bnn2hw.sim.kernels.base import Kernel, compact, vector_dims, within
 
 
 class Pool(Kernel):
@@ -44,12 +45,27 @@ class Pool(Kernel):
 
     def compute(self, x: np.ndarray) -> np.ndarray:
         lead = x.shape[:-1]
+        if x.dtype == np.uint8 and within(x, 0, 1):
+            return compact(window_or(x, self.window, self.pe).reshape(lead + (self.channels,)), self.output_type)
         folded = x.reshape(lead + (self.channels // self.pe, self.window, self.pe))
-        return compact(folded.max(axis=-2).reshape(lead + (self.channels,)), self.output_type)
+        out = folded[..., 0, :].copy()
+        for position in range(1, self.window):  # pairwise: far faster than a reduce over a short axis
+            np.maximum(out, folded[..., position, :], out=out)
+        return compact(out.reshape(lead + (self.channels,)), self.output_type)
 
     def exp_cycles(self) -> int:
         batch = int(self.node.attr("BatchSize", 1))
         return int(self.channels * self.window / self.pe * int(np.prod(self.out_dims)) * batch)
+
+
+def window_or(x: np.ndarray, window: int, pe: int) -> np.ndarray:
+    """Max over the window of 0/1 bytes [C/PE][k][PE] as a bitwise OR of the PE bytes of each position."""
+    lanes = next(b for b in (8, 4, 2, 1) if pe % b == 0)  # bytes per word: the widest that divides PE
+    words = np.ascontiguousarray(x).reshape(-1, window, pe).view(f"<u{lanes}")  # (groups, k, PE/lanes)
+    out = words[:, 0].copy()
+    for position in range(1, window):
+        np.bitwise_or(out, words[:, position], out=out)
+    return out.view(np.uint8)
 
 
 def top_k_labels(scores: np.ndarray, k: int, floor: int) -> np.ndarray:

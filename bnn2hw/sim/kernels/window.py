@@ -30,6 +30,25 @@ def sliding_windows(x: np.ndarray, kernel, stride, dilation) -> np.ndarray:
     return view.transpose(0, 1, 2, 4, 5, 3)
 
 
+def depthwise_windows(x: np.ndarray, kernel, stride, dilation, simd: int) -> np.ndarray:
+    """(N, H, W, C) -> (N, OH, OW, C/SIMD, kh·kw, SIMD), one strided copy per kernel position.
+
+    The SIMD elements of a channel fold move as whole words (the widest uint dividing their bytes).
+    """
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    n, h, w, channels = x.shape
+    oh, ow = (h - (kh - 1) * dh - 1) // sh + 1, (w - (kw - 1) * dw - 1) // sw + 1
+    group_bytes = simd * x.itemsize
+    lanes = next(b for b in (8, 4, 2, 1) if group_bytes % b == 0)
+    words = np.ascontiguousarray(x).view(f"u{lanes}").reshape(n, h, w, channels // simd, group_bytes // lanes)
+    out = np.empty((n, oh, ow, channels // simd, kh * kw, group_bytes // lanes), words.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+        for j in range(kw):
+            out[:, :, :, :, i * kw + j] = words[:, rows, j * dw:j * dw + (ow - 1) * sw + 1:sw]
+    return out.view(x.dtype).reshape(n, oh, ow, channels // simd, kh * kw, simd)
+
+
 class SlidingWindow(Kernel):
     op_types = ("ConvolutionInputGenerator_rtl", "ConvolutionInputGenerator_hls")
 
@@ -56,14 +75,14 @@ class SlidingWindow(Kernel):
         return self.simd * (self.kernel[0] * self.kernel[1] if self.parallel else 1)
 
     def compute(self, x: np.ndarray) -> np.ndarray:
-        windows = sliding_windows(x, self.kernel, self.stride, self.dilation)
+        if self.depthwise:
+            windows = depthwise_windows(x, self.kernel, self.stride, self.dilation, self.simd)
+        else:
+            windows = sliding_windows(x, self.kernel, self.stride, self.dilation)
         n, oh, ow = windows.shape[:3]
         if (oh, ow) != tuple(self.ofm):
             raise SimError(f"{self.node}: windows give {(oh, ow)}, OFMDim is {self.ofm}")
-        k2 = self.kernel[0] * self.kernel[1]
-        if self.depthwise:
-            windows = windows.reshape(n, oh, ow, k2, self.channels // self.simd, self.simd).transpose(0, 1, 2, 4, 3, 5)
-        return np.ascontiguousarray(windows).reshape(n, oh, ow, k2 * self.channels)
+        return np.ascontiguousarray(windows).reshape(n, oh, ow, self.kernel[0] * self.kernel[1] * self.channels)
 
     def _is_parallel_style(self) -> bool:
         return self.parallel or self.kernel == [1, 1]

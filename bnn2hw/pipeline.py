@@ -3,7 +3,8 @@
 Contract: each ``run_*`` function takes plain arguments and frozen configs, writes its
 artifacts (DESIGN.md, "Artifacts") under the directory it is given, and returns a summary
 dict. They raise the stage's own errors (``DatasetError``, ``CheckpointError``,
-``TrainingDiverged``, ``ValueError``); the CLI turns those into one-line messages.
+``TrainingDiverged``, ``CompileError``, ``HwError``, ``SimError``, ``DeployError``,
+``ValueError``); the CLI turns those into one-line messages.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from bnn2hw.deploy import deploy
 from bnn2hw.hw import build as build_hw
 from bnn2hw.sim import simulate
 from bnn2hw.train import TrainConfig, resume_config, train
-from bnn2hw.train.continual import train_continual
-from bnn2hw.train.uncertainty import uncertainty_report
 from bnn2hw.train.checkpoint import CheckpointError
+from bnn2hw.train.continual import train_continual
 from bnn2hw.train.loop import RESUMABLE_CHANGES
+from bnn2hw.train.uncertainty import uncertainty_report
 
 DEFAULT_FLOW = TrainConfig(model="tfc", dataset="digits", method="bayesbinn", epochs=20)
 FLOW_BOARD = "pynq-z2"

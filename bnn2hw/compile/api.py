@@ -73,7 +73,7 @@ def run_weights(ckpt: dict, model: BinaryNet, sample: int | None = None) -> list
 def output_scale(model: BinaryNet) -> float:
     """The positive scalar the torch model multiplies its integer scores by (softmax temperature);
     hardware drops it (argmax is unchanged), the simulator's ensembles use it for probabilities."""
-    scales = [float(m.log_scale.exp()) for m in model.layers if isinstance(m, OutputScale)]
+    scales = [float(m.log_scale.detach().exp()) for m in model.layers if isinstance(m, OutputScale)]
     return scales[-1] if scales else 1.0
 
 

@@ -60,9 +60,12 @@ class IntType:
 
     def to_bits(self, values: np.ndarray) -> np.ndarray:
         """Stored bit pattern (non-negative int64) of each value: two's complement, BIPOLAR +1 -> 1."""
+        values = np.asarray(values)
         if self.bipolar:
-            return (np.asarray(values) > 0).astype(np.int64)
-        return np.asarray(values, dtype=np.int64) & ((1 << self.bits) - 1)
+            return (values > 0).astype(np.int64)
+        if values.dtype.kind == "u" and values.dtype.itemsize * 8 <= self.bits:
+            return values  # unsigned and no wider than the type: already its own bit pattern
+        return values.astype(np.int64) & ((1 << self.bits) - 1)
 
     def from_bits(self, patterns: np.ndarray) -> np.ndarray:
         """Inverse of ``to_bits``."""

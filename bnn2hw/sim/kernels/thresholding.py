@@ -29,7 +29,11 @@ def binary_search_thresholds(x: np.ndarray, stages: list[np.ndarray], pe: int, s
     channels = x.shape[-1]
     lane = np.arange(channels) % pe
     fold = np.zeros(channels, np.int64) if shared else np.arange(channels) // pe
-    prefix = (x >= stages[0][lane, fold]).astype(np.int64)  # stage 0: one threshold per channel
+    # The prefix holds len(stages) bits: a narrow integer keeps the big element-wise passes cheap.
+    narrow = np.uint8 if len(stages) <= 8 else np.int64
+    prefix = (x >= stages[0][lane, fold]).astype(narrow)  # stage 0: one threshold per channel
+    if len(stages) > 1:
+        prefix = prefix.astype(np.int64)
     for stage, memory in enumerate(stages[1:], start=1):
         threshold = memory[lane, (fold << stage) + prefix]
         prefix = (prefix << 1) | (x >= threshold)
@@ -73,7 +77,9 @@ class Thresholding(Kernel):
         if self.rtl:
             if self.threshold_type.bits < self.input_type.bits:
                 x = np.clip(x, self.threshold_type.min, self.threshold_type.max)
-            out = binary_search_thresholds(x, self.stages, self.pe, self.shared) + self.act_val
+            out = binary_search_thresholds(x, self.stages, self.pe, self.shared)
+            if self.act_val:
+                out = out.astype(np.int64) + self.act_val
         else:
             self.stats.overflows += self.threshold_type.count_misfits(x)
             out = apply_thresholds(self.threshold_type.wrap(x.astype(np.int64)), self.thresholds, self.act_val)

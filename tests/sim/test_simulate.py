@@ -160,17 +160,28 @@ def test_a_wrong_memory_layout_gives_wrong_outputs(tfc_sim_build):
     assert not np.array_equal(accelerator.run(images).scores, good)
 
 
-def test_xnor_popcount_beyond_finns_accumulator_width_is_flagged(tfc_sim_build):
-    """FINN sizes XNOR accumulators for Σ x·w with x ∈ {0,1}, w = ±1, but hlslib accumulates popcount ∈ [0, MW]."""
+def test_xnor_popcount_beyond_finns_accumulator_width_is_flagged(tfc_sim_build, tmp_path):
+    """finn-plus 1.6.1 sizes XNOR accumulators for Σ x·w (x ∈ {0,1}, w = ±1), one bit short of the
+    popcount ∈ [0, MW] that hlslib accumulates; bnn2hw.hw widens them. Rebuild FINN's width and
+    drive one neuron to a full popcount: the simulator must flag it."""
     from bnn2hw.sim import layout
-    accelerator = Accelerator.load(tfc_sim_build / "hw")
-    first = next(k for k in accelerator.kernels if isinstance(k, MVAU) and k.xnor)
-    if first.acc_type.max >= first.mw:
-        pytest.skip(f"{first.node.name}: {first.acc_type.name} holds popcount {first.mw}")
-    rows = layout.rows_from_weight_lines(first.weight_lines, first.pe, first.simd, first.mh, first.mw)
+    first = next(k for k in Accelerator.load(tfc_sim_build / "hw").kernels if isinstance(k, MVAU) and k.xnor)
+    finn_width = f"INT{first.mw.bit_length()}"  # max 2**(bitlen-1) - 1 < MW when MW is a power of two
+
+    def finn_sized(model):
+        node = node_named(model, first.node.name)
+        next(a for a in node.attribute if a.name == "accDataType").s = finn_width.encode()
+        for annotation in model.graph.quantization_annotation:
+            if annotation.tensor_name == first.node.inputs[2]:
+                annotation.quant_parameter_tensor_names[0].value = finn_width
+
+    accelerator = Accelerator.load(corrupted_copy(tfc_sim_build, tmp_path, finn_sized) / "hw")
+    narrow = next(k for k in accelerator.kernels if isinstance(k, MVAU) and k.xnor)
+    assert narrow.acc_type.max < narrow.mw
+    rows = layout.rows_from_weight_lines(narrow.weight_lines, narrow.pe, narrow.simd, narrow.mh, narrow.mw)
     image = np.where(rows[0] == 1, 255, 0).astype(np.uint8).reshape(1, 1, 8, 8)  # input = neuron 0's weights
     accelerator.run(image)
-    assert first.stats.overflows >= 1
+    assert narrow.stats.overflows >= 1
 
 
 def test_unknown_node_is_named(tfc_sim_build, tmp_path):

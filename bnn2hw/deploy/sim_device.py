@@ -46,11 +46,8 @@ def encode_stream(values: np.ndarray, side: dict) -> np.ndarray:
 
 
 def run_partition(accelerator: Accelerator, x: np.ndarray) -> np.ndarray:
-    """Stream values at the partition input -> values at its output, node by node."""
-    context = {accelerator.input_name: x}
-    for kernel in accelerator.kernels:
-        context[kernel.node.outputs[0]] = kernel.execute(context[kernel.node.inputs[0]])
-    return context[accelerator.output_name]
+    """Stream values at the partition input -> values at its output."""
+    return accelerator.run_stream(x)[accelerator.output_name]
 
 
 class SimDevice:

@@ -109,11 +109,15 @@ class Accelerator:
         first = self.kernels[0]
         x = x.reshape((len(x),) + first.input_shape())
         first.stats.input_misfits += stream_misfits(first.input_type, x)  # packing truncates them
-        context = {self.input_name: through_stream(x, first)}
+        return self._outputs(self.run_stream(through_stream(x, first)), len(images))
+
+    def run_stream(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Values entering the partition -> every tensor of the partition, node by node."""
+        context = {self.input_name: x}
         with single_threaded_blas():
             for kernel in self.kernels:
                 context[kernel.node.outputs[0]] = kernel.execute(context[kernel.node.inputs[0]])
-        return self._outputs(context, len(images))
+        return context
 
     def _outputs(self, context: dict, n: int) -> RunOutput:
         result = context[self.output_name]

@@ -29,20 +29,20 @@ def with_bitfile(build_dir: Path, dst: Path) -> Path:
     return dst
 
 
+def board_package_of(build_dir: Path, root: Path) -> Path:
+    """The deploy package of a build that has (fake) bitfile bytes."""
+    quiet_deploy(with_bitfile(build_dir, root / "build"), root / "pkg")
+    return root / "pkg"
+
+
 @pytest.fixture(scope="module")
 def board_package(tfc_build, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("board")
-    out = root / "pkg"
-    quiet_deploy(with_bitfile(tfc_build, root / "build"), out)
-    return out
+    return board_package_of(tfc_build, tmp_path_factory.mktemp("board"))
 
 
 @pytest.fixture(scope="module")
 def board_rt_package(runtime_build, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("board_rt")
-    out = root / "pkg"
-    quiet_deploy(with_bitfile(runtime_build, root / "build"), out)
-    return out
+    return board_package_of(runtime_build, tmp_path_factory.mktemp("board_rt"))
 
 
 def test_pynq_backend_gives_the_simulator_labels(board_package, monkeypatch):

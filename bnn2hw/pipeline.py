@@ -18,7 +18,7 @@ from bnn2hw.hw import build as build_hw
 from bnn2hw.sim import simulate
 from bnn2hw.train import TrainConfig, resume_config, train
 from bnn2hw.train.checkpoint import CheckpointError
-from bnn2hw.train.continual import train_continual
+from bnn2hw.train.continual import continual_config, train_continual
 from bnn2hw.train.loop import RESUMABLE_CHANGES
 from bnn2hw.train.uncertainty import uncertainty_report
 
@@ -43,7 +43,7 @@ def run_train(out_dir: Path, options: dict, resume: bool = False, progress: bool
 
 def run_continual(out_dir: Path, options: dict, scenario: str, log=print) -> dict:
     """BayesBiNN (prior = previous posterior) against STE on a task sequence -> ``continual.json``."""
-    return train_continual(TrainConfig(**options), Path(out_dir), scenario, log=log)
+    return train_continual(continual_config(**options), Path(out_dir), scenario, log=log)
 
 
 def run_uncertainty(run_dir: Path, out_dir: Path | None = None, ood: str = "digits", samples: int = 10) -> dict:

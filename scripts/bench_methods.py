@@ -21,7 +21,7 @@ import torch
 
 from benchmarks_md import write_section
 from bnn2hw.train import TrainConfig, train
-from bnn2hw.train.continual import train_continual
+from bnn2hw.train.continual import continual_config, method_lr, train_continual
 from bnn2hw.train.uncertainty import uncertainty_report
 
 QUIET = dict(progress=False, log=lambda _: None)
@@ -92,7 +92,7 @@ def main() -> int:
     rows = run_methods(args, out)
     table = methods_table(rows)
     print(table, flush=True)
-    config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.continual_epochs, test_samples=0)
+    config = continual_config(model=args.model, dataset=args.dataset, epochs=args.continual_epochs, test_samples=0)
     continual = train_continual(config, out / "continual", f"permuted:{args.tasks}", log=lambda _: None)
     ctable = continual_table(continual)
     print(ctable)
@@ -103,7 +103,9 @@ def main() -> int:
             f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads, shared machine; {time.perf_counter() - start:.0f} s in all.\n\n"
             f"{table}\nContinual learning, permuted {args.dataset} ({args.tasks} tasks, task 1 unpermuted), "
-            f"{args.continual_epochs} epochs per task, accuracy of the mode network:\n\n{ctable}")
+            f"{args.continual_epochs} epochs per task, accuracy of the mode network; the authors' continual settings "
+            f"(τ = {config.temperature:g}, BayesBiNN lr {method_lr(config, 'bayesbinn'):g}, batchnorm without affine "
+            f"parameters for both methods, see bnn2hw.train.continual):\n\n{ctable}")
     if not args.no_write:
         write_section("bench_methods", "Training methods: calibration, OOD, continual learning", text)
     return 0

@@ -9,7 +9,18 @@ Scenarios (``"kind:T"``):
 
 BayesBiNN sets its prior to the previous task's posterior after each task, λ₀ ← λ
 (``BayesBiNN.use_posterior_as_prior``); STE simply continues training. Batchnorm statistics
-and affine parameters are shared and keep adapting (no per-task heads or statistics).
+are shared and keep adapting (no per-task heads or statistics).
+
+``continual_config(**options)`` is the ``TrainConfig`` of a sequence: the options the user set
+over ``CONTINUAL_DEFAULTS``, two settings of the authors' continual-learning runs
+(team-approx-bayes/BayesBiNN, main_permute_mnist_CL.py) that differ from single-task training:
+- τ = 1e-2. At τ = 1e-10 every sample is saturated and the natural-gradient scale is 1/τ, so
+  |λ| grows without bound and each new task's evidence swamps the prior λ₀; at 1e-2 λ stays
+  on the scale of the evidence and the prior keeps what earlier tasks learned.
+- batchnorm without affine parameters (``bn_lr = 0`` keeps γ = 1, β = 0), for every method:
+  they are point estimates outside the posterior and would drift to each new task.
+BayesBiNN's learning rate is 1e-2 (``CONTINUAL_LR``; the authors' 1e-3 is for 100 epochs per
+task). BENCHMARKS.md (``bench_methods``) measures these choices.
 
 Contract: ``train_continual(config, out_dir, scenario, methods=("bayesbinn", "ste"))`` trains
 ``config.epochs`` epochs per task for every method, evaluates the mode network on every
@@ -35,6 +46,22 @@ from bnn2hw.train.evaluate import readout_probs
 from bnn2hw.train.loop import TrainConfig, Trainer
 from bnn2hw.train.methods import Method, ReadOut, latent_weights
 from bnn2hw.train.uncertainty import permute_pixels
+
+
+CONTINUAL_DEFAULTS = {"temperature": 1e-2, "bn_lr": 0.0}
+CONTINUAL_LR = {Method.BAYESBINN: 1e-2}  # other methods: their single-task default
+
+
+def continual_config(**options) -> TrainConfig:
+    """The options the user set over ``CONTINUAL_DEFAULTS``."""
+    return TrainConfig(**{**CONTINUAL_DEFAULTS, **options})
+
+
+def method_lr(config: TrainConfig, method: str) -> float | None:
+    """``config.lr`` applies to ``config.method`` only; None: the method's default."""
+    if method == config.method and config.lr is not None:
+        return config.lr
+    return CONTINUAL_LR.get(Method(method))
 
 
 @dataclass(frozen=True)
@@ -127,7 +154,7 @@ def train_continual(config: TrainConfig, out_dir: Path, scenario: str,
     results = {"scenario": scenario, "dataset": config.dataset, "model": config.model,
                "tasks": parsed.tasks, "epochs_per_task": config.epochs, "methods": {}}
     for method in methods:
-        method_config = replace(config, method=method, lr=config.lr if method == config.method else None)
+        method_config = replace(config, method=method, lr=method_lr(config, method))
         results["methods"][method] = run_sequence(method_config, tasks, out_dir / method, log)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "continual.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ import torch
 
 from bnn2hw.compile.api import load_run, run_weights
 from bnn2hw.data import load_dataset
-from bnn2hw.train.continual import make_tasks, parse_scenario, sequence_scores, train_continual
+from bnn2hw.train.continual import (
+    CONTINUAL_DEFAULTS, continual_config, make_tasks, method_lr, parse_scenario, sequence_scores, train_continual,
+)
 from bnn2hw.train.methods import ReadOut, binary_weights
 from bnn2hw.train.uncertainty import auroc, ood_images, permute_pixels, uncertainty_report
 from tests.conftest import tiny_config
@@ -52,6 +55,23 @@ def test_train_continual_writes_the_accuracy_matrix(tmp_path):
         r = on_disk["methods"][method]
         assert np.asarray(r["acc_matrix"]).shape == (2, 2) and 0 <= r["average_acc"] <= 1
     assert result["methods"]["bayesbinn"]["acc_matrix"][0][0] > 0.5
+
+
+def test_continual_config_puts_user_options_over_the_authors_settings():
+    config = continual_config(model="mlp:8", lr=0.5)
+    assert config.temperature == 1e-2 and config.bn_lr == 0.0 and config.model == "mlp:8"
+    assert continual_config(temperature=1e-3).temperature == 1e-3
+    assert method_lr(config, "bayesbinn") == 0.5 and method_lr(config, "ste") is None
+    assert method_lr(continual_config(), "bayesbinn") == 1e-2
+
+
+def test_continual_training_keeps_batchnorm_affine_fixed(tmp_path):
+    config = replace(tiny_config(epochs=1), **CONTINUAL_DEFAULTS)
+    train_continual(config, tmp_path, "permuted:2", methods=("bayesbinn",), log=lambda _: None)
+    _, model = load_run(tmp_path / "bayesbinn")
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bns and all(torch.all(bn.weight == 1) and torch.all(bn.bias == 0) for bn in bns)
+    assert any(torch.any(bn.running_mean != 0) for bn in bns)  # the statistics still adapt
 
 
 def test_ood_images_and_permutation_keep_uint8_shapes():

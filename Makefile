@@ -19,6 +19,7 @@ bench: $(READY)
 	$(PY) scripts/bench_compile.py
 	$(PY) scripts/bench_build.py
 	$(PY) scripts/bench_sim.py
+	$(PY) scripts/bench_methods.py
 
 clean-venv:
 	rm -rf $(VENV)

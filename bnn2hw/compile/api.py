@@ -3,8 +3,9 @@
 Contract: ``compile_run(run_dir, out_dir, sample=None, data_dir=None)`` loads
 ``run_dir/checkpoint.pt``, takes the deterministic binary network — the posterior mode
 sign(λ) by default, or posterior sample ``k`` (the k-th Bernoulli draw, 0-based, of a
-``torch.Generator`` seeded with the run's seed: member k of the training ensemble) — folds it
-into an ``IntegerNetwork``, writes the QONNX graph and verifies it on the run's whole test
+``torch.Generator`` seeded with the run's seed: member k of the training ensemble; for methods
+whose members re-estimate batchnorm (PBNet) sample k re-estimates its statistics on the run's
+training split exactly as ensemble member k does) — folds it into an ``IntegerNetwork``, writes the QONNX graph and verifies it on the run's whole test
 split against the integer reference; returns the summary dict (also ``verify.json``).
 Anything that cannot be compiled raises ``CompileError`` saying why: a missing file, a corrupt
 or foreign checkpoint, an unsupported layer or a network that is not binary, a bad ``sample``.
@@ -26,6 +27,8 @@ from bnn2hw.data import DatasetError, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, OutputScale, build_model
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
 from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
+from bnn2hw.train.pbnet import reestimate_batchnorm
+from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION
 
 MODEL_FILE, VERIFY_FILE = "model.onnx", "verify.json"
 
@@ -88,13 +91,25 @@ def float_labels(model: BinaryNet, weights: list[torch.Tensor], images: np.ndarr
     return torch.cat(chunks).numpy().astype(np.int64) if chunks else np.zeros(0, np.int64)
 
 
-def _test_split(ckpt: dict, data_dir) -> tuple[np.ndarray, np.ndarray, str]:
-    name = ckpt["config"].get("dataset")
+def _run_data(ckpt: dict, data_dir):
+    """The run's dataset with its own validation split (so the training split is the run's)."""
+    config = ckpt["config"]
+    name = config.get("dataset")
     try:
-        data = load_dataset(name, data_dir if data_dir is not None else ckpt["config"].get("data_dir"))
+        return load_dataset(name, data_dir if data_dir is not None else config.get("data_dir"),
+                            val_fraction=config.get("val_split", 0.0), seed=int(config.get("seed", 0)))
     except (DatasetError, ValueError, OSError) as err:
         raise CompileError(f"cannot load the run's dataset {name!r}: {err}") from None
-    return data.x_test, data.y_test, name
+
+
+def member_batchnorm(ckpt: dict, model: BinaryNet, weights: list[torch.Tensor], sample: int | None,
+                     train_images: np.ndarray) -> None:
+    """Give posterior sample ``sample`` its own batchnorm statistics where the method's ensemble
+    members have them (``uncertainty.member_probs`` with seed = run seed + k); else nothing."""
+    if sample is None or Method(ckpt["config"].get("method")) not in NEEDS_BN_REESTIMATION:
+        return
+    with use_weights(model, weights):
+        reestimate_batchnorm(model, train_images, seed=int(ckpt["config"].get("seed", 0)) + sample)
 
 
 def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> dict:
@@ -102,10 +117,12 @@ def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> d
     t0 = time.perf_counter()
     ckpt, model = load_run(Path(run_dir))
     weights = run_weights(ckpt, model, sample)
+    data = _run_data(ckpt, data_dir)
+    member_batchnorm(ckpt, model, weights, sample, data.x_train)
     net = compile_model(model, weights)
     qonnx_model = to_qonnx(net)
     t1 = time.perf_counter()
-    images, labels, dataset = _test_split(ckpt, data_dir)
+    images, labels, dataset = data.x_test, data.y_test, ckpt["config"].get("dataset")
     if images.shape[1:] != net.in_shape:
         raise CompileError(f"dataset {dataset!r} images are {images.shape[1:]}, the model takes {net.in_shape}")
     report = verify_network(net, qonnx_model, images, labels, float_labels(model, weights, images))

@@ -5,10 +5,14 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from bnn2hw.compile.api import compile_run
+import numpy as np
+
+from bnn2hw.compile.api import compile_run, load_run, member_batchnorm, run_weights
+from bnn2hw.data import load_dataset
 from bnn2hw.models import BinaryConv2d, BinaryLinear
 from bnn2hw.train import train
 from bnn2hw.train.methods import ReadOut, binary_weights
+from bnn2hw.train.uncertainty import member_probs
 from bnn2hw.train.pbnet import (
     binary_layer_moments,
     maxpool_of_signs,
@@ -93,3 +97,15 @@ def test_pbnet_learns_and_map_and_samples_compile_exactly(tmp_path):
     for sample in (None, 1):
         report = compile_run(tmp_path / "pbnet", tmp_path / f"build-{sample}", sample=sample)
         assert report["label_mismatches"] == 0 and report["value_mismatches"] == 0
+    # compiled sample 1 is ensemble member 1, batchnorm statistics re-estimated as the member's
+    ckpt, model = load_run(tmp_path / "pbnet")
+    data = load_dataset("digits", val_fraction=0.1, seed=0)
+    member = member_probs(model, run_weights(ckpt, model, 1), data.x_test, data.x_train, seed=1)
+    assert report["torch_float_accuracy"] == float(np.mean(member.argmax(1) == data.y_test))
+    mode_stats = _first_bn(model).running_mean.clone()
+    member_batchnorm(ckpt, model, run_weights(ckpt, model, 1), 1, data.x_train)
+    assert not torch.equal(_first_bn(model).running_mean, mode_stats)
+
+
+def _first_bn(model):
+    return next(m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))

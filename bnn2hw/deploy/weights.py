@@ -137,6 +137,8 @@ def sample_weights(build_dir: Path, dataflow: onnx.ModelProto, layers: list[dict
         if _fixed_parts(sample, layers) != expected:
             raise DeployError(f"{folder}: this sample's accelerator differs from the build's in more than the "
                               f"runtime-writable weights (nodes, datatypes or thresholds); rebuild it with the "
-                              f"build's folding (folding=BUILD/hw/folding.json)")
+                              f"build's folding (folding=BUILD/hw/folding.json). Samples of methods whose "
+                              f"members re-estimate batchnorm (PBNet) have their own thresholds and cannot "
+                              f"share one accelerator")
         out.append((folder, graph_weights(sample, layers)))
     return out

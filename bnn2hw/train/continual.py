@@ -14,11 +14,12 @@ are shared and keep adapting (no per-task heads or statistics).
 ``continual_config(**options)`` is the ``TrainConfig`` of a sequence: the options the user set
 over ``CONTINUAL_DEFAULTS``, two settings of the authors' continual-learning runs
 (team-approx-bayes/BayesBiNN, main_permute_mnist_CL.py) that differ from single-task training:
-- τ = 1e-2. At τ = 1e-10 every sample is saturated and the natural-gradient scale is 1/τ, so
-  |λ| grows without bound and each new task's evidence swamps the prior λ₀; at 1e-2 λ stays
-  on the scale of the evidence and the prior keeps what earlier tasks learned.
-- batchnorm without affine parameters (``bn_lr = 0`` keeps γ = 1, β = 0), for every method:
-  they are point estimates outside the posterior and would drift to each new task.
+- τ = 1e-2. At τ = 1e-10 samples and means saturate, the 1e-10 regularisers make the
+  natural-gradient scale 1/τ, |λ| grows without bound and each new task's evidence swamps the
+  prior λ₀; at 1e-2 λ stays on the scale of the evidence and the prior keeps earlier tasks.
+- batchnorm without affine parameters, for every method: ``bn_lr = 0`` keeps γ = 1, β = 0
+  (and the output scale at its initial value), point estimates outside the posterior that
+  would otherwise drift to each new task.
 BayesBiNN's learning rate is 1e-2 (``CONTINUAL_LR``; the authors' 1e-3 is for 100 epochs per
 task). BENCHMARKS.md (``bench_methods``) measures these choices.
 

@@ -47,7 +47,8 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoint.pt, metrics.json, curves.png)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
     p.add_argument("--continual", default=None, metavar="KIND:T",
-                   help="continual learning on T tasks (permuted:5 or split:5), BayesBiNN against STE")
+                   help="continual learning on T tasks (permuted:5 or split:5), BayesBiNN against STE; "
+                        "defaults --temperature 1e-2, BayesBiNN --lr 1e-2, batchnorm without affine parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

@@ -28,7 +28,7 @@ from bnn2hw.models import BinaryNet, ModelConfig, OutputScale, build_model
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
 from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
 from bnn2hw.train.pbnet import reestimate_batchnorm
-from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION
+from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION, member_bn_seed
 
 MODEL_FILE, VERIFY_FILE = "model.onnx", "verify.json"
 
@@ -105,11 +105,11 @@ def _run_data(ckpt: dict, data_dir):
 def member_batchnorm(ckpt: dict, model: BinaryNet, weights: list[torch.Tensor], sample: int | None,
                      train_images: np.ndarray) -> None:
     """Give posterior sample ``sample`` its own batchnorm statistics where the method's ensemble
-    members have them (``uncertainty.member_probs`` with seed = run seed + k); else nothing."""
+    members have them (as ``uncertainty.ensemble_probs`` member k); else nothing."""
     if sample is None or Method(ckpt["config"].get("method")) not in NEEDS_BN_REESTIMATION:
         return
     with use_weights(model, weights):
-        reestimate_batchnorm(model, train_images, seed=int(ckpt["config"].get("seed", 0)) + sample)
+        reestimate_batchnorm(model, train_images, seed=member_bn_seed(int(ckpt["config"].get("seed", 0)), sample))
 
 
 def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> dict:

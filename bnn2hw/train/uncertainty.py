@@ -36,6 +36,11 @@ from bnn2hw.train.pbnet import reestimate_batchnorm
 NEEDS_BN_REESTIMATION = {Method.PBNET, Method.PBNET_S}
 
 
+def member_bn_seed(run_seed: int, k: int) -> int:
+    """Seed of member k's batchnorm re-estimation batches (compiled sample k uses it too)."""
+    return run_seed + k
+
+
 def _bn_state(model: BinaryNet) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
 
@@ -59,7 +64,7 @@ def ensemble_probs(model: BinaryNet, method: Method, latent: list[torch.Tensor],
     total = np.zeros((len(images), model.config.num_classes))
     for k in range(samples):
         weights = binary_weights(method, latent, ReadOut.SAMPLE, generator)
-        total += member_probs(model, weights, images, bn_images, seed=seed + k)
+        total += member_probs(model, weights, images, bn_images, seed=member_bn_seed(seed, k))
     return total / samples
 
 

@@ -139,11 +139,14 @@ def _add_build_parser(sub) -> None:
                    help="test images for the FINN-vs-QONNX check (default: all)")
     p.add_argument("--runtime-weights", action="store_true",
                    help="MVAU weights writable at run time (posterior ensembles on the board)")
+    p.add_argument("--impl", choices=("hls", "rtl"), default="hls",
+                   help="layers as FINN's HLS (default) or as RTL (bnn2hw + finn-rtllib; BUILD/hw/rtl/, "
+                        "checked with `simulate --rtl-layers`)")
 
 
 def _build(args) -> None:
     _print_build(pipeline.run_build(args.build_dir, args.board, args.fps, args.clock_mhz, args.folding,
-                                    args.verify_limit, args.runtime_weights))
+                                    args.verify_limit, args.runtime_weights, impl=args.impl))
 
 
 def _add_simulate_parser(sub) -> None:

@@ -100,7 +100,7 @@ def _write_outputs(model, state: BuildState) -> dict:
     model.save(str(state.hw_dir / DATAFLOW_FILE))
     extract_model_config_to_json(model, state.hw_dir / FOLDING_FILE, FOLDING_JSON_ATTRS)
     est = estimate(model, state.board, state.clock_mhz, state.config.max_utilization)
-    est.update(target_fps=state.config.fps, folding_source=state.folding_source,
+    est.update(impl=state.config.impl.value, target_fps=state.config.fps, folding_source=state.folding_source,
                meets_target=None if state.config.fps is None else est["fps"] >= state.config.fps,
                step_seconds=dict(state.seconds))
     (state.hw_dir / ESTIMATES_FILE).write_text(json.dumps(est, indent=2) + "\n")

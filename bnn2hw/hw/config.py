@@ -4,7 +4,8 @@ Contract: ``BuildConfig`` is the frozen description of one build: the board, the
 (``fps``; None = the highest rate that fits the board) or a FINN folding JSON (``folding``),
 the clock (None = the board's default), how far to go (``Stage``), and how many test images
 the final FINN-vs-QONNX check uses (``verify_limit``; None = all), and whether the MVAU weights
-are writable at run time (``runtime_weights``, for posterior ensembles on the board). ``HwError`` is the one
+are writable at run time (``runtime_weights``, for posterior ensembles on the board), and how
+layers are implemented (``impl``: FINN's HLS layers, or RTL for every layer). ``HwError`` is the one
 exception the stage raises for anything it refuses, with a message meant for the user.
 """
 
@@ -16,6 +17,13 @@ from enum import Enum
 
 class HwError(Exception):
     """A build that cannot go on; the message says why and what to do."""
+
+
+class Impl(str, Enum):
+    """How layers become hardware: FINN's HLS layers, or RTL for every layer (bnn2hw's + finn-rtllib's)."""
+
+    HLS = "hls"
+    RTL = "rtl"
 
 
 class Stage(str, Enum):
@@ -38,6 +46,7 @@ class BuildConfig:
     data_dir: str | None = None          # where the run's dataset lives, if not the default
     model: str | None = None             # QONNX input; None = BUILD/model.onnx
     runtime_weights: bool = False        # MVAU weights writable over AXI-lite (ensembles on the board)
+    impl: Impl = Impl.HLS                # layer implementation: FINN HLS, or RTL (simulated in Verilator)
 
     def __post_init__(self):
         if self.fps is not None and not self.fps > 0:
@@ -49,3 +58,7 @@ class BuildConfig:
         if self.verify_limit is not None and self.verify_limit < 0:
             raise HwError(f"verify_limit must be >= 0, got {self.verify_limit}")
         object.__setattr__(self, "stop_after", Stage(self.stop_after))
+        try:
+            object.__setattr__(self, "impl", Impl(self.impl))
+        except ValueError:
+            raise HwError(f"impl must be one of {', '.join(i.value for i in Impl)}, got {self.impl!r}") from None

@@ -93,16 +93,18 @@ def _swg(inst) -> list[dict]:
 CANDIDATES: dict[str, Callable] = {
     "MVAU_hls": lambda inst: _pe_simd(inst, "MH", "MW"),
     "MVAU_rtl": lambda inst: _pe_simd(inst, "MH", "MW"),
+    "MVAUBinary_rtl": lambda inst: _pe_simd(inst, "MH", "MW"),
     "Thresholding_hls": _single("PE", "NumChannels"),
     "Thresholding_rtl": _single("PE", "NumChannels"),
     "LabelSelect_hls": _single("PE", "Labels"),
+    "LabelSelect_rtl": _single("PE", "Labels"),
     "StreamingMaxPool_hls": _single("PE", "NumChannels"),
     "FMPadding_hls": _single("SIMD", "NumChannels"),
     "FMPadding_rtl": _single("SIMD", "NumChannels"),
     "ConvolutionInputGenerator_hls": _swg,
     "ConvolutionInputGenerator_rtl": _swg,
 }
-DEPTHWISE_CONSUMERS = ("Pool_hls", "VVAU_hls", "VVAU_rtl")
+DEPTHWISE_CONSUMERS = ("Pool_hls", "Pool_rtl", "VVAU_hls", "VVAU_rtl")
 
 
 def _inst(node):

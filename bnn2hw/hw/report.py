@@ -61,6 +61,7 @@ def write_report(hw_dir: Path, est: dict, verify: dict | None, produced: list[st
              f"(bottleneck {est['bottleneck']}, {est['max_cycles']:,} cycles/frame)",
              f"- latency: {est['latency_cycles']:,} cycles = {est['latency_us']:,.1f} µs",
              f"- folding: {est.get('folding_source', '')}",
+             f"- layers: {'RTL (bnn2hw + finn-rtllib; sources in rtl/)' if est.get('impl') == 'rtl' else 'FINN HLS'}",
              f"- fits the board: **{'yes' if est['fits'] else 'NO'}** (limit {100 * est['max_utilization']:g}% "
              "of each resource)", f"- estimates: {est['source']}", ""]
     if verify is not None:

@@ -9,6 +9,8 @@ folding or the user's JSON, in place of FINN's ``step_target_fps_parallelization
 ``step_minimize_bit_width``; bnn2hw's ``step_widen_xnor_accumulators`` (a finn-plus 1.6.1 bug, see
 ``bnn2hw.hw.passes``); FINN's ``step_transpose_decomposition``, ``step_generate_estimate_reports``;
 then, with ``codegen``, FINN's ``step_hw_codegen`` (``PrepareIP``: HLS C++, RTL, Tcl; no Vivado).
+With ``impl`` rtl, ``step_specialize_layers_rtl`` (``bnn2hw.hw.rtl.specialize``) takes the place
+of FINN's specialisation and ``step_export_rtl`` writes ``hw/rtl/`` after code generation.
 ``run_steps`` runs them like FINN's builder does (see ``finn_env`` quirk 3 for why not the
 builder itself), timing each and sending FINN's console chatter to ``hw/finn/build.log``.
 Every FINN step function is called unchanged, with a ``DataflowBuildConfig`` made by
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bnn2hw.hw.boards import Board
-from bnn2hw.hw.config import BuildConfig, HwError
+from bnn2hw.hw.config import BuildConfig, HwError, Impl
 from bnn2hw.hw.finn_env import import_finn
 
 HW_LAYERS_FILE, PARENT_FILE = "hw_layers.onnx", "dataflow_parent.onnx"
@@ -96,10 +98,15 @@ def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
     def step_widen_xnor_accumulators(model, cfg):
         return model.transform(WidenXnorAccumulators())
 
+    def step_export_rtl(model, cfg):
+        from bnn2hw.hw.rtl.export import export_rtl
+        export_rtl(model, state.hw_dir)
+        return model
+
     return {name: _named(name, fn) for name, fn in (
         ("step_pad_to_nhwc", step_pad_to_nhwc), ("step_save_hw_layers", step_save_hw_layers),
         ("step_save_parent", step_save_parent), ("step_fold", step_fold),
-        ("step_widen_xnor_accumulators", step_widen_xnor_accumulators))}
+        ("step_widen_xnor_accumulators", step_widen_xnor_accumulators), ("step_export_rtl", step_export_rtl))}
 
 
 def flow_steps(state: BuildState, codegen: bool) -> list[Callable]:
@@ -113,8 +120,13 @@ def flow_steps(state: BuildState, codegen: bool) -> list[Callable]:
              finn_steps.step_specialize_layers, ours["step_fold"], finn_steps.step_minimize_bit_width,
              ours["step_widen_xnor_accumulators"], finn_steps.step_transpose_decomposition,
              finn_steps.step_generate_estimate_reports]
+    if state.config.impl == Impl.RTL:
+        from bnn2hw.hw.rtl.specialize import step_specialize_layers_rtl
+        steps[steps.index(finn_steps.step_specialize_layers)] = step_specialize_layers_rtl
     if codegen:
         steps.append(finn_steps.step_hw_codegen)
+        if state.config.impl == Impl.RTL:
+            steps.append(ours["step_export_rtl"])
     return steps
 
 

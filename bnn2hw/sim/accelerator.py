@@ -105,11 +105,15 @@ class Accelerator:
         raise SimError(f"{PARENT_FILE}: no {PARTITION_OP} node")
 
     def run(self, images: np.ndarray) -> RunOutput:
+        return self._outputs(self.node_streams(images), len(images))
+
+    def node_streams(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw uint8 images -> every tensor of the partition (what each node reads and writes)."""
         x = self._to_partition_input(images)
         first = self.kernels[0]
         x = x.reshape((len(x),) + first.input_shape())
         first.stats.input_misfits += stream_misfits(first.input_type, x)  # packing truncates them
-        return self._outputs(self.run_stream(through_stream(x, first)), len(images))
+        return self.run_stream(through_stream(x, first))
 
     def run_stream(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Values entering the partition -> every tensor of the partition, node by node."""

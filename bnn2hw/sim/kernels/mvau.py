@@ -1,4 +1,4 @@
-"""MVAU_hls / MVAU_rtl: the matrix-vector-activation unit, at its PE/SIMD folding.
+"""MVAU_hls / MVAU_rtl / MVAUBinary_rtl (bnn2hw's RTL): the matrix-vector-activation unit, folded.
 
 Contract: the kernel lays the node's weight initializer (ONNX (MW, MH)) out as FINN's weight
 memory (``layout.mvau_weight_lines``: WMEM lines of PE·SIMD elements) and its thresholds as
@@ -17,7 +17,7 @@ layout gives wrong outputs. Arithmetic:
 Accumulator widths: the annotated ``accDataType`` is what FINN claims the accumulator needs;
 the hardware register is, for MVAU_hls, the threshold datatype (``ThresholdsActivation``'s TA,
 finn-hlslib ``decltype(activation.init())``) or the output datatype without activation
-(``PassThroughActivation``), and ``accDataType`` for MVAU_rtl. Every exact accumulator that
+(``PassThroughActivation``), and ``accDataType`` for the RTL ops. Every exact accumulator that
 does not fit either counts as an overflow; the register keeps it modulo 2**bits (two's
 complement), as ap_int does, and thresholds compare against the wrapped value
 (``comp::less_equal``: output = ActVal + #{T ≤ acc}). Modular accumulation makes the final
@@ -76,7 +76,7 @@ def apply_thresholds(acc: np.ndarray, thresholds: np.ndarray, act_val: int) -> n
 
 
 class MVAU(Kernel):
-    op_types = ("MVAU_hls", "MVAU_rtl")
+    op_types = ("MVAU_hls", "MVAU_rtl", "MVAUBinary_rtl")
 
     def __init__(self, node: NodeView):
         super().__init__(node)

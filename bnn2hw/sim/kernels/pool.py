@@ -1,4 +1,4 @@
-"""Pool_hls (max pooling over sliding windows) and LabelSelect_hls (top-K class indices).
+"""Pool_hls / Pool_rtl (max pooling over sliding windows), LabelSelect_hls / _rtl (top-K class indices).
 
 Contract:
 * Pool_hls (finn-hlslib ``Pool_batch``, Function ``MaxPool``): input (OH, OW, K·C) in the
@@ -22,7 +22,7 @@ from bnn2hw.sim.kernels.base import Kernel, compact, vector_dims, within
 
 
 class Pool(Kernel):
-    op_types = ("Pool_hls",)
+    op_types = ("Pool_hls", "Pool_rtl")
     input_attr, output_attr = "InputDataType", "OutputDataType"
 
     def __init__(self, node: NodeView):
@@ -87,7 +87,7 @@ def top_k_labels(scores: np.ndarray, k: int, floor: int) -> np.ndarray:
 
 
 class LabelSelect(Kernel):
-    op_types = ("LabelSelect_hls",)
+    op_types = ("LabelSelect_hls", "LabelSelect_rtl")
 
     def __init__(self, node: NodeView):
         super().__init__(node)

@@ -1,0 +1,11 @@
+"""Open EDA tools behind small functions (no FINN, no torch).
+
+``verilator``: build (cached by content hash) and run of an AXI-stream testbench;
+``testbench``: the generated ``bnn2hw_tb_top`` around one RTL node;
+``rtl_layers``: the layer-by-layer Verilator rung against ``bnn2hw.sim``'s streams.
+Every tool failure is an ``EdaError`` with a message for the user.
+"""
+
+from bnn2hw.eda.verilator import EdaError
+
+__all__ = ["EdaError"]

@@ -1,0 +1,124 @@
+"""Verilator: build a testbench executable once per content hash, run it on packed stream words.
+
+Contract:
+* ``verilator_binary()`` is the ``verilator`` on PATH or raises ``EdaError`` saying how to
+  install it (Debian: ``apt-get install verilator``; ``scripts/setup_venv.sh`` does it as root).
+* ``build(sources, tb_top, in_width, out_width)`` compiles ``hw/tb/axis_tb.cpp`` with the
+  generated ``bnn2hw_tb_top`` (``tb_top``: SystemVerilog text) and ``sources`` (paths, in
+  order) into ``CACHE/<sha256>/axis_tb``, the hash taken over the Verilator version, the
+  testbench, ``tb_top`` and every source's name and bytes (memory images are read at run time,
+  so new weights never rebuild). A second build with equal content returns at once. Compiler
+  errors raise ``EdaError`` with their first lines. Builds go to a temporary directory renamed
+  into place, so an interrupted or concurrent build never leaves a half-built entry.
+* ``run(exe, words_in, n_out, out_width, workdir, stall, seed, axi_writes)`` streams
+  ``words_in`` ((n, chunks) uint32, 32-bit chunks little end first) through the design with
+  random stalls, in ``workdir`` (where its ``$readmemh`` files are), and returns the output words
+  ((n_out, chunks) uint32) and the cycle each was taken. A deadlock raises ``EdaError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+TB_SOURCE = Path(__file__).resolve().parents[2] / "hw" / "tb" / "axis_tb.cpp"
+CACHE_DIR = Path.home() / ".cache" / "bnn2hw" / "verilator"
+EXE = "axis_tb"
+LINT_OFF = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-PINCONNECTEMPTY", "-Wno-DECLFILENAME",
+            "-Wno-UNOPTFLAT", "-Wno-LITENDIAN", "-Wno-CASEINCOMPLETE", "-Wno-MULTIDRIVEN", "-Wno-SYMRSVDWORD",
+            "-Wno-TIMESCALEMOD"]
+
+
+class EdaError(Exception):
+    """An EDA tool that is missing or failed; the message says which and why."""
+
+
+def verilator_binary() -> str:
+    path = shutil.which("verilator")
+    if path is None:
+        raise EdaError("Verilator not found: install it (Debian: `apt-get install verilator`; "
+                       "`scripts/setup_venv.sh` does it when run as root)")
+    return path
+
+
+def verilator_version() -> str:
+    out = subprocess.run([verilator_binary(), "--version"], capture_output=True, text=True, check=False)
+    return out.stdout.strip()
+
+
+def chunks(width: int) -> int:
+    return max(1, -(-int(width) // 32))
+
+
+def build_key(sources: list[Path], tb_top: str, in_width: int, out_width: int) -> str:
+    digest = hashlib.sha256()
+    for part in (verilator_version(), TB_SOURCE.read_text(), tb_top, f"{in_width},{out_width}"):
+        digest.update(part.encode() + b"\0")
+    for source in sources:
+        digest.update(Path(source).name.encode() + b"\0" + Path(source).read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def _first_errors(text: str, lines: int = 12) -> str:
+    errors = [line for line in text.splitlines() if "%Error" in line or "error:" in line]
+    return "\n".join((errors or text.splitlines())[:lines])
+
+
+def build(sources: list[Path], tb_top: str, in_width: int, out_width: int, cache_dir: Path = CACHE_DIR,
+          jobs: int = 2) -> Path:
+    """The testbench executable for these sources (see module docstring); built once per content."""
+    sources = [Path(s) for s in sources]
+    key = build_key(sources, tb_top, in_width, out_width)
+    target = Path(cache_dir) / key
+    if (target / EXE).is_file():
+        return target / EXE
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{key}.tmp-", dir=cache_dir))
+    try:
+        (work / "bnn2hw_tb_top.sv").write_text(tb_top)
+        cflags = f"-O1 -DIN_CHUNKS={chunks(in_width)} -DOUT_CHUNKS={chunks(out_width)}"
+        cmd = [verilator_binary(), "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", "bnn2hw_tb_top",
+               "-O3", "--x-assign", "fast", "--x-initial", "fast", "--Mdir", str(work / "obj"), "-o", f"../{EXE}",
+               "-CFLAGS", cflags, *LINT_OFF, *map(str, sources), str(work / "bnn2hw_tb_top.sv"), str(TB_SOURCE)]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=work)
+        if result.returncode != 0 or not (work / EXE).is_file():
+            raise EdaError(f"Verilator could not build {sources[-1].name if sources else 'the design'}:\n"
+                           + _first_errors(result.stderr + result.stdout))
+        shutil.rmtree(work / "obj", ignore_errors=True)
+        try:
+            os.rename(work, target)
+        except OSError:  # built meanwhile by someone else: theirs is as good
+            pass
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return target / EXE
+
+
+def run(exe: Path, words_in: np.ndarray, n_out: int, out_width: int, workdir: Path, stall: float = 0.0,
+        seed: int = 0, axi_writes: np.ndarray | None = None, timeout: float = 3600) -> tuple[np.ndarray, np.ndarray]:
+    """Stream ``words_in`` through the testbench; returns (output words, cycle of each)."""
+    workdir = Path(workdir)
+    files = {name: workdir / f"tb_{name}.bin" for name in ("in", "out", "cycles", "axi")}
+    np.ascontiguousarray(words_in, dtype="<u4").tofile(files["in"])
+    args = [str(exe), str(files["in"]), str(len(words_in)), str(files["out"]), str(n_out), str(files["cycles"]),
+            str(int(round(stall * 1000))), str(seed)]
+    if axi_writes is not None and len(axi_writes):
+        np.ascontiguousarray(axi_writes, dtype="<u4").tofile(files["axi"])
+        args.append(str(files["axi"]))
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, cwd=workdir, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise EdaError(f"Verilator simulation in {workdir} ran over {timeout:.0f} s") from None
+    if result.returncode != 0:
+        raise EdaError(f"Verilator simulation in {workdir} failed (status {result.returncode}): "
+                       + (result.stderr.strip() or result.stdout.strip())[:800])
+    out = np.fromfile(files["out"], dtype="<u4").reshape(n_out, chunks(out_width))
+    cycles = np.fromfile(files["cycles"], dtype="<u8")
+    return out, cycles

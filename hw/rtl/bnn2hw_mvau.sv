@@ -1,0 +1,226 @@
+// bnn2hw_mvau: matrix-vector-activation unit with bipolar (1-bit) weights, FINN MVAU semantics.
+//
+// Computes, for every input vector of MW elements, MH outputs (neuron n = nf*PE + pe), folded:
+// SIMD input elements and PE neurons per cycle, MW/SIMD x MH/PE cycles per vector.
+//   XNOR = 1 (FINN binaryXnorMode): inputs and weights are bits (+1 = 1, -1 = 0);
+//            acc = popcount(xnor(x, w)) over the row (0..MW).
+//   XNOR = 0: inputs are IBITS-bit integers (ISIGNED), weights bipolar bits: acc = sum(w ? x : -x).
+// The accumulator register is ACC_BITS wide (two's complement wrap, ACC_SIGNED says how it is
+// read). With thresholds (NO_ACT = 0): out = ACT_VAL + #{t in T[n][0..STEPS-1] : t <= acc}
+// (qonnx MultiThreshold), truncated to OBITS; without (NO_ACT = 1): out = acc truncated to OBITS.
+// The bnn2hw.sim kernel MVAU (op MVAUBinary_rtl) is the definition this module is tested against.
+//
+// Streams (AXI-stream, element 0 in the least significant bits):
+//   s_axis: SIMD elements of IBITS (XNOR: 1) bits; m_axis: PE elements of OBITS bits.
+// Memories (FINN layouts, bnn2hw.sim.layout):
+//   weights: WMEM = MH/PE*MW/SIMD lines of PE*SIMD bits, line nf*SF + sf, element (pe, s) at bit
+//            pe*SIMD + s ($readmemh WEIGHT_FILE; FINN's decoupled memblock .dat);
+//   thresholds: MH/PE lines of PE*STEPS*TBITS bits, element (pe, step) at bit (pe*STEPS+step)*TBITS.
+// Runtime weights (RUNTIME_WEIGHTS = 1): AXI-lite writes to the weight memory with FINN's
+// memstream address map: line L, 32-bit word k at byte address (L*WORDS + k)*4, WORDS the line
+// width in 32-bit words rounded up to a power of two. Reads are not supported (SLVERR).
+// Latency: 3 cycles from the last input word of a fold to its output word; the input buffer
+// holds one vector, so a new vector streams in while the last folds of the previous one finish
+// only after they issue (FINN's MVAU behaviour); no combinational path from m_tready to s_tready.
+module bnn2hw_mvau #(
+	int unsigned MW = 8,
+	int unsigned MH = 8,
+	int unsigned PE = 1,
+	int unsigned SIMD = 1,
+	int unsigned XNOR = 1,
+	int unsigned IBITS = 1,
+	int unsigned ISIGNED = 0,
+	int unsigned ACC_BITS = 16,
+	int unsigned ACC_SIGNED = 1,
+	int unsigned NO_ACT = 0,
+	int unsigned STEPS = 1,
+	int unsigned TBITS = 16,
+	int unsigned TSIGNED = 1,
+	int ACT_VAL = 0,
+	int unsigned OBITS = 1,
+	int unsigned RUNTIME_WEIGHTS = 0,
+	parameter WEIGHT_FILE = "",
+	parameter THRESH_FILE = "",
+
+	localparam int unsigned SF = MW / SIMD,
+	localparam int unsigned NF = MH / PE,
+	localparam int unsigned WMEM = SF * NF,
+	localparam int unsigned LINE_W = PE * SIMD,
+	localparam int unsigned WORDS = 2 ** $clog2((LINE_W + 31) / 32),
+	localparam int unsigned MEM_W = RUNTIME_WEIGHTS ? 32 * WORDS : LINE_W,
+	localparam int unsigned AXI_AW = $clog2(WMEM * WORDS) + 2,
+	localparam int unsigned IN_BITS = XNOR ? 1 : IBITS,
+	localparam int unsigned IN_W = SIMD * IN_BITS,
+	localparam int unsigned OUT_W = PE * OBITS,
+	localparam int unsigned T_W = PE * STEPS * TBITS
+)(
+	input	logic  clk,
+	input	logic  rst_n,
+
+	input	logic  s_axilite_AWVALID,
+	output	logic  s_axilite_AWREADY,
+	input	logic [AXI_AW-1:0]  s_axilite_AWADDR,
+	input	logic  s_axilite_WVALID,
+	output	logic  s_axilite_WREADY,
+	input	logic [31:0]  s_axilite_WDATA,
+	input	logic [ 3:0]  s_axilite_WSTRB,
+	output	logic  s_axilite_BVALID,
+	input	logic  s_axilite_BREADY,
+	output	logic [1:0]  s_axilite_BRESP,
+	input	logic  s_axilite_ARVALID,
+	output	logic  s_axilite_ARREADY,
+	input	logic [AXI_AW-1:0]  s_axilite_ARADDR,
+	output	logic  s_axilite_RVALID,
+	input	logic  s_axilite_RREADY,
+	output	logic [31:0]  s_axilite_RDATA,
+	output	logic [ 1:0]  s_axilite_RRESP,
+
+	input	logic [IN_W-1:0]  s_axis_tdata,
+	input	logic  s_axis_tvalid,
+	output	logic  s_axis_tready,
+	output	logic [OUT_W-1:0]  m_axis_tdata,
+	output	logic  m_axis_tvalid,
+	input	logic  m_axis_tready
+);
+	localparam int unsigned PART_W = XNOR ? $clog2(SIMD + 1) + 1 : IBITS + $clog2(SIMD) + 2;
+	localparam int unsigned CMP_W = (ACC_BITS > TBITS ? ACC_BITS : TBITS) + 2;
+	localparam int unsigned FIFO_D = 8;
+	localparam int unsigned IN_FLIGHT = 3;  // issue, stage 1, stage 2: outputs not yet in the FIFO
+
+	//----- memories
+	(* ram_style = "block" *) logic [MEM_W-1:0]  wmem [WMEM];
+	logic [(T_W > 0 ? T_W : 1)-1:0]  tmem [NF];
+	initial begin
+		if (WEIGHT_FILE != "")  $readmemh(WEIGHT_FILE, wmem);
+		if (!NO_ACT && THRESH_FILE != "")  $readmemh(THRESH_FILE, tmem);
+	end
+
+	//----- AXI-lite: write-only access to the weight memory
+	logic  axi_write;
+	assign	axi_write = RUNTIME_WEIGHTS != 0 && s_axilite_AWVALID && s_axilite_WVALID && !s_axilite_BVALID;
+	assign	s_axilite_AWREADY = axi_write;
+	assign	s_axilite_WREADY = axi_write;
+	assign	s_axilite_BRESP = 2'b00;
+	assign	s_axilite_ARREADY = !s_axilite_RVALID;
+	assign	s_axilite_RDATA = '0;
+	assign	s_axilite_RRESP = 2'b10;
+	always_ff @(posedge clk) begin
+		if (!rst_n)  s_axilite_BVALID <= 0;
+		else if (axi_write)  s_axilite_BVALID <= 1;
+		else if (s_axilite_BREADY)  s_axilite_BVALID <= 0;
+	end
+	always_ff @(posedge clk) begin
+		if (!rst_n)  s_axilite_RVALID <= 0;
+		else if (s_axilite_ARVALID && s_axilite_ARREADY)  s_axilite_RVALID <= 1;
+		else if (s_axilite_RREADY)  s_axilite_RVALID <= 0;
+	end
+	if (RUNTIME_WEIGHTS) begin : gen_axi_write
+		localparam int unsigned WORD_BITS = $clog2(WORDS);
+		logic [AXI_AW-3:0]  word_addr;
+		assign	word_addr = s_axilite_AWADDR[AXI_AW-1:2];
+		always_ff @(posedge clk) begin
+			if (axi_write)  wmem[word_addr >> WORD_BITS][32 * (word_addr % WORDS) +: 32] <= s_axilite_WDATA;
+		end
+	end
+
+	//----- output FIFO, with credits so the pipeline never stalls
+	logic [$clog2(FIFO_D):0]  fifo_count;
+	logic  push;
+	logic [OUT_W-1:0]  push_data;
+	bnn2hw_out_fifo #(.W(OUT_W), .DEPTH(FIFO_D)) out_fifo (
+		.clk, .rst_n, .push, .push_data, .count(fifo_count),
+		.m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+	);
+
+	//----- stage 0: issue (nf, sf); the first neuron fold reads the stream, later folds the buffer
+	logic [$clog2(NF > 1 ? NF : 2)-1:0]  nf;
+	logic [$clog2(SF > 1 ? SF : 2)-1:0]  sf;
+	logic [$clog2(WMEM > 1 ? WMEM : 2)-1:0]  waddr;
+	logic [IN_W-1:0]  ibuf [SF];
+	logic  credit, issue, need_input;
+	assign	credit = fifo_count + IN_FLIGHT < FIFO_D;
+	assign	need_input = nf == 0;
+	assign	issue = credit && (!need_input || s_axis_tvalid);
+	assign	s_axis_tready = credit && need_input;
+	always_ff @(posedge clk) begin
+		if (!rst_n) begin
+			nf <= 0;  sf <= 0;  waddr <= 0;
+		end else if (issue) begin
+			if (need_input)  ibuf[sf] <= s_axis_tdata;
+			waddr <= waddr == WMEM - 1 ? 0 : waddr + 1;
+			if (sf == SF - 1) begin
+				sf <= 0;
+				nf <= nf == NF - 1 ? 0 : nf + 1;
+			end else  sf <= sf + 1;
+		end
+	end
+
+	//----- stage 1: weight and threshold memory reads
+	logic  v1, first1, last1;
+	logic [IN_W-1:0]  x1;
+	logic [MEM_W-1:0]  w1;
+	logic [(T_W > 0 ? T_W : 1)-1:0]  t1;
+	always_ff @(posedge clk) begin
+		if (!rst_n)  v1 <= 0;
+		else  v1 <= issue;
+		x1 <= need_input ? s_axis_tdata : ibuf[sf];
+		w1 <= wmem[waddr];
+		t1 <= tmem[nf];
+		first1 <= sf == 0;
+		last1 <= sf == SF - 1;
+	end
+
+	//----- stage 2: SIMD partial sums, accumulation over the SF folds
+	logic signed [PART_W-1:0]  part [PE];
+	always_comb begin
+		for (int unsigned p = 0; p < PE; p++) begin
+			part[p] = 0;
+			for (int unsigned s = 0; s < SIMD; s++) begin
+				if (XNOR)  part[p] += PART_W'({x1[s] ~^ w1[p * SIMD + s]});  // {}: a 1-bit XNOR, not a widened one
+				else begin : integer_lane
+					logic signed [IBITS:0]  xv;
+					xv = ISIGNED ? $signed({x1[s * IN_BITS + IN_BITS - 1], x1[s * IN_BITS +: IN_BITS]})
+					             : $signed({1'b0, x1[s * IN_BITS +: IN_BITS]});
+					part[p] += w1[p * SIMD + s] ? PART_W'(xv) : -PART_W'(xv);
+				end
+			end
+		end
+	end
+	logic [ACC_BITS-1:0]  acc [PE];
+	logic [ACC_BITS-1:0]  acc_next [PE];
+	logic  v2;
+	logic [ACC_BITS-1:0]  acc2 [PE];
+	logic [(T_W > 0 ? T_W : 1)-1:0]  t2;
+	always_comb begin
+		for (int unsigned p = 0; p < PE; p++)
+			acc_next[p] = (first1 ? ACC_BITS'(0) : acc[p]) + ACC_BITS'(part[p]);
+	end
+	always_ff @(posedge clk) begin
+		if (!rst_n)  v2 <= 0;
+		else  v2 <= v1 && last1;
+		if (v1)  acc <= acc_next;
+		acc2 <= acc_next;
+		t2 <= t1;
+	end
+
+	//----- stage 3: thresholds (or the accumulator itself) into the output FIFO
+	always_comb begin
+		push = v2;
+		for (int unsigned p = 0; p < PE; p++) begin
+			logic signed [CMP_W-1:0]  a, t;
+			logic [OBITS-1:0]  o;
+			a = ACC_SIGNED ? CMP_W'($signed(acc2[p])) : CMP_W'($unsigned(acc2[p]));
+			if (NO_ACT)  o = OBITS'(acc2[p]);
+			else begin
+				o = OBITS'(ACT_VAL);
+				for (int unsigned st = 0; st < STEPS; st++) begin
+					logic [TBITS-1:0]  raw;
+					raw = t2[(p * STEPS + st) * TBITS +: TBITS];
+					t = TSIGNED ? CMP_W'($signed(raw)) : CMP_W'($unsigned(raw));
+					if (t <= a)  o = o + 1;
+				end
+			end
+			push_data[p * OBITS +: OBITS] = o;
+		end
+	end
+endmodule

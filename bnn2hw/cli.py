@@ -15,6 +15,7 @@ from pathlib import Path
 from bnn2hw import pipeline
 from bnn2hw.compile import CompileError
 from bnn2hw.deploy import DeployError
+from bnn2hw.eda import EdaError
 from bnn2hw.hw import HwError
 from bnn2hw.sim import SimError
 from bnn2hw.data import DATASETS, DatasetError
@@ -156,9 +157,25 @@ def _add_simulate_parser(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N test images only")
     p.add_argument("--ensemble", type=int, default=None, help="simulate K posterior samples (BUILD/samples/<k>)")
     p.add_argument("--data-dir", type=str, default=None)
+    p.add_argument("--rtl-layers", action="store_true",
+                   help="run every RTL node (--impl rtl builds) in Verilator against the simulator, word for word "
+                        "(BUILD/rtl_layers.json)")
+    p.add_argument("--stall", type=float, default=0.0,
+                   help="with --rtl-layers: probability of a random valid/ready stall each cycle (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="with --rtl-layers: seed of the stall pattern")
 
 
 def _simulate(args) -> None:
+    if args.rtl_layers:
+        report = pipeline.run_rtl_layers(args.build_dir, args.dataset, args.limit, args.stall, args.seed,
+                                         args.data_dir)
+        bad = {name: r for name, r in report["nodes"].items() if r["mismatched_images"]}
+        print(f"\nVerilator, layer by layer: {len(report['nodes'])} RTL nodes on {report['images']} images "
+              f"(stall {args.stall:g}): {'all agree with bnn2hw.sim' if not bad else 'MISMATCHES in ' + ', '.join(bad)}"
+              f"; {args.build_dir}/rtl_layers.json")
+        if bad:
+            raise RtlMismatch(f"{sum(r['mismatched_images'] for r in bad.values())} mismatched node outputs")
+        return
     _print_sim(pipeline.run_simulate(args.build_dir, args.dataset, args.limit, args.ensemble, args.data_dir,
                                      log=lambda _: None))
 
@@ -226,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class RtlMismatch(Exception):
+    """A hardware rung ran and disagreed with the simulator (exit status 1)."""
+
+
 COMMANDS = {"train": _train, "compile": _compile, "build": _build, "simulate": _simulate, "deploy": _deploy,
             "uncertainty": _uncertainty, "flow": _flow}
 
@@ -236,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         COMMANDS[args.command](args)
     except (DatasetError, CheckpointError, CompileError, HwError, SimError, DeployError,
             TrainingDiverged, ValueError) as err:
+        print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except RtlMismatch as err:
+        print(f"bnn2hw {args.command}: check failed: {err}", file=sys.stderr)
+        return 1
+    except EdaError as err:
         print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -102,6 +102,19 @@ def run_simulate(build_dir: Path, dataset: str | None = None, limit: int | None 
     return simulate(Path(build_dir), dataset=dataset, limit=limit, ensemble=ensemble, data_dir=data_dir, log=log)
 
 
+def run_rtl_layers(build_dir: Path, dataset: str | None = None, limit: int | None = None, stall: float = 0.0,
+                   seed: int = 0, data_dir: str | None = None, log=print) -> dict:
+    """Every RTL node of ``BUILD/hw`` in Verilator against ``bnn2hw.sim`` -> ``BUILD/rtl_layers.json``."""
+    from bnn2hw.eda.rtl_layers import rtl_layers
+    from bnn2hw.sim.api import test_split
+    if not 0 <= stall < 1:
+        raise ValueError(f"--stall must be a probability in [0, 1), got {stall}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be a positive number of images, got {limit}")
+    images, _labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
+    return rtl_layers(Path(build_dir), images, stall=stall, seed=seed, log=log)
+
+
 def run_deploy(build_dir: Path, out_dir: Path, ensemble: int | None = None, test_limit: int | None = None,
                data_dir: str | None = None, log=print) -> dict:
     """``BUILD`` -> a self-contained PYNQ package in ``out_dir`` (driver checked against the simulator)."""

@@ -19,14 +19,18 @@ $PIP install -r requirements.lock
 $PIP install --no-deps "finn-plus==1.6.1"
 $PIP install --no-deps --no-build-isolation -e .
 
-# Fashion-MNIST comes from Debian; a missing package is a message, not a failure.
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+# Fashion-MNIST and Verilator come from Debian; a missing package is a message, not a failure.
+debian_packages=()
+[ -d /usr/share/datasets/fashion-mnist ] || debian_packages+=(dataset-fashion-mnist)
+command -v verilator >/dev/null || debian_packages+=(verilator)
+if [ ${#debian_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing Debian's dataset-fashion-mnist"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
-      || echo "setup: could not install dataset-fashion-mnist; Fashion-MNIST tests will skip"
+    echo "setup: installing Debian's ${debian_packages[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debian_packages[@]}" >/dev/null) \
+      || echo "setup: could not install ${debian_packages[*]}; the tests that need them will skip"
   else
-    echo "setup: not root or no apt-get; Fashion-MNIST needs --data-dir or 'apt-get install dataset-fashion-mnist'"
+    echo "setup: not root or no apt-get; 'apt-get install ${debian_packages[*]}' for Fashion-MNIST (or --data-dir)" \
+         "and the Verilator rungs (they skip without it)"
   fi
 fi
 touch .venv/.bnn2hw-ready

@@ -18,6 +18,7 @@ and ``passed``. Raises ``EdaError`` for a missing tool or manifest, a failed bui
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -56,14 +57,15 @@ def stream_words(values: np.ndarray, dtype, elems: int, width: int) -> np.ndarra
 
 def axi_weight_writes(kernel) -> np.ndarray:
     """(address, data) pairs that load the MVAU kernel's weight lines over AXI-lite."""
-    lines = kernel.weight_lines                                                # (WMEM, PE·SIMD), col 0 = MSB
-    width = lines.shape[1]
+    patterns = kernel.weight_lines[:, ::-1]                                    # element i of a line at column i
+    wp = kernel.weight_type.bits
+    bits = ((patterns[..., None] >> np.arange(wp)) & 1).astype(np.uint8).reshape(len(patterns), -1)
+    width = bits.shape[1]
     words = 1 << max(0, (-(-width // 32) - 1).bit_length())
-    bits = lines[:, ::-1].astype(np.uint8)                                     # bit i of the line at column i
-    padded = np.zeros((lines.shape[0], words * 32), np.uint8)
+    padded = np.zeros((len(bits), words * 32), np.uint8)
     padded[:, :width] = bits
-    data = np.packbits(padded.reshape(lines.shape[0], words, 32), axis=-1, bitorder="little").view("<u4")[..., 0]
-    addresses = (np.arange(lines.shape[0] * words, dtype=np.uint64) * 4).astype("<u4")
+    data = np.packbits(padded.reshape(len(bits), words, 32), axis=-1, bitorder="little").view("<u4")[..., 0]
+    addresses = (np.arange(len(bits) * words, dtype=np.uint64) * 4).astype("<u4")
     return np.stack([addresses, data.reshape(-1).astype("<u4")], axis=1)
 
 
@@ -80,7 +82,8 @@ def _workdir(rtl_dir: Path, node: dict, scramble: bool) -> Path:
 
 def check_node(rtl_dir: Path, node: dict, kernel, streams: dict, stall: float, seed: int) -> dict:
     sources = [rtl_dir / s for s in node["sources"]]
-    top_source = next((p.read_text() for p in sources if p.stem == node["top"]), None)
+    texts = (p.read_text() for p in sources)
+    top_source = next((t for t in texts if re.search(rf"^\s*module\s+{node['top']}\b", t, re.M)), None)
     if top_source is None:
         raise EdaError(f"{node['name']}: top module {node['top']} not among its sources")
     t0 = time.perf_counter()

@@ -84,7 +84,7 @@ def build(sources: list[Path], tb_top: str, in_width: int, out_width: int, cache
         (work / "bnn2hw_tb_top.sv").write_text(tb_top)
         cflags = f"-O1 -DIN_CHUNKS={chunks(in_width)} -DOUT_CHUNKS={chunks(out_width)}"
         cmd = [verilator_binary(), "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", "bnn2hw_tb_top",
-               "-O3", "--x-assign", "fast", "--x-initial", "fast", "--Mdir", str(work / "obj"), "-o", f"../{EXE}",
+               "-O3", "--Mdir", str(work / "obj"), "-o", f"../{EXE}",
                "-CFLAGS", cflags, *LINT_OFF, *map(str, sources), str(work / "bnn2hw_tb_top.sv"), str(TB_SOURCE)]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=work)
         if result.returncode != 0 or not (work / EXE).is_file():

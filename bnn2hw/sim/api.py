@@ -41,7 +41,7 @@ SIM_FILE, SAMPLES_DIR, MODEL_FILE = "sim.json", "samples", "model.onnx"
 MAX_ELEMENTS_PER_CHUNK = 1 << 24
 
 
-def _test_split(build_dir: Path, dataset: str | None, data_dir, limit: int | None):
+def test_split(build_dir: Path, dataset: str | None, data_dir, limit: int | None):
     from bnn2hw.data import DatasetError, load_dataset
     summary = build_dir / "verify.json"
     if dataset is None and summary.is_file():
@@ -144,7 +144,7 @@ def simulate(build_dir, dataset: str | None = None, limit: int | None = None, en
     build_dir = Path(build_dir)
     if not (build_dir / "hw" / "dataflow.onnx").is_file():
         raise SimError(f"{build_dir / 'hw' / 'dataflow.onnx'}: no such file; run `bnn2hw build` first")
-    images, labels, dataset = _test_split(build_dir, dataset, data_dir, limit)
+    images, labels, dataset = test_split(build_dir, dataset, data_dir, limit)
     report = simulate_build(build_dir, images, labels, reference)
     scores = report.pop("_scores")
     report = {"build": str(build_dir), "dataset": dataset, **report}

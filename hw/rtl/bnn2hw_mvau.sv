@@ -1,10 +1,11 @@
-// bnn2hw_mvau: matrix-vector-activation unit with bipolar (1-bit) weights, FINN MVAU semantics.
+// bnn2hw_mvau: matrix-vector-activation unit for binary networks, FINN MVAU semantics.
 //
 // Computes, for every input vector of MW elements, MH outputs (neuron n = nf*PE + pe), folded:
 // SIMD input elements and PE neurons per cycle, MW/SIMD x MH/PE cycles per vector.
 //   XNOR = 1 (FINN binaryXnorMode): inputs and weights are bits (+1 = 1, -1 = 0);
 //            acc = popcount(xnor(x, w)) over the row (0..MW).
-//   XNOR = 0: inputs are IBITS-bit integers (ISIGNED), weights bipolar bits: acc = sum(w ? x : -x).
+//   XNOR = 0: inputs are IBITS-bit integers (ISIGNED); weights are bipolar bits (WBIPOLAR = 1:
+//            acc = sum(w ? x : -x), an add or subtract) or WBITS-bit integers (WSIGNED): acc = sum(x*w).
 // The accumulator register is ACC_BITS wide (two's complement wrap, ACC_SIGNED says how it is
 // read). With thresholds (NO_ACT = 0): out = ACT_VAL + #{t in T[n][0..STEPS-1] : t <= acc}
 // (qonnx MultiThreshold), truncated to OBITS; without (NO_ACT = 1): out = acc truncated to OBITS.
@@ -13,8 +14,8 @@
 // Streams (AXI-stream, element 0 in the least significant bits):
 //   s_axis: SIMD elements of IBITS (XNOR: 1) bits; m_axis: PE elements of OBITS bits.
 // Memories (FINN layouts, bnn2hw.sim.layout):
-//   weights: WMEM = MH/PE*MW/SIMD lines of PE*SIMD bits, line nf*SF + sf, element (pe, s) at bit
-//            pe*SIMD + s ($readmemh WEIGHT_FILE; FINN's decoupled memblock .dat);
+//   weights: WMEM = MH/PE*MW/SIMD lines of PE*SIMD*WBITS bits, line nf*SF + sf, element (pe, s)
+//            at bit (pe*SIMD + s)*WBITS ($readmemh WEIGHT_FILE; FINN's decoupled memblock .dat);
 //   thresholds: MH/PE lines of PE*STEPS*TBITS bits, element (pe, step) at bit (pe*STEPS+step)*TBITS.
 // Runtime weights (RUNTIME_WEIGHTS = 1): AXI-lite writes to the weight memory with FINN's
 // memstream address map: line L, 32-bit word k at byte address (L*WORDS + k)*4, WORDS the line
@@ -30,6 +31,9 @@ module bnn2hw_mvau #(
 	int unsigned XNOR = 1,
 	int unsigned IBITS = 1,
 	int unsigned ISIGNED = 0,
+	int unsigned WBITS = 1,
+	int unsigned WSIGNED = 0,
+	int unsigned WBIPOLAR = 1,
 	int unsigned ACC_BITS = 16,
 	int unsigned ACC_SIGNED = 1,
 	int unsigned NO_ACT = 0,
@@ -45,7 +49,7 @@ module bnn2hw_mvau #(
 	localparam int unsigned SF = MW / SIMD,
 	localparam int unsigned NF = MH / PE,
 	localparam int unsigned WMEM = SF * NF,
-	localparam int unsigned LINE_W = PE * SIMD,
+	localparam int unsigned LINE_W = PE * SIMD * WBITS,
 	localparam int unsigned WORDS = 2 ** $clog2((LINE_W + 31) / 32),
 	localparam int unsigned MEM_W = RUNTIME_WEIGHTS ? 32 * WORDS : LINE_W,
 	localparam int unsigned AXI_AW = $clog2(WMEM * WORDS) + 2,
@@ -82,7 +86,7 @@ module bnn2hw_mvau #(
 	output	logic  m_axis_tvalid,
 	input	logic  m_axis_tready
 );
-	localparam int unsigned PART_W = XNOR ? $clog2(SIMD + 1) + 1 : IBITS + $clog2(SIMD) + 2;
+	localparam int unsigned PART_W = XNOR ? $clog2(SIMD + 1) + 1 : IBITS + WBITS + $clog2(SIMD) + 3;
 	localparam int unsigned CMP_W = (ACC_BITS > TBITS ? ACC_BITS : TBITS) + 2;
 	localparam int unsigned FIFO_D = 8;
 	localparam int unsigned IN_FLIGHT = 3;  // issue, stage 1, stage 2: outputs not yet in the FIFO
@@ -179,9 +183,14 @@ module bnn2hw_mvau #(
 				if (XNOR)  part[p] += PART_W'({x1[s] ~^ w1[p * SIMD + s]});  // {}: a 1-bit XNOR, not a widened one
 				else begin : integer_lane
 					logic signed [IBITS:0]  xv;
+					logic [WBITS-1:0]  wraw;
+					logic signed [WBITS:0]  wv;
 					xv = ISIGNED ? $signed({x1[s * IN_BITS + IN_BITS - 1], x1[s * IN_BITS +: IN_BITS]})
 					             : $signed({1'b0, x1[s * IN_BITS +: IN_BITS]});
-					part[p] += w1[p * SIMD + s] ? PART_W'(xv) : -PART_W'(xv);
+					wraw = w1[(p * SIMD + s) * WBITS +: WBITS];
+					wv = WSIGNED ? $signed({wraw[WBITS - 1], wraw}) : $signed({1'b0, wraw});
+					if (WBIPOLAR)  part[p] += wraw[0] ? PART_W'(xv) : -PART_W'(xv);
+					else  part[p] += PART_W'(xv) * PART_W'(wv);
 				end
 			end
 		end

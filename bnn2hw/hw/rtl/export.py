@@ -9,6 +9,7 @@ dependency order) and ``manifest.json``: per node, in graph order, ``name``, ``o
 (module name), ``sources`` and ``data`` (paths relative to ``rtl/``), ``in_width`` /
 ``out_width`` (AXI-stream TDATA widths, padded to bytes), ``axilite_width`` (address bits of the
 runtime-weight AXI-lite port; 0 without). ``bnn2hw.eda`` works from this manifest alone (no FINN).
+One copied source is patched for Verilator 5.006 (``VERILATOR_PATCHES``, same semantics).
 """
 
 from __future__ import annotations
@@ -30,10 +31,23 @@ def _axilite_width(op) -> int:
     return op.axilite_width() if hasattr(op, "axilite_width") else 0
 
 
+# Verilator 5.006 (Debian 12) emits C++ that does not compile for an initialised unpacked struct,
+# which finn-rtllib's fmpadding.sv (finn-plus 1.6.1) declares; a packed struct means the same there.
+VERILATOR_PATCHES = {"fmpadding.sv": [("typedef struct {", "typedef struct packed {")]}
+
+
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
+    if target.exists():
+        return
+    patches = VERILATOR_PATCHES.get(source.name)
+    if not patches:
         shutil.copyfile(source, target)
+        return
+    text = source.read_text()
+    for old, new in patches:
+        text = text.replace(old, new)
+    target.write_text(text)
 
 
 def _node_entry(node, out: Path) -> dict:

@@ -4,8 +4,9 @@ Contract: three classes, registered into FINN's RTL op registry by ``register()`
 ``SpecializeLayers`` picks ``Pool_rtl`` and ``LabelSelect_rtl`` for a node whose
 ``preferred_impl_style`` is ``rtl``, and ``getCustomOp`` finds all three):
 
-* ``MVAUBinary_rtl`` (FINN ``MVAU``): bipolar weights; ``binaryXnorMode`` (XNOR-popcount) or an
-  integer input (the 8-bit first layer: add or subtract); thresholds or none (the last layer);
+* ``MVAUBinary_rtl`` (FINN ``MVAU``): ``binaryXnorMode`` (XNOR-popcount), or an integer input
+  (the 8-bit first layer) with bipolar weights (add or subtract) or the small integer type FINN's
+  bit-width minimisation gives them (``INT2`` for ±1: multiply); thresholds or none (the last layer);
   ``runtime_writeable_weights`` (AXI-lite, FINN's memstream address map). RTL: ``hw/rtl/bnn2hw_mvau.sv``.
 * ``Pool_rtl`` (FINN ``Pool``, Function ``MaxPool``): ``hw/rtl/bnn2hw_pool.sv``.
 * ``LabelSelect_rtl`` (FINN ``LabelSelect``, ``K`` = 1): ``hw/rtl/bnn2hw_label_select.sv``.
@@ -175,7 +176,8 @@ class MVAUBinary_rtl(_Bnn2hwRtl, MVAU):  # noqa: N801 (FINN's op naming)
         """(lines, 32-bit words per line) of the weight memory (FINN memstream's AXI-lite map)."""
         mw, mh = self.get_nodeattr("MW"), self.get_nodeattr("MH")
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
-        words = 1 << max(0, (-(-pe * simd // 32) - 1).bit_length())
+        width = pe * simd * self.get_input_datatype(1).bitwidth()
+        words = 1 << max(0, (-(-width // 32) - 1).bit_length())
         return (mh // pe) * (mw // simd), words
 
     def core_axilite_width(self) -> int:
@@ -191,6 +193,8 @@ class MVAUBinary_rtl(_Bnn2hwRtl, MVAU):  # noqa: N801 (FINN's op naming)
     def core_parameters(self) -> dict:
         xnor = self.get_nodeattr("binaryXnorMode")
         ibits, isigned = _dtype_fields(self.get_input_datatype(0))
+        wdt = self.get_input_datatype(1)
+        wbits, wsigned = _dtype_fields(wdt)
         acc = DataType[self.get_nodeattr("accDataType")]
         out_bits, _ = _dtype_fields(self.get_output_datatype())
         no_act = self.get_nodeattr("noActivation")
@@ -198,6 +202,7 @@ class MVAUBinary_rtl(_Bnn2hwRtl, MVAU):  # noqa: N801 (FINN's op naming)
         name = self.onnx_node.name
         return {"MW": self.get_nodeattr("MW"), "MH": self.get_nodeattr("MH"), "PE": self.get_nodeattr("PE"),
                 "SIMD": self.get_nodeattr("SIMD"), "XNOR": xnor, "IBITS": ibits, "ISIGNED": isigned,
+                "WBITS": 1 if xnor else wbits, "WSIGNED": wsigned, "WBIPOLAR": int(wdt == DataType["BIPOLAR"]),
                 "ACC_BITS": acc.bitwidth(), "ACC_SIGNED": int(acc.signed()), "NO_ACT": no_act,
                 "STEPS": getattr(self, "_steps", 1), "TBITS": tdt.bitwidth(), "TSIGNED": int(tdt.signed()),
                 "ACT_VAL": self.get_nodeattr("ActVal"), "OBITS": out_bits,
@@ -207,9 +212,8 @@ class MVAUBinary_rtl(_Bnn2hwRtl, MVAU):  # noqa: N801 (FINN's op naming)
 
     def write_memories(self, model) -> None:
         wdt = self.get_input_datatype(1)
-        if wdt not in (DataType["BIPOLAR"], DataType["BINARY"]) or (
-                wdt == DataType["BINARY"] and not self.get_nodeattr("binaryXnorMode")):
-            raise HwError(f"{self.onnx_node.name}: MVAUBinary_rtl takes bipolar weights, not {wdt.name}")
+        if not wdt.is_integer() or wdt.bitwidth() > 8:
+            raise HwError(f"{self.onnx_node.name}: MVAUBinary_rtl takes bipolar or small integer weights, not {wdt.name}")
         name, code_dir = self.onnx_node.name, self.code_dir()
         weights = model.get_initializer(self.onnx_node.input[1])
         self.make_weight_file(weights, "decoupled_verilog_dat", str(code_dir / f"{name}_weights.dat"))

@@ -1,7 +1,7 @@
 """``--impl rtl``: every layer of the dataflow graph becomes an RTL layer.
 
 Contract: ``step_specialize_layers_rtl(model, cfg)`` replaces FINN's ``step_specialize_layers``
-for ``--impl rtl``. It turns each HW ``MVAU`` with bipolar weights into bnn2hw's
+for ``--impl rtl``. It turns each HW ``MVAU`` of a binary network (XNOR, or the integer first layer) into bnn2hw's
 ``MVAUBinary_rtl`` (``SpecializeBinaryMVAU``; FINN's own RTL MVU is DSP-based and takes no
 binary weights or thresholds), asks for the RTL variant of every other HW node that has one
 (``PreferRtl``: finn-rtllib's, or bnn2hw's ``Pool_rtl`` / ``LabelSelect_rtl`` where they apply),
@@ -23,14 +23,15 @@ HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
 
 def binary_mvau(node) -> bool:
-    """A HW MVAU that bnn2hw's RTL takes: bipolar weights, XNOR mode or an integer input."""
+    """A HW MVAU that bnn2hw's RTL takes: XNOR mode, or an integer input and small integer weights."""
     if node.op_type != "MVAU" or node.domain != HW_DOMAIN:
         return False
     op = getCustomOp(node)
     wdt, idt = op.get_input_datatype(1), op.get_input_datatype(0)
     if op.get_nodeattr("binaryXnorMode"):
         return True
-    return wdt == DataType["BIPOLAR"] and idt.is_integer() and idt.bitwidth() <= 32 and (
+    small_weights = wdt == DataType["BIPOLAR"] or (wdt.is_integer() and wdt.bitwidth() <= 8)
+    return small_weights and idt.is_integer() and idt.bitwidth() <= 16 and (
         op.get_nodeattr("mem_mode") in ("internal_embedded", "internal_decoupled"))
 
 

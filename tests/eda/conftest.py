@@ -1,0 +1,48 @@
+"""Fixtures for the Verilator rungs: ``--impl rtl`` builds and one-node RTL graphs.
+
+Every test here needs Verilator (Debian's ``verilator``; ``scripts/setup_venv.sh`` installs it
+as root) and skips with that reason without it. Verilator builds are cached by content hash
+(``~/.cache/bnn2hw/verilator``), so a second run costs only the simulations.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bnn2hw.hw import build
+from bnn2hw.hw.random_net import random_model_onnx
+
+requires_verilator = pytest.mark.skipif(shutil.which("verilator") is None,
+                                        reason="Verilator not installed (apt-get install verilator)")
+
+
+def rtl_build(root: Path, name: str, input_bits: int, in_shape, dataset: str, fps: float, seed: int,
+              runtime_weights: bool = False) -> Path:
+    """``model.onnx`` of a random-weight topology, built with ``--impl rtl`` to code generation."""
+    random_model_onnx(root / "model.onnx", name, input_bits, in_shape, 10, seed)
+    (root / "verify.json").write_text(json.dumps({"dataset": dataset, "label_mismatches": 0}))
+    build(root, board="pynq-z2", fps=fps, verify_limit=20, impl="rtl", runtime_weights=runtime_weights,
+          log=lambda _: None)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tfc_rtl(tmp_path_factory) -> Path:
+    return rtl_build(tmp_path_factory.mktemp("tfc_rtl"), "tfc", 1, (1, 8, 8), "digits", 100_000, seed=21,
+                     runtime_weights=True)
+
+
+@pytest.fixture(scope="session")
+def tfc8_rtl(tmp_path_factory) -> Path:
+    return rtl_build(tmp_path_factory.mktemp("tfc8_rtl"), "tfc", 8, (1, 8, 8), "digits", 200_000, seed=22)
+
+
+def digits_test_images(limit: int | None = None) -> np.ndarray:
+    from bnn2hw.data import load_dataset
+    images = load_dataset("digits").x_test
+    return images if limit is None else images[:limit]

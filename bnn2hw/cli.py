@@ -160,12 +160,19 @@ def _add_simulate_parser(sub) -> None:
     p.add_argument("--rtl-layers", action="store_true",
                    help="run every RTL node (--impl rtl builds) in Verilator against the simulator, word for word "
                         "(BUILD/rtl_layers.json)")
+    p.add_argument("--rtl", action="store_true",
+                   help="run the stitched RTL accelerator (--impl rtl builds) in Verilator on the test split "
+                        "(BUILD/rtlsim.json; with --ensemble K the samples' weights go in over AXI-lite)")
     p.add_argument("--stall", type=float, default=0.0,
-                   help="with --rtl-layers: probability of a random valid/ready stall each cycle (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="with --rtl-layers: seed of the stall pattern")
+                   help="with --rtl / --rtl-layers: probability of a random valid/ready stall each cycle (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="with --rtl / --rtl-layers: seed of the stall pattern")
 
 
 def _simulate(args) -> None:
+    if args.rtl:
+        _print_rtlsim(args.build_dir, pipeline.run_rtlsim(args.build_dir, args.dataset, args.limit, args.stall,
+                                                          args.seed, args.ensemble, args.data_dir))
+        return
     if args.rtl_layers:
         report = pipeline.run_rtl_layers(args.build_dir, args.dataset, args.limit, args.stall, args.seed,
                                          args.data_dir)
@@ -188,6 +195,19 @@ def _print_sim(s: dict) -> None:
     if ens:
         print(f"  {ens.get('members', ens.get('samples'))}-sample ensemble: accuracy {ens['accuracy']:.4f}, "
               f"NLL {ens['nll']:.4f}, ECE {ens['ece']:.4f}, entropy {ens['entropy']:.4f}")
+
+
+def _print_rtlsim(build_dir: Path, r: dict) -> None:
+    print(f"\nVerilator, stitched accelerator: {r['images']} images (stall {r['stall']:g}): "
+          f"{r['label_mismatches']} mismatches with bnn2hw.sim, {r['reference_label_mismatches']} with model.onnx, "
+          f"accuracy {r['accuracy']}")
+    print(f"  {r['cycles_per_frame']:g} cycles/frame measured (bottleneck {r['expected_cycles_per_frame']}), "
+          f"latency {r['latency_cycles']} cycles, FIFO depths {r['fifo_depths']}, "
+          f"{r['sim_images_per_s']:,.0f} simulated img/s; {build_dir}/rtlsim.json")
+    for sample in r.get("ensemble", {}).get("samples", []):
+        print(f"  posterior sample {sample['sample']} over AXI-lite: {sample['label_mismatches']} mismatches")
+    if not r["passed"]:
+        raise RtlMismatch("the stitched accelerator disagrees with the simulator")
 
 
 def _add_deploy_parser(sub) -> None:

@@ -115,6 +115,22 @@ def run_rtl_layers(build_dir: Path, dataset: str | None = None, limit: int | Non
     return rtl_layers(Path(build_dir), images, stall=stall, seed=seed, log=log)
 
 
+def run_rtlsim(build_dir: Path, dataset: str | None = None, limit: int | None = None, stall: float = 0.0,
+               seed: int = 0, ensemble: int | None = None, data_dir: str | None = None, log=print) -> dict:
+    """The stitched ``accelerator`` of ``BUILD/hw`` in Verilator on the test split -> ``BUILD/rtlsim.json``."""
+    from bnn2hw.eda.rtlsim import run_stitched
+    from bnn2hw.sim.api import test_split
+    if not 0 <= stall < 1:
+        raise ValueError(f"--stall must be a probability in [0, 1), got {stall}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be a positive number of images, got {limit}")
+    if ensemble is not None and ensemble < 1:
+        raise ValueError(f"--ensemble must be a positive number of samples, got {ensemble}")
+    images, labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
+    return run_stitched(Path(build_dir), images, stall=stall, seed=seed, ensemble=ensemble, log=log,
+                        true_labels=labels)
+
+
 def run_deploy(build_dir: Path, out_dir: Path, ensemble: int | None = None, test_limit: int | None = None,
                data_dir: str | None = None, log=print) -> dict:
     """``BUILD`` -> a self-contained PYNQ package in ``out_dir`` (driver checked against the simulator)."""

@@ -80,7 +80,8 @@ def _workdir(rtl_dir: Path, node: dict, scramble: bool) -> Path:
     return work
 
 
-def check_node(rtl_dir: Path, node: dict, kernel, streams: dict, stall: float, seed: int) -> dict:
+def check_node(rtl_dir: Path, node: dict, kernel, streams: dict, stall: float, seed: int,
+               cache_dir: Path = verilator.CACHE_DIR) -> dict:
     sources = [rtl_dir / s for s in node["sources"]]
     texts = (p.read_text() for p in sources)
     top_source = next((t for t in texts if re.search(rf"^\s*module\s+{node['top']}\b", t, re.M)), None)
@@ -91,7 +92,7 @@ def check_node(rtl_dir: Path, node: dict, kernel, streams: dict, stall: float, s
         shell = tb_top(node["top"], top_source, node["in_width"], node["out_width"], node["axilite_width"])
     except ValueError as err:
         raise EdaError(f"{node['name']} ({node['op_type']}): {err}") from None
-    exe = verilator.build(sources, shell, node["in_width"], node["out_width"])
+    exe = verilator.build(sources, shell, node["in_width"], node["out_width"], cache_dir=cache_dir)
     built = time.perf_counter() - t0
     words_in = stream_words(streams[kernel.node.inputs[0]], kernel.input_type, kernel.in_word_elems(), node["in_width"])
     expected = stream_words(streams[kernel.node.outputs[0]], kernel.output_type, kernel.out_word_elems(),
@@ -100,7 +101,7 @@ def check_node(rtl_dir: Path, node: dict, kernel, streams: dict, stall: float, s
     writes = axi_weight_writes(kernel) if node["axilite_width"] else None
     work = _workdir(rtl_dir, node, scramble=writes is not None)
     try:
-        got, cycles = verilator.run(exe, words_in.reshape(-1, words_in.shape[-1]), n * per_image, node["out_width"],
+        got, cycles, _ = verilator.run(exe, words_in.reshape(-1, words_in.shape[-1]), n * per_image, node["out_width"],
                                     work, stall=stall, seed=seed, axi_writes=writes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -113,7 +114,8 @@ def check_node(rtl_dir: Path, node: dict, kernel, streams: dict, stall: float, s
             "sim_seconds": round(time.perf_counter() - t0 - built, 2)}
 
 
-def rtl_layers(build_dir: Path, images: np.ndarray, stall: float = 0.0, seed: int = 0, log=print) -> dict:
+def rtl_layers(build_dir: Path, images: np.ndarray, stall: float = 0.0, seed: int = 0, log=print,
+               cache_dir: Path = verilator.CACHE_DIR) -> dict:
     build_dir = Path(build_dir)
     manifest = load_manifest(build_dir)
     verilator.verilator_binary()
@@ -126,7 +128,8 @@ def rtl_layers(build_dir: Path, images: np.ndarray, stall: float = 0.0, seed: in
         if node["name"] not in kernels:
             raise EdaError(f"{node['name']}: in the RTL manifest but not in {build_dir}/hw/dataflow.onnx; rebuild")
         log(f"  verilator: {node['name']} ({node['op_type']}) ...")
-        nodes[node["name"]] = result = check_node(rtl_dir, node, kernels[node["name"]], streams, stall, seed)
+        nodes[node["name"]] = result = check_node(rtl_dir, node, kernels[node["name"]], streams, stall, seed,
+                                                       cache_dir)
         log(f"    {result['images']} images, {result['mismatched_images']} mismatched, "
             f"{result['cycles_per_frame']:g} cycles/frame (expected {result['expected_cycles']}), "
             f"build {result['build_seconds']:.1f} s, sim {result['sim_seconds']:.1f} s")

@@ -6,7 +6,8 @@ given TDATA widths, and a 32-bit AXI-lite write channel ``aw*`` / ``w*`` / ``b*`
 ``top`` with FINN's port names: ``ap_clk``, ``ap_rst_n``, ``in0_V_*``, ``out0_V_*`` and, when
 ``axilite_width`` > 0, ``s_axilite_*`` on the testbench's write channel. Every other input port
 found in ``top_source`` (a finn-rtllib top's unused AXI-lite or parameter streams) is tied to 0,
-so the same shell fits every layer FINN or bnn2hw generates.
+so the same shell fits every layer FINN or bnn2hw generates. ``stream_ports=STITCHED_PORTS`` fits
+the stitched ``accelerator`` (``s_axis_0`` / ``m_axis_0``) instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ PORT = re.compile(r"^\s*(input|output)\s+(?:wire\s+|logic\s+|reg\s+)?(?:\[[^\]]*
 STREAM_PORTS = {"ap_clk": "clk", "ap_rst_n": "rst_n", "in0_V_TDATA": "in_tdata", "in0_V_TVALID": "in_tvalid",
                 "in0_V_TREADY": "in_tready", "out0_V_TDATA": "out_tdata", "out0_V_TVALID": "out_tvalid",
                 "out0_V_TREADY": "out_tready"}
+STITCHED_PORTS = {"ap_clk": "clk", "ap_rst_n": "rst_n", "s_axis_0_tdata": "in_tdata", "s_axis_0_tvalid": "in_tvalid",
+                  "s_axis_0_tready": "in_tready", "m_axis_0_tdata": "out_tdata", "m_axis_0_tvalid": "out_tvalid",
+                  "m_axis_0_tready": "out_tready"}
 AXI_PORTS = {"s_axilite_AWVALID": "awvalid", "s_axilite_AWREADY": "awready", "s_axilite_WVALID": "wvalid",
              "s_axilite_WREADY": "wready", "s_axilite_WDATA": "wdata", "s_axilite_BVALID": "bvalid",
              "s_axilite_BREADY": "bready", "s_axilite_WSTRB": "4'hf", "s_axilite_BRESP": ""}
@@ -31,15 +35,16 @@ def top_ports(top_source: str, top: str) -> dict[str, str]:
     return {name: direction for direction, name in PORT.findall(body)}
 
 
-def tb_top(top: str, top_source: str, in_width: int, out_width: int, axilite_width: int = 0) -> str:
+def tb_top(top: str, top_source: str, in_width: int, out_width: int, axilite_width: int = 0,
+           stream_ports: dict = STREAM_PORTS) -> str:
     ports = top_ports(top_source, top)
-    missing = [p for p in STREAM_PORTS if p not in ports]
+    missing = [p for p in stream_ports if p not in ports]
     if missing:
         raise ValueError(f"module {top} lacks the AXI-stream ports {', '.join(missing)}")
     connections = []
     for name, direction in ports.items():
-        if name in STREAM_PORTS:
-            connections.append(f".{name}({STREAM_PORTS[name]})")
+        if name in stream_ports:
+            connections.append(f".{name}({stream_ports[name]})")
         elif axilite_width and name == "s_axilite_AWADDR":
             connections.append(f".{name}(awaddr[{axilite_width - 1}:0])")
         elif axilite_width and name in AXI_PORTS:

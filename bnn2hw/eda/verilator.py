@@ -12,8 +12,10 @@ Contract:
   into place, so an interrupted or concurrent build never leaves a half-built entry.
 * ``run(exe, words_in, n_out, out_width, workdir, stall, seed, axi_writes)`` streams
   ``words_in`` ((n, chunks) uint32, 32-bit chunks little end first) through the design with
-  random stalls, in ``workdir`` (where its ``$readmemh`` files are), and returns the output words
-  ((n_out, chunks) uint32) and the cycle each was taken. A deadlock raises ``EdaError``.
+  random stalls, in ``workdir`` (where its ``$readmemh`` files are), and returns a ``RunResult``:
+  the output words ((n_out, chunks) uint32), the cycle each was taken and the design's stdout.
+  ``pace`` = (words, cycles) offers each frame's input no earlier than frame·cycles (a source at
+  the bottleneck's rate). A deadlock raises ``EdaError``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -101,9 +104,16 @@ def build(sources: list[Path], tb_top: str, in_width: int, out_width: int, cache
     return target / EXE
 
 
+class RunResult(NamedTuple):
+    words: np.ndarray        # (n_out, chunks) uint32
+    cycles: np.ndarray       # (n_out,) uint64: the cycle each output word was taken
+    stdout: str              # what the design printed ($display, final blocks)
+
+
 def run(exe: Path, words_in: np.ndarray, n_out: int, out_width: int, workdir: Path, stall: float = 0.0,
-        seed: int = 0, axi_writes: np.ndarray | None = None, timeout: float = 3600) -> tuple[np.ndarray, np.ndarray]:
-    """Stream ``words_in`` through the testbench; returns (output words, cycle of each)."""
+        seed: int = 0, axi_writes: np.ndarray | None = None, pace: tuple[int, int] | None = None,
+        timeout: float = 3600) -> RunResult:
+    """Stream ``words_in`` through the testbench (``pace``: (words, cycles) per frame at most)."""
     workdir = Path(workdir)
     files = {name: workdir / f"tb_{name}.bin" for name in ("in", "out", "cycles", "axi")}
     np.ascontiguousarray(words_in, dtype="<u4").tofile(files["in"])
@@ -112,6 +122,10 @@ def run(exe: Path, words_in: np.ndarray, n_out: int, out_width: int, workdir: Pa
     if axi_writes is not None and len(axi_writes):
         np.ascontiguousarray(axi_writes, dtype="<u4").tofile(files["axi"])
         args.append(str(files["axi"]))
+    else:
+        args.append("-")
+    if pace is not None:
+        args += [str(int(pace[0])), str(int(pace[1]))]
     try:
         result = subprocess.run(args, capture_output=True, text=True, cwd=workdir, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -121,4 +135,4 @@ def run(exe: Path, words_in: np.ndarray, n_out: int, out_width: int, workdir: Pa
                        + (result.stderr.strip() or result.stdout.strip())[:800])
     out = np.fromfile(files["out"], dtype="<u4").reshape(n_out, chunks(out_width))
     cycles = np.fromfile(files["cycles"], dtype="<u8")
-    return out, cycles
+    return RunResult(out, cycles, result.stdout)

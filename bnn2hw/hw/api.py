@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bnn2hw.hw import vivado
 from bnn2hw.hw.boards import UnknownBoard, load_board
-from bnn2hw.hw.config import BuildConfig, HwError, Stage
+from bnn2hw.hw.config import BuildConfig, HwError, Impl, Stage
 from bnn2hw.hw.finn_env import finn_settings, import_finn, is_hw_node, xilinx_tools
 from bnn2hw.hw.steps import HW_LAYERS_FILE, BuildState, finn_config, flow_steps, run_steps
 
@@ -33,6 +33,7 @@ HW_DIR, DATAFLOW_FILE, FOLDING_FILE = "hw", "dataflow.onnx", "folding.json"
 ESTIMATES_FILE, VERIFY_FILE, CODEGEN_DIR = "estimates.json", "verify.json", "codegen"
 FOLDING_JSON_ATTRS = ["PE", "SIMD", "parallel_window", "ram_style", "ram_style_thresholds", "resType",
                       "mem_mode", "runtime_writeable_weights"]
+FIFO_ATTRS = ["inFIFODepths", "outFIFODepths"]  # --impl rtl: sized by simulating the stitched top
 
 
 def build(build_dir, board: str = "pynq-z2", fps: float | None = None, clock_mhz: float | None = None,
@@ -98,7 +99,8 @@ def _write_outputs(model, state: BuildState) -> dict:
     if non_hw:
         raise HwError(f"FINN left non-HW layers inside the dataflow partition: {', '.join(non_hw)}")
     model.save(str(state.hw_dir / DATAFLOW_FILE))
-    extract_model_config_to_json(model, state.hw_dir / FOLDING_FILE, FOLDING_JSON_ATTRS)
+    attrs = FOLDING_JSON_ATTRS + (FIFO_ATTRS if state.config.impl == Impl.RTL else [])
+    extract_model_config_to_json(model, state.hw_dir / FOLDING_FILE, attrs)
     est = estimate(model, state.board, state.clock_mhz, state.config.max_utilization)
     est.update(impl=state.config.impl.value, target_fps=state.config.fps, folding_source=state.folding_source,
                meets_target=None if state.config.fps is None else est["fps"] >= state.config.fps,

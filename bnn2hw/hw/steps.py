@@ -99,8 +99,20 @@ def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
         return model.transform(WidenXnorAccumulators())
 
     def step_export_rtl(model, cfg):
+        from qonnx.custom_op.registry import getCustomOp
+
+        from bnn2hw.eda import EdaError
+        from bnn2hw.eda.rtlsim import write_accelerator
         from bnn2hw.hw.rtl.export import export_rtl
         export_rtl(model, state.hw_dir)
+        model.save(str(state.hw_dir / "dataflow.onnx"))  # what the FIFO-sizing simulation reads
+        try:
+            depths = write_accelerator(state.hw_dir, log=state.log_progress)
+        except EdaError as err:
+            raise HwError(f"stitching the accelerator: {err}") from None
+        for node, depth in zip(model.graph.node, depths):
+            getCustomOp(node).set_nodeattr("inFIFODepths", [int(depth)])
+        getCustomOp(model.graph.node[-1]).set_nodeattr("outFIFODepths", [int(depths[-1])])
         return model
 
     return {name: _named(name, fn) for name, fn in (

@@ -4,18 +4,21 @@
 // rst_n, in_tdata/in_tvalid/in_tready, out_tdata/out_tvalid/out_tready and an AXI-lite write
 // channel (aw/w/b). Words travel as IN_CHUNKS / OUT_CHUNKS little-endian uint32 chunks.
 //
-//   axis_tb IN.bin N_IN OUT.bin N_OUT CYCLES.bin STALL_PERMILLE SEED [AXI.bin]
+//   axis_tb IN.bin N_IN OUT.bin N_OUT CYCLES.bin STALL_PERMILLE SEED [AXI.bin|- [FRAME_WORDS FRAME_CYCLES]]
 //
 // Optionally writes the (address, data) uint32 pairs of AXI.bin over AXI-lite first; then streams
 // N_IN input words in, with input valid and output ready each withheld with probability
 // STALL_PERMILLE / 1000 per cycle (a valid, once raised, stays until taken, as AXI requires),
 // and writes the first N_OUT output words to OUT.bin and the cycle of each to CYCLES.bin
-// (uint64, counted from the first streaming cycle). Exit status 0; 3 if the design stopped
+// (uint64, counted from the first streaming cycle). With FRAME_WORDS / FRAME_CYCLES the input is
+// paced: the words of frame f (FRAME_WORDS each) are offered from cycle f * FRAME_CYCLES on (a
+// source at the bottleneck's rate, for FIFO sizing). Exit status 0; 3 if the design stopped
 // producing output (a deadlock: the words so far are still written).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 #include "verilated.h"
 #include "Vbnn2hw_tb_top.h"
@@ -58,7 +61,8 @@ struct Bench {
 
 int main(int argc, char** argv) {
     if (argc < 8) {
-        std::fprintf(stderr, "usage: axis_tb IN.bin N_IN OUT.bin N_OUT CYCLES.bin STALL_PERMILLE SEED [AXI.bin]\n");
+        std::fprintf(stderr, "usage: axis_tb IN.bin N_IN OUT.bin N_OUT CYCLES.bin STALL_PERMILLE SEED "
+                             "[AXI.bin|- [FRAME_WORDS FRAME_CYCLES]]\n");
         return 2;
     }
     const std::size_t n_in = std::strtoull(argv[2], nullptr, 10), n_out = std::strtoull(argv[4], nullptr, 10);
@@ -79,7 +83,9 @@ int main(int argc, char** argv) {
     b.top->rst_n = 1;
     b.tick();
 
-    if (argc > 8) {  // runtime weights over AXI-lite, one write at a time
+    const uint64_t frame_words = argc > 10 ? std::strtoull(argv[9], nullptr, 10) : 0;
+    const uint64_t frame_cycles = argc > 10 ? std::strtoull(argv[10], nullptr, 10) : 0;
+    if (argc > 8 && std::string(argv[8]) != "-") {  // runtime weights over AXI-lite, one write at a time
         FILE* f = std::fopen(argv[8], "rb");
         if (!f) { std::fprintf(stderr, "axis_tb: cannot open %s\n", argv[8]); return 2; }
         uint32_t pair[2];
@@ -104,7 +110,8 @@ int main(int argc, char** argv) {
     uint64_t idle = 0, start = b.cycle;
     const uint64_t patience = 1000000;  // cycles without any output before calling it a deadlock
     while (got < n_out) {
-        if (!b.top->in_tvalid && sent < n_in && permille(rng) >= stall) {
+        const bool paced = frame_words && (sent / frame_words) * frame_cycles > b.cycle - start;
+        if (!b.top->in_tvalid && sent < n_in && !paced && permille(rng) >= stall) {
             set_port(b.top->in_tdata, &in[sent * IN_CHUNKS]);
             b.top->in_tvalid = 1;
         }

@@ -7,7 +7,8 @@ its memory images (``*.dat`` in its code generation directory, read at simulatio
 to the working directory) into ``hw_dir/rtl/``, writes ``files.f`` (every source once, in
 dependency order) and ``manifest.json``: per node, in graph order, ``name``, ``op_type``, ``top``
 (module name), ``sources`` and ``data`` (paths relative to ``rtl/``), ``in_width`` /
-``out_width`` (AXI-stream TDATA widths, padded to bytes), ``axilite_width`` (address bits of the
+``out_width`` (AXI-stream TDATA widths, padded to bytes), ``in_bits`` / ``out_bits`` (unpadded),
+``in_elems`` / ``out_elems`` (elements per word), ``axilite_width`` (address bits of the
 runtime-weight AXI-lite port; 0 without). ``bnn2hw.eda`` works from this manifest alone (no FINN).
 One copied source is patched for Verilator 5.006 (``VERILATOR_PATCHES``, same semantics).
 """
@@ -68,6 +69,8 @@ def _node_entry(node, out: Path) -> dict:
         data.append(str(rel))
     return {"name": node.name, "op_type": node.op_type, "top": top, "sources": sources, "data": data,
             "in_width": int(op.get_instream_width_padded(0)), "out_width": int(op.get_outstream_width_padded(0)),
+            "in_bits": int(op.get_instream_width(0)), "out_bits": int(op.get_outstream_width(0)),
+            "in_elems": int(op.get_folded_input_shape(0)[-1]), "out_elems": int(op.get_folded_output_shape(0)[-1]),
             "axilite_width": _axilite_width(op)}
 
 

@@ -1,0 +1,236 @@
+"""The stitched ``accelerator`` in Verilator: FIFO sizing at build time, whole-network runs after.
+
+Contract:
+* ``write_accelerator(hw_dir, log)`` (``bnn2hw build --impl rtl``, after ``hw/rtl/`` is
+  exported) sizes every FIFO of the stitched top by simulation, as FINN does in Vivado: a
+  design with deep FIFOs that print their peak occupancy (``bnn2hw.eda.stitch``) streams
+  ``SIZING_FRAMES`` frames of random input offered at the bottleneck's rate (one frame per
+  ``max(expected cycles)``), and each FIFO gets ``max(2, peak + 1)`` words. It writes
+  ``rtl/accelerator.sv``, adds it (and the FIFO / width-converter modules) to ``files.f``, and
+  records ``fifo_depths`` and the AXI-lite map in ``manifest.json``; returns the depths.
+  Without Verilator the depths are the conservative ``words per frame + 2`` of each edge and
+  ``fifo_sizing`` says so.
+* ``run_stitched(build_dir, images, stall, seed, ensemble, log)`` (``bnn2hw simulate --rtl``)
+  streams the raw uint8 ``images`` back to back through the stitched top (random input-valid /
+  output-ready stalls of probability ``stall``), compares its output words with ``bnn2hw.sim``
+  and its labels with ``model.onnx``, and writes ``BUILD/rtlsim.json``: ``images``,
+  ``label_mismatches`` (vs bnn2hw.sim), ``reference_label_mismatches`` (vs model.onnx, qonnx),
+  ``accuracy``, ``cycles_per_frame`` (measured, steady state), ``expected_cycles_per_frame``
+  (the bottleneck node's), ``accuracy`` (against ``true_labels``), ``latency_cycles`` (first image: first input word offered to its
+  last output word), ``fifo_depths``, ``sim_images_per_s``, ``build_seconds``. With
+  ``ensemble=K`` posterior sample k's weights (``BUILD/samples/<k>``) are written over AXI-lite
+  before pass k, as the board driver does, and each pass is compared with sample k's simulation.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bnn2hw.eda import verilator
+from bnn2hw.eda.rtl_layers import MANIFEST, axi_weight_writes, load_manifest, stream_words
+from bnn2hw.eda.stitch import STITCHED_SOURCES, accelerator_sv, axilite_map, fifo_peaks
+from bnn2hw.eda.testbench import STITCHED_PORTS, tb_top
+from bnn2hw.eda.verilator import EdaError
+from bnn2hw.sim.accelerator import Accelerator
+
+RTL_SOURCE_DIR = Path(__file__).resolve().parents[2] / "hw" / "rtl"
+TOP_FILE, REPORT_FILE, SIZING_FRAMES = "accelerator.sv", "rtlsim.json", 4
+
+
+class Design:
+    """A build's stitched top: manifest, sources, simulator model and the Verilator executable."""
+
+    def __init__(self, hw_dir: Path, manifest: dict, top_text: str):
+        self.hw_dir, self.manifest, self.top_text = Path(hw_dir), manifest, top_text
+        self.rtl_dir = self.hw_dir / "rtl"
+        self.nodes = manifest["nodes"]
+        self.first, self.last = self.nodes[0], self.nodes[-1]
+        self.axi = axilite_map(self.nodes)
+
+    def executable(self, cache_dir: Path = verilator.CACHE_DIR) -> Path:
+        work = Path(tempfile.mkdtemp(prefix="bnn2hw-top-"))
+        try:
+            (work / TOP_FILE).write_text(self.top_text)
+            sources = [self.rtl_dir / f for f in self.manifest["files"] if Path(f).name != TOP_FILE]
+            sources += [RTL_SOURCE_DIR / name for name in STITCHED_SOURCES if not (self.rtl_dir / "lib" / name).exists()]
+            sources += [self.rtl_dir / "lib" / name for name in STITCHED_SOURCES if (self.rtl_dir / "lib" / name).exists()]
+            shell = tb_top("accelerator", self.top_text, self.first["in_width"], self.last["out_width"],
+                           self.axi["address_bits"], STITCHED_PORTS)
+            return verilator.build(sources + [work / TOP_FILE], shell, self.first["in_width"], self.last["out_width"],
+                                   cache_dir=cache_dir)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def workdir(self, scramble_runtime: bool) -> Path:
+        work = Path(tempfile.mkdtemp(prefix="bnn2hw-accelerator-"))
+        for node in self.nodes:
+            for rel in node["data"]:
+                target = work / Path(rel).name
+                shutil.copyfile(self.rtl_dir / rel, target)
+                if scramble_runtime and node["axilite_width"] and target.name.endswith("_weights.dat"):
+                    target.write_text("\n".join("5" * len(line) for line in target.read_text().split()) + "\n")
+        return work
+
+    def axi_writes(self, accelerator: Accelerator) -> np.ndarray | None:
+        if not self.axi["layers"]:
+            return None
+        kernels = {k.node.name: k for k in accelerator.kernels}
+        writes = [axi_weight_writes(kernels[name]) + np.array([base, 0], dtype="<u4")
+                  for name, base in self.axi["layers"].items()]
+        return np.concatenate(writes)
+
+
+def _sources_text(rtl_dir: Path, nodes: list[dict]) -> dict:
+    import re
+    texts = {}
+    for node in nodes:
+        for rel in node["sources"]:
+            text = (rtl_dir / rel).read_text()
+            if re.search(rf"^\s*module\s+{node['top']}\b", text, re.M):
+                texts[node["name"]] = text
+    return texts
+
+
+def _frame_words(accelerator: Accelerator, nodes: list[dict]) -> list[int]:
+    """Words per frame on each edge (into node i; the last: out of the last node)."""
+    counts = [int(np.prod(k.input_shape())) // node["in_elems"] for k, node in zip(accelerator.kernels, nodes)]
+    streams = accelerator.run_stream(np.zeros((1,) + accelerator.kernels[0].input_shape(), np.int64))
+    out = streams[accelerator.kernels[-1].node.outputs[0]]
+    return counts + [int(out.size) // nodes[-1]["out_elems"]]
+
+
+def write_accelerator(hw_dir: Path, log=print) -> list[int]:
+    hw_dir = Path(hw_dir)
+    manifest = json.loads((hw_dir / MANIFEST.relative_to("hw")).read_text())
+    rtl_dir, nodes = hw_dir / "rtl", manifest["nodes"]
+    for name in STITCHED_SOURCES:
+        shutil.copyfile(RTL_SOURCE_DIR / name, rtl_dir / "lib" / name)
+    accelerator = Accelerator.load(hw_dir)
+    words = _frame_words(accelerator, nodes)
+    texts = _sources_text(rtl_dir, nodes)
+    try:
+        depths, how = _sized_depths(hw_dir, manifest, accelerator, words, texts), "simulation"
+    except EdaError as err:
+        if "not found" not in str(err):
+            raise
+        depths, how = [w + 2 for w in words], "conservative (words per frame + 2): Verilator not installed"
+    (rtl_dir / TOP_FILE).write_text(accelerator_sv(nodes, depths, texts))
+    files = [f for f in manifest["files"] if f != TOP_FILE]
+    files += [f"lib/{n}" for n in STITCHED_SOURCES if f"lib/{n}" not in files] + [TOP_FILE]
+    manifest.update(files=files, top="accelerator", fifo_depths=depths, fifo_sizing=how, axilite=axilite_map(nodes))
+    (rtl_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (rtl_dir / "files.f").write_text("\n".join(files) + "\n")
+    log(f"  stitched accelerator: FIFO depths {depths} ({how})")
+    return depths
+
+
+def _sized_depths(hw_dir: Path, manifest: dict, accelerator: Accelerator, words: list[int], texts: dict) -> list[int]:
+    verilator.verilator_binary()
+    nodes = manifest["nodes"]
+    deep = [w + 2 for w in words]
+    design = Design(hw_dir, {**manifest, "files": manifest["files"]}, accelerator_sv(nodes, deep, texts, True))
+    exe = design.executable()
+    first = accelerator.kernels[0]
+    rng = np.random.default_rng(0)
+    dtype = first.input_type
+    values = rng.integers(max(dtype.min, 0) if dtype.bits > 1 else 0, (dtype.max if dtype.bits > 1 else 1) + 1,
+                          (SIZING_FRAMES,) + first.input_shape())
+    words_in = stream_words(values, dtype, first.in_word_elems(), nodes[0]["in_width"])
+    bottleneck = max(k.exp_cycles() for k in accelerator.kernels)
+    work = design.workdir(scramble_runtime=False)
+    try:
+        result = verilator.run(exe, words_in.reshape(-1, words_in.shape[-1]), SIZING_FRAMES * words[-1],
+                               nodes[-1]["out_width"], work, pace=(words[0], bottleneck))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return [max(2, peak + 1) for peak in fifo_peaks(result.stdout, len(words))]
+
+
+def load_design(build_dir: Path) -> Design:
+    hw_dir = Path(build_dir) / "hw"
+    manifest = load_manifest(build_dir)
+    top = hw_dir / "rtl" / TOP_FILE
+    if not top.is_file():
+        raise EdaError(f"{top}: no stitched accelerator; rebuild with `bnn2hw build {build_dir} --impl rtl`")
+    return Design(hw_dir, manifest, top.read_text())
+
+
+def _labels(words: np.ndarray, node: dict, per_image: int) -> np.ndarray:
+    """The first output element of each image (LabelSelect: the top-1 class index)."""
+    element = node["out_bits"] // node["out_elems"]
+    return (words[:, 0].astype(np.int64) & ((1 << element) - 1)).reshape(-1, per_image)[:, 0]
+
+
+def _one_pass(design: Design, exe: Path, hw_dir: Path, images: np.ndarray, stall: float, seed: int) -> dict:
+    accelerator = Accelerator.load(hw_dir)
+    streams = accelerator.node_streams(images)
+    first, last = accelerator.kernels[0], accelerator.kernels[-1]
+    words_in = stream_words(streams[first.node.inputs[0]], first.input_type, first.in_word_elems(),
+                            design.first["in_width"])
+    expected = stream_words(streams[last.node.outputs[0]], last.output_type, last.out_word_elems(),
+                            design.last["out_width"])
+    n, per_image = expected.shape[:2]
+    writes = design.axi_writes(accelerator)
+    work = design.workdir(scramble_runtime=writes is not None)
+    t0 = time.perf_counter()
+    try:
+        got = verilator.run(exe, words_in.reshape(-1, words_in.shape[-1]), n * per_image, design.last["out_width"],
+                            work, stall=stall, seed=seed, axi_writes=writes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    words = got.words.reshape(expected.shape)
+    frame_ends = got.cycles.reshape(n, per_image)[:, -1].astype(np.int64)
+    return {"labels": _labels(got.words, design.last, per_image), "bad": (words != expected).any(axis=(1, 2)),
+            "frame_ends": frame_ends, "seconds": seconds,
+            "expected": max(k.exp_cycles() for k in accelerator.kernels)}
+
+
+def run_stitched(build_dir: Path, images: np.ndarray, stall: float = 0.0, seed: int = 0, ensemble: int | None = None,
+                 log=print, true_labels: np.ndarray | None = None) -> dict:
+    from bnn2hw.sim.compare import reference_outputs
+    build_dir = Path(build_dir)
+    design = load_design(build_dir)
+    t0 = time.perf_counter()
+    exe = design.executable()
+    built = time.perf_counter() - t0
+    log(f"  verilator: stitched accelerator ({len(design.nodes)} layers) built in {built:.1f} s")
+    result = _one_pass(design, exe, build_dir / "hw", images, stall, seed)
+    ref_labels, _ = reference_outputs(build_dir / "model.onnx", images)
+    ends = result["frame_ends"]
+    report = {"images": int(len(images)), "stall": stall, "seed": seed,
+              "label_mismatches": int(result["bad"].sum()),
+              "first_mismatches": np.flatnonzero(result["bad"])[:10].tolist(),
+              "reference_label_mismatches": int((result["labels"] != ref_labels).sum()),
+              "accuracy": None if true_labels is None else round(float((result["labels"] == true_labels).mean()), 4),
+              "cycles_per_frame": round(float(np.diff(ends).mean()), 2) if len(ends) > 1 else float(ends[0]),
+              "expected_cycles_per_frame": int(result["expected"]), "latency_cycles": int(ends[0]),
+              "fifo_depths": design.manifest.get("fifo_depths"), "fifo_sizing": design.manifest.get("fifo_sizing"),
+              "sim_images_per_s": round(len(images) / max(result["seconds"], 1e-9), 1), "build_seconds": round(built, 2)}
+    if ensemble:
+        report["ensemble"] = _ensemble_passes(design, exe, build_dir, images, ensemble, stall, seed)
+    report["passed"] = report["label_mismatches"] == 0 and report["reference_label_mismatches"] == 0 and all(
+        p["label_mismatches"] == 0 for p in report.get("ensemble", {}).get("samples", []))
+    (build_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _ensemble_passes(design: Design, exe: Path, build_dir: Path, images, k: int, stall: float, seed: int) -> dict:
+    if not design.axi["layers"]:
+        raise EdaError("--ensemble needs runtime-writable weights: build with --runtime-weights --impl rtl")
+    samples = []
+    for index in range(k):
+        hw_dir = build_dir / "samples" / str(index) / "hw"
+        if not (hw_dir / "dataflow.onnx").is_file():
+            raise EdaError(f"{hw_dir}: posterior sample {index} not built; compile with --samples {k} and rebuild")
+        result = _one_pass(design, exe, hw_dir, images, stall, seed + index)
+        samples.append({"sample": index, "label_mismatches": int(result["bad"].sum()),
+                        "labels": result["labels"]})
+    votes = np.stack([s.pop("labels") for s in samples])
+    return {"members": k, "samples": samples, "vote_agreement": round(float((votes == votes[0]).mean()), 4)}

@@ -72,8 +72,12 @@ def datatype_bits(name: str) -> int:
     raise DeployError(f"datatype {name} is not an integer type bnn2hw deploy supports")
 
 
+FAMILY_ALIASES = {"MVAUBinary": "MVAU"}  # bnn2hw's RTL MVAU streams as FINN's MVAU does
+
+
 def _family(op_type: str) -> str:
-    return op_type.rsplit("_", 1)[0] if op_type.endswith(("_hls", "_rtl")) else op_type
+    family = op_type.rsplit("_", 1)[0] if op_type.endswith(("_hls", "_rtl")) else op_type
+    return FAMILY_ALIASES.get(family, family)
 
 
 def _word_elems(node: onnx.NodeProto, table: dict, side: str) -> int:

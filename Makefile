@@ -20,6 +20,7 @@ bench: $(READY)
 	$(PY) scripts/bench_build.py
 	$(PY) scripts/bench_sim.py
 	$(PY) scripts/bench_methods.py
+	$(PY) scripts/bench_rtl_layers.py
 
 clean-venv:
 	rm -rf $(VENV)

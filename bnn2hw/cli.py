@@ -245,6 +245,8 @@ def _flow(args) -> None:
     _print_verify(Path(summary["build_dir"]), summary["compile"])
     _print_build(summary["build"])
     _print_sim(summary["simulate"])
+    if summary.get("rtlsim"):
+        _print_rtlsim(Path(summary["build_dir"]), summary["rtlsim"])
     _print_deploy(Path(summary["deploy_dir"]), summary["deploy"])
 
 

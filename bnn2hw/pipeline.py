@@ -9,6 +9,7 @@ dict. They raise the stage's own errors (``DatasetError``, ``CheckpointError``,
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -140,17 +141,24 @@ def run_deploy(build_dir: Path, out_dir: Path, ensemble: int | None = None, test
 
 def run_flow(out_dir: Path, progress: bool = True, log=print) -> dict:
     """The whole flow on the embedded default data: train (digits, TFC, BayesBiNN) -> compile
-    (mode + posterior samples) -> build (pynq-z2) -> simulate -> deploy."""
+    (mode + posterior samples) -> build (pynq-z2, RTL layers) -> simulate (bit-exact simulator, then
+    the stitched RTL in Verilator when installed) -> deploy."""
     run_dir, build_dir = Path(out_dir) / "run", Path(out_dir) / "build"
     metrics = run_train(run_dir, asdict(DEFAULT_FLOW), progress=progress, log=log)
     log(f"compiling {run_dir} -> {build_dir}")
     verify = run_compile(run_dir, build_dir, samples=FLOW_SAMPLES)
-    log(f"building {build_dir}/hw for {FLOW_BOARD} (and {FLOW_SAMPLES} posterior samples, same folding)")
-    hw = run_build(build_dir, board=FLOW_BOARD, fps=FLOW_FPS, runtime_weights=True, log=log)
+    log(f"building {build_dir}/hw for {FLOW_BOARD} in RTL (and {FLOW_SAMPLES} posterior samples, same folding)")
+    hw = run_build(build_dir, board=FLOW_BOARD, fps=FLOW_FPS, runtime_weights=True, log=log, impl="rtl")
     log(f"simulating {build_dir}/hw bit-exactly")
     sim = run_simulate(build_dir, ensemble=FLOW_SAMPLES, log=log)
+    rtlsim = None
+    if shutil.which("verilator"):
+        log("simulating the stitched RTL accelerator in Verilator (samples written over AXI-lite)")
+        rtlsim = run_rtlsim(build_dir, ensemble=FLOW_SAMPLES, log=log)
+    else:
+        log("Verilator not installed (apt-get install verilator): the RTL simulation is skipped")
     deploy_dir = Path(out_dir) / "deploy"
     log(f"packaging {deploy_dir}")
     package = run_deploy(build_dir, deploy_dir, ensemble=FLOW_SAMPLES, log=log)
     return {"run_dir": str(run_dir), "train": metrics, "build_dir": str(build_dir), "compile": verify,
-            "build": hw, "simulate": sim, "deploy_dir": str(deploy_dir), "deploy": package}
+            "build": hw, "simulate": sim, "rtlsim": rtlsim, "deploy_dir": str(deploy_dir), "deploy": package}

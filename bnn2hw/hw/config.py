@@ -5,7 +5,8 @@ Contract: ``BuildConfig`` is the frozen description of one build: the board, the
 the clock (None = the board's default), how far to go (``Stage``), and how many test images
 the final FINN-vs-QONNX check uses (``verify_limit``; None = all), and whether the MVAU weights
 are writable at run time (``runtime_weights``, for posterior ensembles on the board). ``HwError`` is the one
-exception the stage raises for anything it refuses, with a message meant for the user.
+exception the stage raises for anything it refuses, with a message meant for the user;
+``BuildCheckFailed`` is the ``HwError`` for a check that ran and failed (exit status 1).
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from bnn2hw.errors import CheckFailed
+
 
 class HwError(Exception):
     """A build that cannot go on; the message says why and what to do."""
+
+
+class BuildCheckFailed(HwError, CheckFailed):
+    """A build check that ran and failed: the rate or folding does not fit the board, or FINN's
+    HW layers disagree with model.onnx. The previous ``BUILD/hw`` is kept."""
 
 
 class Stage(str, Enum):

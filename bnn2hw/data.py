@@ -294,6 +294,8 @@ def _array_pickle_globals() -> dict[tuple[str, str], object]:
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
         ("_codecs", "encode"): codecs.encode,  # python 3 writes bytes this way in protocol 2
+        ("__builtin__", "bytes"): bytes,       # ... and empty bytes (an empty array) this way
+        ("builtins", "bytes"): bytes,
     }
 
 
@@ -338,7 +340,7 @@ def _read_cifar_batch(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndar
         labels = np.asarray(batch[b"labels"]).reshape(-1)
     except (TypeError, ValueError) as e:
         raise DatasetError(f"{path}: b'labels' is not a list of integers: {e}") from e
-    if labels.dtype.kind not in "iu" or labels.dtype == np.bool_:
+    if labels.size and (labels.dtype.kind not in "iu" or labels.dtype == np.bool_):
         raise DatasetError(f"{path}: b'labels' must be integers, found {labels.dtype} "
                            f"(e.g. {labels[:3].tolist()})")
     labels = labels.astype(np.int64)

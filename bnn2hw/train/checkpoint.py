@@ -104,7 +104,7 @@ def load_into(model, ckpt: dict, path: Path) -> None:
         model.load_state_dict(state)
     except RuntimeError as err:
         first = str(err).strip().splitlines()
-        raise CheckpointError(f"{path}: model_state does not fit the model "
+        raise CheckpointError(f"{path}: model_state does not match the model "
                               f"{model.config.name} ({' '.join(line.strip() for line in first[:3])})") from None
     layers, latent = model.binary_layers(), list(ckpt["latent"])
     if len(latent) != len(layers):

@@ -60,7 +60,7 @@ class TrainConfig:
 
 
 # (field, lowest allowed, whether the lowest is allowed, highest allowed or None); all must be finite
-NUMBER_RANGES = [("lr", 0.0, False, None), ("bn_lr", 0.0, False, None), ("temperature", 0.0, False, None),
+NUMBER_RANGES = [("lr", 0.0, False, None), ("bn_lr", 0.0, True, None), ("temperature", 0.0, False, None),
                  ("mc_samples", 1, True, None), ("momentum", 0.0, True, 1.0), ("lambda_init", 0.0, True, None),
                  ("val_split", 0.0, True, 1.0), ("seed", 0, True, None)]
 

@@ -59,9 +59,15 @@ def _sibling(target: Path, kind: str, pid: int | str = "") -> Path:
 def lock_output(path):
     """Exclusive lock on the output directory ``path`` for the block (see module docstring)."""
     lock = _sibling(Path(path), "lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputDirError(f"{path}: cannot create {lock.parent} ({err.strerror or err})") from None
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise OutputDirError(f"{path}: cannot create its lock file {lock} ({err.strerror or err})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:

@@ -206,6 +206,8 @@ def run_deploy(build_dir: Path, out_dir: Path, ensemble: int | None = None, test
     check_count(ensemble, "--ensemble")
     check_count(test_limit, "--test-limit", 1)
     out_dir = check_output_dir(out_dir)
+    if out_dir.resolve() == Path(build_dir).resolve():
+        raise OutputDirError(f"--out {out_dir}: is the build directory; the package goes into a folder of its own")
     with _existing_build(build_dir), lock_output(out_dir):
         _refuse_overwrite(out_dir, [PACKAGE_MARKER], "deploy package", force)
         return deploy(Path(build_dir), out_dir, ensemble=ensemble, test_limit=test_limit, data_dir=data_dir,

@@ -149,6 +149,8 @@ def check_spec(spec: dict, path: Path) -> None:
     if spec["format"] != FORMAT:
         raise DriverError(f"{path}: format {spec['format']!r}, this driver reads {FORMAT!r}")
     _require(spec["build"], ("sha256", "files"), f"{path}: build")
+    if not isinstance(spec["build"]["files"], dict) or "dataflow.onnx" not in spec["build"]["files"]:
+        raise DriverError(f"{path}: build.files must name the build's dataflow.onnx (and bitfile)")
     _require(spec["image"], ("shape",), f"{path}: image")
     for side in ("input", "output"):
         _require(spec[side], SIDE_KEYS, f"{path}: {side}")
@@ -191,15 +193,15 @@ def check_checksums(package: Path) -> None:
         if required not in listed:
             raise DriverError(f"{path}: does not list {required}; re-run bnn2hw deploy")
     for rel, digest in listed.items():
-        if _digest(package, rel) != digest:
+        if _digest(package, rel, CHECKSUM_FILE) != digest:
             raise DriverError(f"{package / rel}: sha256 differs from {CHECKSUM_FILE}'s (changed since bnn2hw "
                               f"deploy wrote it); re-run bnn2hw deploy")
 
 
-def _digest(package: Path, rel: str) -> str:
+def _digest(package: Path, rel: str, listed_in: str = SPEC_FILE) -> str:
     path = package / rel
     if not path.is_file():
-        raise DriverError(f"{path}: missing from the package (io_spec.json lists it)")
+        raise DriverError(f"{path}: missing from the package ({listed_in} lists it)")
     return sha256_file(path)
 
 
@@ -222,7 +224,8 @@ def check_package(spec: dict, package: Path) -> None:
 def load_images(path: str, limit: int | None) -> np.ndarray:
     """The ``--inputs`` .npy (no pickles), first ``limit`` images; refuses what is not an image batch."""
     if not Path(path).is_file():
-        raise DriverError(f"--inputs {path}: no such file")
+        raise DriverError(f"--inputs {path}: no such file" if not Path(path).exists() else
+                          f"--inputs {path}: not a file")
     try:
         images = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
@@ -230,10 +233,9 @@ def load_images(path: str, limit: int | None) -> np.ndarray:
     if not isinstance(images, np.ndarray):
         images.close()
         raise DriverError(f"--inputs {path}: an .npz archive; save one array with numpy.save")
-    images = images[:limit]
-    if images.size == 0 or images.ndim == 0:
+    if images.ndim == 0 or images.size == 0:
         raise DriverError(f"--inputs {path}: no images (shape {images.shape})")
-    return images
+    return images[:limit]
 
 
 def check_images(images, spec: dict) -> np.ndarray:
@@ -248,8 +250,8 @@ def check_images(images, spec: dict) -> np.ndarray:
     if len(images) == 0:
         raise DriverError("no images to run (an empty batch)")
     if images.dtype.kind not in "ui":
-        raise DriverError(f"images have dtype {images.dtype}; give raw uint8 pixels (0..255), not "
-                          f"normalised floats")
+        raise DriverError(f"images have dtype {images.dtype}; give raw integer pixels 0..255 (uint8), not "
+                          f"normalised floats or booleans")
     if images.size and (int(images.min()) < 0 or int(images.max()) > 255):
         raise DriverError(f"pixel values {int(images.min())}..{int(images.max())} out of range 0..255")
     return images.astype(np.uint8)
@@ -480,6 +482,8 @@ def _run(args, package: Path) -> int:
         raise DriverError("--batch must be >= 1 and --ensemble >= 0")
     if args.limit is not None and args.limit < 1:
         raise DriverError(f"--limit must be >= 1, got {args.limit}")
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        raise DriverError(f"--output {args.output}: no such directory {Path(args.output).resolve().parent}")
     if not (args.inputs or args.validate or args.benchmark):
         raise DriverError("nothing to do: give --inputs FILE, --validate or --benchmark")
     spec = load_spec(package)

@@ -32,7 +32,7 @@ from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Stage
 from bnn2hw.hw.finn_env import finn_settings, import_finn, is_hw_node, xilinx_tools
 from bnn2hw.hw.model_check import check_build_input
 from bnn2hw.hw.steps import HW_LAYERS_FILE, BuildState, finn_config, flow_steps, run_steps
-from bnn2hw.jsonfile import read_json_if_present
+from bnn2hw.jsonfile import read_json, read_json_if_present
 from bnn2hw.output_dir import restore_on_failure
 
 HW_DIR, DATAFLOW_FILE, FOLDING_FILE = "hw", "dataflow.onnx", "folding.json"
@@ -59,8 +59,10 @@ def _start(build_dir: Path, config: BuildConfig, log) -> tuple[BuildState, Path]
         raise HwError(str(err)) from None
     model_path = Path(config.model) if config.model else build_dir / "model.onnx"
     check_build_input(model_path)
-    if config.folding is not None and not Path(config.folding).is_file():
-        raise HwError(f"{config.folding}: no such folding file")
+    if config.folding is not None:
+        if not Path(config.folding).is_file():
+            raise HwError(f"{config.folding}: no such folding file")
+        read_json(config.folding, HwError)  # a FINN folding file is a JSON object of layer names
     hw_dir = build_dir / HW_DIR
     state = BuildState(config=config, board=board, clock_mhz=config.clock_mhz or board.clock_mhz,
                        hw_dir=hw_dir, log=log)

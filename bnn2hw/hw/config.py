@@ -11,6 +11,7 @@ exception the stage raises for anything it refuses, with a message meant for the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -48,10 +49,10 @@ class BuildConfig:
     runtime_weights: bool = False        # MVAU weights writable over AXI-lite (ensembles on the board)
 
     def __post_init__(self):
-        if self.fps is not None and not self.fps > 0:
-            raise HwError(f"fps must be positive, got {self.fps}")
-        if self.clock_mhz is not None and not self.clock_mhz > 0:
-            raise HwError(f"clock_mhz must be positive, got {self.clock_mhz}")
+        if self.fps is not None and not 0 < self.fps < math.inf:
+            raise HwError(f"fps (--fps) must be a positive finite number, got {self.fps}")
+        if self.clock_mhz is not None and not 0 < self.clock_mhz < math.inf:
+            raise HwError(f"clock_mhz (--clock-mhz) must be a positive finite number, got {self.clock_mhz}")
         if not 0 < self.max_utilization <= 1:
             raise HwError(f"max_utilization must be in (0, 1], got {self.max_utilization}")
         if self.verify_limit is not None and self.verify_limit < 0:

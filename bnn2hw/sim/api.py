@@ -141,8 +141,9 @@ def _ensemble(build_dir: Path, k: int, images, labels, reference: str, scale: fl
     for sample in range(k):
         sample_dir = build_dir / SAMPLES_DIR / str(sample)
         if not (sample_dir / "hw" / "dataflow.onnx").is_file():
-            raise SimError(f"{sample_dir}: missing posterior sample {sample} (build it with "
-                           f"compile_run(run, {sample_dir}, sample={sample}) then build(...) into it)")
+            raise SimError(f"{sample_dir}: missing posterior sample {sample} of --ensemble {k} (compile with "
+                           f"--samples {k}, then build again; API: compile_run(run, {sample_dir}, sample={sample}) "
+                           f"then build(...) into it)")
         report = simulate_build(sample_dir, images, labels, reference)
         members.append(report.pop("_scores"))
         flags["mismatches"] += report["mismatches"]

@@ -72,8 +72,9 @@ def load_checkpoint(path: Path) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as err:
-        raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({err})") from None
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError, KeyError, ValueError,
+            TypeError, UnicodeDecodeError) as err:  # what torch.load raises for bytes that are no checkpoint
+        raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a bnn2hw checkpoint (no format '{CHECKPOINT_FORMAT}')")
     if data.get("version") != CHECKPOINT_VERSION:

@@ -16,9 +16,10 @@ Contract (imports nothing from bnn2hw but ``bnn2hw.errors``; every stage may use
   ``PARENT/.NAME.backup-PID`` and yields; the block writes a fresh ``target`` in place (for
   tools that record absolute paths, like FINN). On success the backup is removed; on an
   exception the partial ``target`` is removed and the backup moved back.
-* Both clean up what a killed writer left (call them under ``lock_output``): temporaries and
-  trash are removed, a backup is restored in place of the partial directory beside it, and a
-  moved-aside old directory is restored if the swap never happened.
+* Both first clean up what a killed writer left (``recover_interrupted(target)``, also for readers;
+  call it under ``lock_output``): temporaries and trash are removed, a backup is restored in place
+  of the partial directory beside it, and a moved-aside old directory is restored if the swap never
+  happened.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _discard(path: Path) -> None:
     _remove(trash)
 
 
-def _recover(target: Path) -> None:
+def recover_interrupted(target: Path) -> None:
     """Undo what a killed writer of ``target`` left behind (module docstring)."""
     target = Path(os.path.abspath(target))
     if not target.parent.is_dir():
@@ -134,7 +135,7 @@ def _recover(target: Path) -> None:
 def replace_on_success(target):
     """Yield an empty temporary sibling of ``target``; it becomes ``target`` on success."""
     target = Path(target)
-    _recover(target)
+    recover_interrupted(target)
     tmp = _sibling(target, "tmp", os.getpid())
     tmp.mkdir(parents=True)
     try:
@@ -154,7 +155,7 @@ def replace_on_success(target):
 def restore_on_failure(target):
     """Move ``target`` aside and yield it; put the old one back if the block raises."""
     target = Path(target)
-    _recover(target)
+    recover_interrupted(target)
     backup = _sibling(target, "backup", os.getpid())
     if target.exists():
         os.rename(target, backup)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bnn2hw.compile import CompileError, compile_run
 from bnn2hw.errors import CheckFailed, OutputDirError
-from bnn2hw.output_dir import check_output_dir, lock_output, replace_on_success
+from bnn2hw.output_dir import check_output_dir, lock_output, recover_interrupted, replace_on_success
 from bnn2hw.deploy import deploy
 from bnn2hw.hw import build as build_hw
 from bnn2hw.sim import simulate
@@ -177,6 +177,8 @@ def _existing_build(build_dir: Path):
     if not build_dir.is_dir():
         raise OutputDirError(f"{build_dir}: no such build directory; run `bnn2hw compile` first")
     with lock_output(build_dir):
+        for hw_dir in [build_dir / "hw"] + [d / "hw" for d in sample_dirs(build_dir)]:
+            recover_interrupted(hw_dir)  # a build killed mid-way: its previous hw/ comes back
         yield build_dir
 
 

@@ -112,6 +112,16 @@ def test_refused_build_keeps_the_previous_one(build_copy, capsys):
     assert sorted(p.name for p in build_copy.parent.iterdir()) == ["build"], "no temporaries left"
 
 
+def test_a_build_killed_mid_way_gets_its_previous_hw_back(build_copy, capsys):
+    before = snapshot(build_copy / "hw")
+    os.rename(build_copy / "hw", build_copy / ".hw.backup-999999999")  # what a kill -9 mid-build leaves
+    (build_copy / "hw").mkdir()
+    (build_copy / "hw" / "partial.onnx").write_text("half written")
+    assert main(["simulate", str(build_copy), "--limit", "5"]) == 0
+    assert snapshot(build_copy / "hw") == before
+    assert sorted(p.name for p in build_copy.iterdir() if p.name.startswith(".")) == []
+
+
 def _bad_model(path: Path, kind: str) -> None:
     if kind == "empty":
         path.write_bytes(b"")

@@ -19,7 +19,6 @@ Checksums and weight files use the driver's own functions, so deploy and driver 
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from pathlib import Path
 

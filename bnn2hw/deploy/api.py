@@ -31,6 +31,7 @@ import shutil
 from pathlib import Path
 
 import onnx
+from google.protobuf.message import DecodeError
 
 from bnn2hw.deploy import package
 from bnn2hw.deploy.io_spec import DeployError, finn_driver_information, stream_spec
@@ -48,6 +49,13 @@ def _check_out(out_dir: Path, build_dir: Path) -> None:
     if out_dir.exists():
         if not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / SPEC_FILE).is_file()):
             raise DeployError(f"{out_dir}: exists and is not a bnn2hw package; choose an empty or new folder")
+
+
+def _load_onnx(path: Path) -> onnx.ModelProto:
+    try:
+        return onnx.load(str(path))
+    except (DecodeError, OSError, ValueError) as err:
+        raise DeployError(f"{path}: not a readable ONNX file ({err}); run `bnn2hw build` again") from None
 
 
 def _estimates(hw_dir: Path) -> dict:
@@ -108,9 +116,9 @@ def _write_package(build_dir: Path, hw_dir: Path, out_dir: Path, final_dir: Path
                    verify_limit: int) -> tuple[dict, list[str]]:
     """The package in ``out_dir`` (a staging directory that becomes ``final_dir``)."""
     notes: list[str] = []
-    dataflow = onnx.load(str(hw_dir / "dataflow.onnx"))
+    dataflow = _load_onnx(hw_dir / "dataflow.onnx")
     parent_path = hw_dir / "dataflow_parent.onnx"
-    parent = onnx.load(str(parent_path)) if parent_path.is_file() else None
+    parent = _load_onnx(parent_path) if parent_path.is_file() else None
     build = _estimates(hw_dir)
     spec = {"format": FORMAT, **stream_spec(dataflow, parent, build["finn_board"])}
     files = package.copy_build_files(hw_dir, out_dir, notes)

@@ -9,7 +9,7 @@ $(READY): requirements.lock pyproject.toml scripts/setup_venv.sh
 	bash scripts/setup_venv.sh
 
 demo: $(READY)
-	$(PY) -m bnn2hw.cli flow --out runs/demo
+	$(PY) -m bnn2hw.cli flow --out runs/demo --force
 
 test: $(READY)
 	$(PY) -m pytest -q

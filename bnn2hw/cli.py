@@ -1,9 +1,11 @@
 """Command line: ``bnn2hw train / compile / build / simulate / deploy / flow`` (``python -m bnn2hw.cli``).
 
 Contract: each subcommand parses its options, calls one ``bnn2hw.pipeline.run_*`` function
-and prints where its artifacts are and the headline figures. Bad input ends the process
-with status 2 and a one-line message naming the file, option or value at fault; an
-interrupt ends with status 130 and says how to resume.
+and prints where its artifacts are and the headline figures. Exit status (``EXIT_STATUS``):
+0 success; 1 a check ran and failed (``CheckFailed``: compile or simulate mismatches,
+overflows, a rate the board cannot reach, the packaged driver disagreeing with the simulator);
+2 refused input, with a one-line message naming the file, option or value at fault and no
+traceback; 130 interrupted (training says how to resume).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from bnn2hw import pipeline
 from bnn2hw.compile import CompileError
+from bnn2hw.errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, CheckFailed, OutputDirError
 from bnn2hw.deploy import DeployError
 from bnn2hw.eda import EdaError
 from bnn2hw.hw import HwError
@@ -47,6 +50,7 @@ def _add_train_parser(sub) -> None:
         p.add_argument(flag, type=typ, default=None, help=text)
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoint.pt, metrics.json, curves.png)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+    p.add_argument("--force", action="store_true", help="replace the run already in --out")
     p.add_argument("--continual", default=None, metavar="KIND:T",
                    help="continual learning on T tasks (permuted:5 or split:5), BayesBiNN against STE; "
                         "defaults --temperature 1e-2, BayesBiNN --lr 1e-2, batchnorm without affine parameters")
@@ -57,9 +61,10 @@ def _train(args) -> None:
     options = {field: getattr(args, flag[2:].replace("-", "_"))
                for flag, field, _t, _h in TRAIN_OPTIONS if getattr(args, flag[2:].replace("-", "_")) is not None}
     if args.continual:
-        _print_continual(args.out, pipeline.run_continual(args.out, options, args.continual))
+        _print_continual(args.out, pipeline.run_continual(args.out, options, args.continual, force=args.force))
         return
-    metrics = pipeline.run_train(args.out, options, resume=args.resume, progress=not args.no_progress)
+    metrics = pipeline.run_train(args.out, options, resume=args.resume, progress=not args.no_progress,
+                                 force=args.force)
     _print_metrics(args.out, metrics)
 
 
@@ -111,14 +116,17 @@ def _add_compile_parser(sub) -> None:
     p.add_argument("--samples", type=int, default=0,
                    help="also compile posterior samples 0..K-1 into OUT/samples/<k>/ (ensembles)")
     p.add_argument("--data-dir", type=str, default=None, help="where the run's data set lives, if moved")
+    p.add_argument("--force", action="store_true", help="replace the build already in --out (hw/, samples/ too)")
 
 
 def _compile(args) -> None:
-    summary = pipeline.run_compile(args.run_dir, args.out, args.sample, args.samples, args.data_dir)
+    summary = pipeline.run_compile(args.run_dir, args.out, args.sample, args.samples, args.data_dir,
+                                   force=args.force)
     _print_verify(args.out, summary)
     for k, v in enumerate(summary["samples"]):
         print(f"  sample {k}: {v['label_mismatches']} label / {v['value_mismatches']} score mismatches, "
               f"accuracy {v['integer_accuracy']:.4f}")
+    pipeline.check_compile(summary)
 
 
 def _print_verify(build_dir: Path, v: dict) -> None:
@@ -126,6 +134,9 @@ def _print_verify(build_dir: Path, v: dict) -> None:
     print(f"  verified on {v['images']} {v['dataset']} test images against {v['reference']}: "
           f"{v['label_mismatches']} label and {v['value_mismatches']} score mismatches")
     print(f"  accuracy: integer network {v['integer_accuracy']:.4f}, torch float {v.get('torch_float_accuracy', float('nan')):.4f}")
+    if "torch_integer_label_disagreements" in v:
+        print(f"  torch float vs integer network: {v['torch_integer_label_disagreements']} of {v['images']} labels "
+              f"differ (float rounding at threshold ties; the integer network is the reference)")
     print(f"  report: {build_dir}/verify.json")
 
 
@@ -170,8 +181,10 @@ def _add_simulate_parser(sub) -> None:
 
 def _simulate(args) -> None:
     if args.rtl:
-        _print_rtlsim(args.build_dir, pipeline.run_rtlsim(args.build_dir, args.dataset, args.limit, args.stall,
-                                                          args.seed, args.ensemble, args.data_dir))
+        report = pipeline.run_rtlsim(args.build_dir, args.dataset, args.limit, args.stall, args.seed, args.ensemble,
+                                     args.data_dir)
+        _print_rtlsim(args.build_dir, report)
+        pipeline.check_rtlsim(report)
         return
     if args.rtl_layers:
         report = pipeline.run_rtl_layers(args.build_dir, args.dataset, args.limit, args.stall, args.seed,
@@ -181,10 +194,12 @@ def _simulate(args) -> None:
               f"(stall {args.stall:g}): {'all agree with bnn2hw.sim' if not bad else 'MISMATCHES in ' + ', '.join(bad)}"
               f"; {args.build_dir}/rtl_layers.json")
         if bad:
-            raise RtlMismatch(f"{sum(r['mismatched_images'] for r in bad.values())} mismatched node outputs")
+            raise CheckFailed(f"{sum(r['mismatched_images'] for r in bad.values())} mismatched node outputs")
         return
-    _print_sim(pipeline.run_simulate(args.build_dir, args.dataset, args.limit, args.ensemble, args.data_dir,
-                                     log=lambda _: None))
+    report = pipeline.run_simulate(args.build_dir, args.dataset, args.limit, args.ensemble, args.data_dir,
+                                   log=lambda _: None)
+    _print_sim(report)
+    pipeline.check_simulation(report)
 
 
 def _print_sim(s: dict) -> None:
@@ -206,8 +221,6 @@ def _print_rtlsim(build_dir: Path, r: dict) -> None:
           f"{r['sim_images_per_s']:,.0f} simulated img/s; {build_dir}/rtlsim.json")
     for sample in r.get("ensemble", {}).get("samples", []):
         print(f"  posterior sample {sample['sample']} over AXI-lite: {sample['label_mismatches']} mismatches")
-    if not r["passed"]:
-        raise RtlMismatch("the stitched accelerator disagrees with the simulator")
 
 
 def _add_deploy_parser(sub) -> None:
@@ -217,11 +230,12 @@ def _add_deploy_parser(sub) -> None:
     p.add_argument("--ensemble", type=int, default=None, help="package K posterior weight samples")
     p.add_argument("--test-limit", type=int, default=None, help="bundle only N test images")
     p.add_argument("--data-dir", type=str, default=None)
+    p.add_argument("--force", action="store_true", help="replace the package already in --out")
 
 
 def _deploy(args) -> None:
     _print_deploy(args.out, pipeline.run_deploy(args.build_dir, args.out, args.ensemble, args.test_limit,
-                                                args.data_dir, log=lambda _: None))
+                                                args.data_dir, log=lambda _: None, force=args.force))
 
 
 def _print_deploy(out: Path, d: dict) -> None:
@@ -240,7 +254,7 @@ def _print_build(b: dict) -> None:
 
 
 def _flow(args) -> None:
-    summary = pipeline.run_flow(args.out, progress=not args.no_progress)
+    summary = pipeline.run_flow(args.out, progress=not args.no_progress, force=args.force)
     _print_metrics(Path(summary["run_dir"]), summary["train"])
     _print_verify(Path(summary["build_dir"]), summary["compile"])
     _print_build(summary["build"])
@@ -250,8 +264,17 @@ def _flow(args) -> None:
     _print_deploy(Path(summary["deploy_dir"]), summary["deploy"])
 
 
+EXIT_STATUS = """exit status:
+  0    success
+  1    a check ran and failed: compile or simulate mismatches with model.onnx, simulator overflows,
+       a rate or folding the board cannot take, FINN's HW layers or the packaged driver disagreeing
+  2    refused input: a bad option, file or directory (one line names it); nothing was overwritten
+  130  interrupted (train: continue with --resume)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bnn2hw", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="bnn2hw", description=__doc__.splitlines()[0], epilog=EXIT_STATUS,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train_parser(sub)
     _add_compile_parser(sub)
@@ -262,11 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     flow = sub.add_parser("flow", help="the whole flow on the default data (what `make demo` runs)")
     flow.add_argument("--out", type=Path, default=Path("runs/demo"))
     flow.add_argument("--no-progress", action="store_true")
+    flow.add_argument("--force", action="store_true", help="replace the run, build and package already in --out")
+    for command in sub.choices.values():
+        command.epilog, command.formatter_class = EXIT_STATUS, argparse.RawDescriptionHelpFormatter
     return parser
-
-
-class RtlMismatch(Exception):
-    """A hardware rung ran and disagreed with the simulator (exit status 1)."""
 
 
 COMMANDS = {"train": _train, "compile": _compile, "build": _build, "simulate": _simulate, "deploy": _deploy,
@@ -277,22 +299,24 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (DatasetError, CheckpointError, CompileError, HwError, SimError, DeployError,
-            TrainingDiverged, ValueError) as err:
-        print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except RtlMismatch as err:
+    except CheckFailed as err:
         print(f"bnn2hw {args.command}: check failed: {err}", file=sys.stderr)
-        return 1
-    except EdaError as err:
+        return EXIT_CHECK_FAILED
+    except (DatasetError, CheckpointError, CompileError, HwError, SimError, DeployError, OutputDirError,
+            EdaError, TrainingDiverged, ValueError) as err:
         print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
+    except OSError as err:  # a file or directory the user named that the system refuses
+        print(f"bnn2hw {args.command}: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_REFUSED
     except KeyboardInterrupt:
-        where = getattr(args, "out", "the run directory")
-        print(f"\nbnn2hw {args.command}: interrupted; the checkpoint of the last finished epoch is in "
-              f"{where}; continue with --resume", file=sys.stderr)
-        return 130
-    return 0
+        if args.command == "train":
+            print(f"\nbnn2hw train: interrupted; the checkpoint of the last finished epoch (if any) is in "
+                  f"{args.out}; continue with --resume", file=sys.stderr)
+        else:
+            print(f"\nbnn2hw {args.command}: interrupted; earlier outputs were left as they were", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 if __name__ == "__main__":

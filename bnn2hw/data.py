@@ -16,12 +16,16 @@ Contract:
   names the file (or every place searched) and what is wrong.
 
 Where files are looked for (first directory holding all of them wins):
-* ``fashion-mnist``: ``data_dir``, ``$BNN2HW_DATA`` (each also with a
-  ``fashion-mnist`` subdirectory), then ``/usr/share/datasets/fashion-mnist``
-  (Debian package ``dataset-fashion-mnist`` installs the four ``*-ubyte.gz``).
+* ``fashion-mnist``: ``data_dir`` if given, else ``$BNN2HW_DATA`` if set (each
+  also with a ``fashion-mnist`` subdirectory), else
+  ``/usr/share/datasets/fashion-mnist`` (Debian package ``dataset-fashion-mnist``
+  installs the four ``*-ubyte.gz``). A directory the user names is never passed
+  over for another: missing files there are an error, not a fallback.
 * ``mnist``: ``data_dir`` or ``data_dir/mnist`` only.
 * ``cifar10``: ``data_dir`` or ``data_dir/cifar-10-batches-py`` only.
 Any file may also be ``name.gz``; gzip is detected from the content.
+``data_dir`` must be an existing directory; ``digits`` is embedded and refuses one.
+A data set whose train or test split is empty is refused.
 """
 from __future__ import annotations
 
@@ -131,13 +135,18 @@ def candidate_dirs(data_dir: Path | None, subdir: str, use_env: bool = False,
                    system_dirs: Sequence[Path] = ()) -> list[Path]:
     """Directories to search, in order: data_dir, $BNN2HW_DATA, system dirs.
 
-    Each user-given root is tried as-is and with ``subdir`` appended, so one
-    data root can hold several datasets side by side.
+    Only the first of them that is given is searched (a directory the user
+    names is never passed over for another). Each user-given root is tried
+    as-is and with ``subdir`` appended, so one data root can hold several
+    datasets side by side.
     """
-    roots = [data_dir] if data_dir is not None else []
-    if use_env and os.environ.get(ENV_VAR):
-        roots.append(Path(os.environ[ENV_VAR]).expanduser())
-    dirs = [d for root in roots for d in (root, root / subdir)] + list(system_dirs)
+    if data_dir is not None:
+        roots = [data_dir]
+    elif use_env and os.environ.get(ENV_VAR):
+        roots = [Path(os.environ[ENV_VAR]).expanduser()]
+    else:
+        return list(system_dirs)
+    dirs = [d for root in roots for d in (root, root / subdir)]
     return list(dict.fromkeys(dirs))  # drop duplicates, keep order
 
 
@@ -285,6 +294,8 @@ def _array_pickle_globals() -> dict[tuple[str, str], object]:
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
         ("_codecs", "encode"): codecs.encode,  # python 3 writes bytes this way in protocol 2
+        ("__builtin__", "bytes"): bytes,       # ... and empty bytes (an empty array) this way
+        ("builtins", "bytes"): bytes,
     }
 
 
@@ -326,9 +337,13 @@ def _read_cifar_batch(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndar
         raise DatasetError(f"{path}: b'data' must be uint8 (N, 3072), "
                            f"found {data.dtype} {data.shape}")
     try:
-        labels = np.asarray(batch[b"labels"], np.int64).reshape(-1)
+        labels = np.asarray(batch[b"labels"]).reshape(-1)
     except (TypeError, ValueError) as e:
         raise DatasetError(f"{path}: b'labels' is not a list of integers: {e}") from e
+    if labels.size and (labels.dtype.kind not in "iu" or labels.dtype == np.bool_):
+        raise DatasetError(f"{path}: b'labels' must be integers, found {labels.dtype} "
+                           f"(e.g. {labels[:3].tolist()})")
+    labels = labels.astype(np.int64)
     if len(labels) != len(data):
         raise DatasetError(f"{path}: label count {len(labels)} != image count {len(data)}")
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
@@ -384,7 +399,17 @@ def load_dataset(name: str, data_dir: str | Path | None = None,
     if loader is None:
         raise DatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
     directory = Path(data_dir).expanduser() if data_dir is not None else None
+    if directory is not None and name == "digits":
+        raise DatasetError(f"--data-dir {directory}: digits is embedded in scikit-learn and reads no files; "
+                           "leave --data-dir out")
+    if directory is not None and not directory.is_dir():
+        raise DatasetError(f"--data-dir {directory}: no such directory")
     x_train, y_train, x_test, y_test, classes = loader(directory)
+    for split, labels in (("train", y_train), ("test", y_test)):
+        if len(labels) == 0:
+            raise DatasetError(f"{name}: the {split} split has no images"
+                               f"{f' (in {directory})' if directory else ''}; nothing to "
+                               f"{'train on' if split == 'train' else 'test on'}")
     train_idx, val_idx = split_indices(len(y_train), val_fraction, seed)
     return Dataset(name=name,
                    x_train=x_train[train_idx], y_train=y_train[train_idx],

@@ -257,11 +257,24 @@ def test_fashion_mnist_data_dir_beats_env_var(tmp_path, monkeypatch, no_fashion_
 def test_fashion_mnist_missing_lists_every_place(tmp_path, monkeypatch, no_fashion_elsewhere):
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "env"))
     with pytest.raises(DatasetError) as info:
+        load_dataset("fashion-mnist")
+    message = str(info.value)
+    for place in ("env", "env/fashion-mnist"):
+        assert str(tmp_path / place) in message
+    assert "no-system-dir" not in message, "a directory the user names is never passed over"
+    assert "apt-get install dataset-fashion-mnist" in message and "--data-dir" in message
+
+
+def test_fashion_mnist_data_dir_without_the_files_is_not_passed_over(tmp_path, monkeypatch):
+    make_idx_dataset(tmp_path / "env")
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "env"))
+    (tmp_path / "arg").mkdir()
+    with pytest.raises(DatasetError) as info:
         load_dataset("fashion-mnist", data_dir=tmp_path / "arg")
     message = str(info.value)
-    for place in ("arg", "env", "env/fashion-mnist", "no-system-dir"):
-        assert str(tmp_path / place) in message
-    assert "apt-get install dataset-fashion-mnist" in message and "--data-dir" in message
+    assert str(tmp_path / "arg") in message and str(tmp_path / "env") not in message
+    with pytest.raises(DatasetError, match="no such directory"):
+        load_dataset("fashion-mnist", data_dir=tmp_path / "missing")
 
 
 def test_real_fashion_mnist():

@@ -25,7 +25,7 @@ from bnn2hw.compile.qonnx_export import save, to_qonnx
 from bnn2hw.compile.verify import verify_network
 from bnn2hw.data import DatasetError, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, OutputScale, build_model
-from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
+from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into
 from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
 from bnn2hw.train.pbnet import reestimate_batchnorm
 from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION, member_bn_seed
@@ -46,9 +46,12 @@ def load_run(run_dir: Path) -> tuple[dict, BinaryNet]:
         config = dict(ckpt["model_config"])
         config["in_shape"] = tuple(config["in_shape"])
         model = build_model(ModelConfig(**config))
-        model.load_state_dict(ckpt["model_state"])
     except (TypeError, KeyError, ValueError, RuntimeError) as err:
         raise CompileError(f"{run_dir / 'checkpoint.pt'}: model does not match its checkpoint ({err})") from None
+    try:
+        load_into(model, ckpt, run_dir / "checkpoint.pt")
+    except CheckpointError as err:
+        raise CompileError(str(err)) from None
     return ckpt, model.eval()
 
 
@@ -134,6 +137,6 @@ def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> d
     summary = {**report, "run": str(run_dir), "model": model.config.name, "dataset": dataset,
                "readout": "mode" if sample is None else f"sample {sample}",
                "compile_seconds": round(t1 - t0 - data_seconds, 3), "total_seconds": round(time.perf_counter() - t0, 3),
-               "model_onnx": str(out_dir / MODEL_FILE), "output_scale": output_scale(model)}
+               "model_onnx": MODEL_FILE, "output_scale": output_scale(model)}
     (out_dir / VERIFY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary

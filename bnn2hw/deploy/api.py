@@ -3,8 +3,9 @@
 Contract: ``deploy(build_dir, out_dir, ensemble=None, test_limit=None, data_dir=None,
 verify_limit=200, log=print)`` reads ``BUILD/hw/`` (``dataflow.onnx``, ``dataflow_parent.onnx``,
 ``estimates.json``, ``bitfile/`` when Vivado made one), ``BUILD/verify.json`` (the dataset) and
-``BUILD/samples/<k>/`` (posterior samples, see ``bnn2hw.deploy.weights``), empties ``out_dir``
-(only if it is empty or a previous package) and writes:
+``BUILD/samples/<k>/`` (posterior samples, see ``bnn2hw.deploy.weights``), and writes the package
+into a temporary sibling of ``out_dir`` that replaces it only when complete (``out_dir`` must be
+new, empty or a previous package; a failed deploy leaves it as it was):
 ``driver.py`` (a copy of ``driver_template.py``: numpy + pynq only), ``io_spec.json`` (see
 below), ``README.md``, ``sim/dataflow.onnx`` + ``sim/dataflow_parent.onnx`` (for
 ``--backend sim`` and the checksum), ``bitfile/finn-accel.bit`` + ``.hwh`` (when built),
@@ -16,7 +17,8 @@ split, the first ``test_limit``), and for builds with runtime-writable weights
 board, part, clock, estimated fps and latency), ``image``, ``preprocess``, ``input``/``output``
 (``bnn2hw.deploy.io_spec``), ``classes``, ``dataset``, ``test_data``, ``bitfile``/``hwh``,
 ``runtime_weights`` (layers, ``mode``, ``samples``), ``finn_driver_information`` (FINN's
-settings.json block), ``manifest`` (sha256 of every other packaged file). Finally the packaged
+settings.json block), ``manifest`` (sha256 of every other packaged file), ``package.sha256`` (every file, io_spec.json
+included: ``package.write_checksums``). Finally the packaged
 driver's sim backend runs ``verify_limit`` test images and must give the labels
 ``bnn2hw.sim.Accelerator`` gives for the raw images (rung 5 of the verification ladder).
 Returns the summary (also ``DEPLOY/deploy.json``). Raises ``DeployError`` with a message.
@@ -29,28 +31,36 @@ import shutil
 from pathlib import Path
 
 import onnx
+from google.protobuf.message import DecodeError
 
 from bnn2hw.deploy import package
 from bnn2hw.deploy.io_spec import DeployError, finn_driver_information, stream_spec
+from bnn2hw.jsonfile import read_json, read_json_if_present
+from bnn2hw.output_dir import replace_on_success
 from bnn2hw.deploy.weights import graph_weights, runtime_layers, runtime_words, sample_dirs, sample_weights
 
 FORMAT = "bnn2hw-deploy/1"
 SPEC_FILE, SUMMARY_FILE, DRIVER_FILE = "io_spec.json", "deploy.json", "driver.py"
 
 
-def _prepare_out(out_dir: Path, build_dir: Path) -> None:
+def _check_out(out_dir: Path, build_dir: Path) -> None:
     if out_dir.resolve() in (build_dir.resolve(), *build_dir.resolve().parents):
         raise DeployError(f"{out_dir}: the package must not be the build directory or above it")
     if out_dir.exists():
         if not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / SPEC_FILE).is_file()):
             raise DeployError(f"{out_dir}: exists and is not a bnn2hw package; choose an empty or new folder")
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+
+
+def _load_onnx(path: Path) -> onnx.ModelProto:
+    try:
+        return onnx.load(str(path))
+    except (DecodeError, OSError, ValueError) as err:
+        raise DeployError(f"{path}: not a readable ONNX file ({err}); run `bnn2hw build` again") from None
 
 
 def _estimates(hw_dir: Path) -> dict:
     path = hw_dir / "estimates.json"
-    est = json.loads(path.read_text()) if path.is_file() else {}
+    est = read_json_if_present(path, DeployError)
     keys = ("board", "finn_board", "part", "clock_mhz", "fps", "latency_cycles", "latency_us")
     return {k: est.get(k) for k in keys}
 
@@ -84,14 +94,31 @@ def deploy(build_dir, out_dir, ensemble: int | None = None, test_limit: int | No
            verify_limit: int = 200, log=print) -> dict:
     """Write the package (see module docstring) and return its summary."""
     build_dir, out_dir = Path(build_dir), Path(out_dir)
+    for name, value, low in (("ensemble", ensemble, 0), ("test_limit", test_limit, 1), ("verify_limit", verify_limit, 0)):
+        if value is not None and not (type(value) is int and value >= low):
+            raise DeployError(f"{name} (--{name.replace('_', '-')}) must be an integer >= {low}, got {value!r}")
     hw_dir = build_dir / "hw"
     if not (hw_dir / "dataflow.onnx").is_file():
         raise DeployError(f"{hw_dir / 'dataflow.onnx'}: no such file; run `bnn2hw build` first")
-    _prepare_out(out_dir, build_dir)
+    _check_out(out_dir, build_dir)
+    with replace_on_success(out_dir) as staging:
+        summary, notes = _write_package(build_dir, hw_dir, staging, out_dir, ensemble, test_limit, data_dir,
+                                        verify_limit)
+    for note in notes:
+        log(f"note: {note}")
+    log(f"bnn2hw deploy: {build_dir} -> {out_dir} (build {summary['build_sha256'][:12]}, "
+        f"{'bitfile' if summary['bitfile'] else 'no bitfile: sim backend only'}, {summary['test_images']} test "
+        f"images, {summary['weight_samples']} weight samples)")
+    return summary
+
+
+def _write_package(build_dir: Path, hw_dir: Path, out_dir: Path, final_dir: Path, ensemble, test_limit, data_dir,
+                   verify_limit: int) -> tuple[dict, list[str]]:
+    """The package in ``out_dir`` (a staging directory that becomes ``final_dir``)."""
     notes: list[str] = []
-    dataflow = onnx.load(str(hw_dir / "dataflow.onnx"))
+    dataflow = _load_onnx(hw_dir / "dataflow.onnx")
     parent_path = hw_dir / "dataflow_parent.onnx"
-    parent = onnx.load(str(parent_path)) if parent_path.is_file() else None
+    parent = _load_onnx(parent_path) if parent_path.is_file() else None
     build = _estimates(hw_dir)
     spec = {"format": FORMAT, **stream_spec(dataflow, parent, build["finn_board"])}
     files = package.copy_build_files(hw_dir, out_dir, notes)
@@ -105,27 +132,24 @@ def deploy(build_dir, out_dir, ensemble: int | None = None, test_limit: int | No
     spec["manifest"] = package.manifest(out_dir, exclude=set(files.values()))
     (out_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
     shutil.copy(Path(__file__).with_name("driver_template.py"), out_dir / DRIVER_FILE)
-    package.write_readme(out_dir, spec)
-    summary = {"package": str(out_dir), "build": str(build_dir), "build_sha256": spec["build"]["sha256"],
+    package.write_readme(out_dir, spec, final_dir.name)
+    summary = {"package": str(final_dir), "build": str(build_dir), "build_sha256": spec["build"]["sha256"],
                "bitfile": spec["bitfile"], "test_images": spec.get("test_images", 0),
                "weight_samples": len((spec["runtime_weights"] or {}).get("samples", [])),
                "runtime_weight_layers": len((spec["runtime_weights"] or {}).get("layers", [])), "notes": notes}
+    package.write_checksums(out_dir)
     if verify_limit and spec.get("test_data"):
         summary["verify"] = package.verify_package(out_dir, hw_dir, verify_limit)
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-    for note in notes:
-        log(f"note: {note}")
-    log(f"bnn2hw deploy: {build_dir} -> {out_dir} (build {summary['build_sha256'][:12]}, "
-        f"{'bitfile' if spec['bitfile'] else 'no bitfile: sim backend only'}, {summary['test_images']} test images, "
-        f"{summary['weight_samples']} weight samples)")
-    return summary
+    package.write_checksums(out_dir)
+    return summary, notes
 
 
 def load_spec(package_dir) -> dict:
     path = Path(package_dir) / SPEC_FILE
     if not path.is_file():
         raise DeployError(f"{path}: no such file; not a bnn2hw deploy package")
-    return json.loads(path.read_text())
+    return read_json(path, DeployError)
 
 
 def check_build(package_dir, build_dir) -> None:

@@ -19,9 +19,17 @@ Copied verbatim as ``driver.py`` into every ``bnn2hw deploy`` package. Needs onl
   and returns the majority vote of the K predicted labels (ties: lowest class index; the
   hardware outputs labels, not scores, so votes are what a board can average). The vote share
   of the winner is printed as the ensemble's agreement.
-* Anything unusable raises ``DriverError`` (printed as ``error: ...``, exit status 2): wrong
-  image shape, dtype or range; files that do not match the build's checksum in io_spec.json;
-  the pynq backend without pynq or without a bitfile; a missing weight sample.
+* ``package.sha256`` (``sha256sum`` format: ``<sha256>  <path>`` a line) lists every file of the
+  package, ``io_spec.json`` and ``driver.py`` included; the driver checks it, and io_spec.json's
+  shape (``check_spec``: keys, output kind, class names, a manifest covering the test data and
+  weights), before anything runs.
+* Exit status: 0 done; 1 ``--validate`` ran and the labels differ from the simulator's labels
+  bundled with the test data (``expected``: the board is not bit-exact); 2 refused. Anything
+  unusable raises ``DriverError`` (printed as ``error: ...``, exit status 2): a missing or
+  non-``.npy`` ``--inputs`` file, an object array, an empty batch, a count below 1; wrong image
+  shape, dtype or range; an io_spec.json that is not JSON or lacks a key; files that do not match
+  the build's checksum, the manifest or package.sha256; the pynq backend without pynq or without a
+  bitfile; a missing weight sample.
 """
 
 from __future__ import annotations
@@ -36,7 +44,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SPEC_FILE = "io_spec.json"
+SPEC_FILE, CHECKSUM_FILE, FORMAT = "io_spec.json", "package.sha256", "bnn2hw-deploy/1"
+EXIT_OK, EXIT_MISMATCH, EXIT_REFUSED = 0, 1, 2
+# io_spec.json: required keys (top level, then of each stream side)
+SPEC_KEYS = ("format", "build", "image", "preprocess", "input", "output", "manifest")
+SIDE_KEYS = ("datatype", "shape_normal", "shape_folded", "shape_packed")
 
 
 class DriverError(Exception):
@@ -110,16 +122,86 @@ def build_checksum(file_digests: dict) -> str:
 
 
 def load_spec(package: Path) -> dict:
+    """io_spec.json, parsed and checked (``check_spec``)."""
     path = package / SPEC_FILE
     if not path.is_file():
         raise DriverError(f"{path}: no such file; run driver.py from an unpacked bnn2hw deploy package")
-    return json.loads(path.read_text())
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DriverError(f"{path}: not valid JSON ({err}); re-run bnn2hw deploy") from None
+    check_spec(spec, path)
+    return spec
 
 
-def _digest(package: Path, rel: str) -> str:
+def _require(mapping, keys, where: str) -> None:
+    if not isinstance(mapping, dict):
+        raise DriverError(f"{where} must be a JSON object, found {type(mapping).__name__}")
+    missing = [k for k in keys if k not in mapping]
+    if missing:
+        raise DriverError(f"{where} lacks {', '.join(missing)}; re-run bnn2hw deploy")
+
+
+def check_spec(spec: dict, path: Path) -> None:
+    """Refuse an io_spec.json this driver cannot trust: missing keys, an unknown format or output
+    kind, class names that are not distinct strings, a manifest that leaves out bundled files."""
+    _require(spec, SPEC_KEYS, str(path))
+    if spec["format"] != FORMAT:
+        raise DriverError(f"{path}: format {spec['format']!r}, this driver reads {FORMAT!r}")
+    _require(spec["build"], ("sha256", "files"), f"{path}: build")
+    if not isinstance(spec["build"]["files"], dict) or "dataflow.onnx" not in spec["build"]["files"]:
+        raise DriverError(f"{path}: build.files must name the build's dataflow.onnx (and bitfile)")
+    _require(spec["image"], ("shape",), f"{path}: image")
+    for side in ("input", "output"):
+        _require(spec[side], SIDE_KEYS, f"{path}: {side}")
+        datatype(str(spec[side]["datatype"]))
+    output = spec["output"]
+    if output.get("kind") not in ("labels", "scores"):
+        raise DriverError(f"{path}: output.kind must be 'labels' or 'scores', found {output.get('kind')!r}")
+    if output["kind"] == "labels" and int(np.prod(output["shape_normal"][1:])) != 1:
+        raise DriverError(f"{path}: output.kind 'labels' but the output has shape {output['shape_normal']}")
+    classes = spec.get("classes")
+    if classes is not None and (not isinstance(classes, list) or not all(isinstance(c, str) for c in classes)
+                                or len(set(classes)) != len(classes) or not classes):
+        raise DriverError(f"{path}: classes must be a list of distinct class names")
+    if output["kind"] == "scores" and classes and int(output["shape_normal"][-1]) != len(classes):
+        raise DriverError(f"{path}: {len(classes)} class names for {output['shape_normal'][-1]} scores")
+    if not isinstance(spec["manifest"], dict):
+        raise DriverError(f"{path}: manifest must be a JSON object")
+    rt = spec.get("runtime_weights") or {}
+    bundled = [spec.get("test_data")] + [f"{folder}/{layer['file']}" for folder in
+                                         [rt.get("mode")] * bool(rt) + list(rt.get("samples", []))
+                                         for layer in rt.get("layers", [])]
+    unlisted = [rel for rel in bundled if rel and rel not in spec["manifest"]]
+    if unlisted:
+        raise DriverError(f"{path}: manifest lacks {', '.join(unlisted)}: their checksums would go unchecked; "
+                          f"re-run bnn2hw deploy")
+
+
+def check_checksums(package: Path) -> None:
+    """Every file listed in package.sha256 has its sha256; io_spec.json and driver.py are listed."""
+    path = package / CHECKSUM_FILE
+    if not path.is_file():
+        raise DriverError(f"{path}: no such file; the package cannot be checked (re-run bnn2hw deploy)")
+    listed = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        digest, _, rel = line.partition("  ")
+        if len(digest) != 64 or not rel or rel.startswith("/") or ".." in Path(rel).parts:
+            raise DriverError(f"{path}: line {number} is not '<sha256>  <relative path>'")
+        listed[rel] = digest
+    for required in (SPEC_FILE, "driver.py"):
+        if required not in listed:
+            raise DriverError(f"{path}: does not list {required}; re-run bnn2hw deploy")
+    for rel, digest in listed.items():
+        if _digest(package, rel, CHECKSUM_FILE) != digest:
+            raise DriverError(f"{package / rel}: sha256 differs from {CHECKSUM_FILE}'s (changed since bnn2hw "
+                              f"deploy wrote it); re-run bnn2hw deploy")
+
+
+def _digest(package: Path, rel: str, listed_in: str = SPEC_FILE) -> str:
     path = package / rel
     if not path.is_file():
-        raise DriverError(f"{path}: missing from the package (io_spec.json lists it)")
+        raise DriverError(f"{path}: missing from the package ({listed_in} lists it)")
     return sha256_file(path)
 
 
@@ -136,6 +218,24 @@ def check_package(spec: dict, package: Path) -> None:
         if _digest(package, rel) != expected:
             raise DriverError(f"{package / rel}: sha256 differs from io_spec.json's (changed, or from "
                               f"another package); re-run bnn2hw deploy")
+    check_checksums(package)
+
+
+def load_images(path: str, limit: int | None) -> np.ndarray:
+    """The ``--inputs`` .npy (no pickles), first ``limit`` images; refuses what is not an image batch."""
+    if not Path(path).is_file():
+        raise DriverError(f"--inputs {path}: no such file" if not Path(path).exists() else
+                          f"--inputs {path}: not a file")
+    try:
+        images = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise DriverError(f"--inputs {path}: not a .npy array of raw images ({err})") from None
+    if not isinstance(images, np.ndarray):
+        images.close()
+        raise DriverError(f"--inputs {path}: an .npz archive; save one array with numpy.save")
+    if images.ndim == 0 or images.size == 0:
+        raise DriverError(f"--inputs {path}: no images (shape {images.shape})")
+    return images[:limit]
 
 
 def check_images(images, spec: dict) -> np.ndarray:
@@ -147,9 +247,11 @@ def check_images(images, spec: dict) -> np.ndarray:
     if tuple(images.shape[1:]) != expected:
         raise DriverError(f"images have shape {images.shape}; this accelerator takes (N, "
                           f"{', '.join(map(str, expected))}) raw images")
+    if len(images) == 0:
+        raise DriverError("no images to run (an empty batch)")
     if images.dtype.kind not in "ui":
-        raise DriverError(f"images have dtype {images.dtype}; give raw uint8 pixels (0..255), not "
-                          f"normalised floats")
+        raise DriverError(f"images have dtype {images.dtype}; give raw integer pixels 0..255 (uint8), not "
+                          f"normalised floats or booleans")
     if images.size and (int(images.min()) < 0 or int(images.max()) > 255):
         raise DriverError(f"pixel values {int(images.min())}..{int(images.max())} out of range 0..255")
     return images.astype(np.uint8)
@@ -293,11 +395,18 @@ class PynqBackend:
 def SimBackend(spec: dict, package: Path, batch: int):  # noqa: N802 (a backend class, like PynqBackend)
     """The accelerator simulated bit-exactly by bnn2hw.sim (``bnn2hw.deploy.sim_device``), same streams."""
     try:
+        from bnn2hw.deploy.io_spec import DeployError
         from bnn2hw.deploy.sim_device import SimDevice
+        from bnn2hw.sim.datatypes import SimError
     except ImportError as err:
         raise DriverError(f"the sim backend needs bnn2hw installed (pip install bnn2hw, or PYTHONPATH); "
                           f"on a board use --backend pynq ({err})") from None
-    return SimDevice(package, spec)
+    if not (spec.get("sim") or {}).get("dataflow"):
+        raise DriverError("io_spec.json names no sim/dataflow.onnx: this package has no sim backend")
+    try:
+        return SimDevice(package, spec)
+    except (DeployError, SimError, OSError) as err:
+        raise DriverError(f"the sim backend cannot load {package / spec['sim']['dataflow']}: {err}") from None
 
 
 # ---- running ----
@@ -355,25 +464,35 @@ def main(argv=None, package: Path = HERE) -> int:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--ensemble", type=int, default=0, help="vote over K posterior weight samples")
     parser.add_argument("--limit", type=int, help="use only the first N images")
+    parser.epilog = ("exit status: 0 done; 1 --validate found labels that differ from the simulator's "
+                     "(the accelerator is not bit-exact); 2 refused input (error: ... says why)")
     args = parser.parse_args(argv)
     try:
         return _run(args, Path(package))
     except DriverError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
+    except OSError as err:  # --output not writable, a package file unreadable
+        print(f"error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return EXIT_REFUSED
 
 
 def _run(args, package: Path) -> int:
     if args.batch < 1 or args.ensemble < 0:
         raise DriverError("--batch must be >= 1 and --ensemble >= 0")
+    if args.limit is not None and args.limit < 1:
+        raise DriverError(f"--limit must be >= 1, got {args.limit}")
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        raise DriverError(f"--output {args.output}: no such directory {Path(args.output).resolve().parent}")
     if not (args.inputs or args.validate or args.benchmark):
         raise DriverError("nothing to do: give --inputs FILE, --validate or --benchmark")
     spec = load_spec(package)
     check_package(spec, package)
     backend = {"pynq": PynqBackend, "sim": SimBackend}[args.backend](spec, package, args.batch)
     report = {"backend": args.backend}
+    status = EXIT_OK
     if args.inputs:
-        images = np.load(args.inputs)[:args.limit]
+        images = load_images(args.inputs, args.limit)
         labels, agreement = predict(backend, images, spec, package, args.ensemble)
         names = spec.get("classes") or []
         report["labels"] = labels.tolist()
@@ -381,18 +500,25 @@ def _run(args, package: Path) -> int:
     if args.validate:
         if not spec.get("test_data"):
             raise DriverError("this package has no test data (its build named no dataset); use --inputs")
-        data = np.load(package / spec["test_data"])
+        data = np.load(package / spec["test_data"], allow_pickle=False)
         images, truth = data["images"][:args.limit], data["labels"][:args.limit]
         labels, agreement = predict(backend, images, spec, package, args.ensemble)
         report.update(images=int(len(labels)), accuracy=float(np.mean(labels == truth)) if len(labels) else 0.0)
         if agreement is not None:
             report.update(ensemble=args.ensemble, mean_agreement=float(agreement.mean()))
+        elif "expected" in data.files:
+            mismatches = int(np.count_nonzero(labels != data["expected"][:args.limit]))
+            report["mismatches_with_simulator"] = mismatches
+            if mismatches:
+                status = EXIT_MISMATCH
+                print(f"error: {mismatches} of {len(labels)} labels differ from bnn2hw.sim's (bundled in "
+                      f"{spec['test_data']}): this accelerator is not bit-exact", file=sys.stderr)
     if args.output and (args.inputs or args.validate):
         np.save(args.output, labels)
     if args.benchmark:
         report["benchmark"] = benchmark(backend, spec, args.batch)
     print(json.dumps(report))
-    return 0
+    return status
 
 
 if __name__ == "__main__":

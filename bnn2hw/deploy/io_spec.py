@@ -20,6 +20,8 @@ import math
 import onnx
 from onnx import helper, numpy_helper
 
+from bnn2hw.errors import CheckFailed
+
 PARTITION_OP = "StreamingDataflowPartition"
 LAYOUT_OPS = ("Transpose", "Flatten", "Reshape", "Identity")
 # elements per stream word of a node's input / output, by op family (finn-plus 1.6.1 methods
@@ -36,6 +38,10 @@ PLATFORM = "zynq-iodma"
 
 class DeployError(Exception):
     """A package that cannot be made; the message says why and what to do."""
+
+
+class DeployCheckFailed(DeployError, CheckFailed):
+    """The packaged driver ran and disagrees with bnn2hw.sim (exit status 1); nothing is replaced."""
 
 
 def node_attrs(node: onnx.NodeProto) -> dict:

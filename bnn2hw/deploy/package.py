@@ -7,6 +7,10 @@ Contract: ``copy_build_files(hw_dir, out_dir, notes)`` copies ``dataflow.onnx`` 
 sha256 over sorted ``name:sha256`` lines) identifies the build. ``test_data`` writes
 ``data/test.npz`` from the dataset named in ``BUILD/verify.json``. ``manifest`` lists the
 sha256 of every other data file. ``write_readme`` writes the user's instructions.
+``write_checksums`` writes ``package.sha256`` last: ``<sha256>  <path>`` (``sha256sum -c`` reads it)
+for every file of the package, ``io_spec.json`` and ``driver.py`` included; the driver checks it.
+The test data holds ``expected``: bnn2hw.sim's labels for its images, which ``driver.py
+--validate`` compares the backend's labels with.
 ``verify_package`` runs the packaged ``driver.py`` (imported from the package, sim backend) on
 its test images and compares the labels with ``bnn2hw.sim.Accelerator`` run on the raw images.
 Checksums and weight files use the driver's own functions, so deploy and driver agree.
@@ -15,19 +19,20 @@ Checksums and weight files use the driver's own functions, so deploy and driver 
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from bnn2hw.deploy.driver_template import build_checksum, sha256_file
-from bnn2hw.deploy.io_spec import DeployError
+from bnn2hw.deploy.io_spec import DeployCheckFailed, DeployError
 from bnn2hw.deploy.readme import readme_text
+from bnn2hw.jsonfile import read_json_if_present
 
 BITFILE, HWH = "finn-accel.bit", "finn-accel.hwh"
 TEST_FILE = "data/test.npz"
-NOT_IN_MANIFEST = ("driver.py", "io_spec.json", "README.md", "deploy.json")
+CHECKSUM_FILE = "package.sha256"
+NOT_IN_MANIFEST = ("driver.py", "io_spec.json", "README.md", "deploy.json", CHECKSUM_FILE)
 
 __all__ = ["build_checksum", "sha256_file"]
 
@@ -64,7 +69,7 @@ def build_sha256(out_dir: Path, files: dict[str, str]) -> str:
 def test_data(build_dir: Path, out_dir: Path, spec: dict, limit: int | None, data_dir, notes: list) -> dict:
     """``data/test.npz`` of the build's dataset; the spec fields it fills (dataset, classes, ...)."""
     summary = build_dir / "verify.json"
-    dataset = json.loads(summary.read_text()).get("dataset") if summary.is_file() else None
+    dataset = read_json_if_present(summary, DeployError).get("dataset")
     if not dataset:
         notes.append(f"no dataset named in {summary}: no test data packaged (--validate unavailable)")
         return {"dataset": None, "classes": None, "test_data": None, "test_images": 0}
@@ -76,10 +81,13 @@ def test_data(build_dir: Path, out_dir: Path, spec: dict, limit: int | None, dat
     if list(data.x_test.shape[1:]) != list(spec["image"]["shape"]):
         raise DeployError(f"dataset {dataset} has images {data.x_test.shape[1:]}, the accelerator takes "
                           f"{tuple(spec['image']['shape'])}")
-    stop = len(data.x_test) if limit is None else max(0, int(limit))
+    stop = len(data.x_test) if limit is None else int(limit)
+    images = data.x_test[:stop].astype(np.uint8)
+    from bnn2hw.sim import Accelerator
+    expected = Accelerator.load(build_dir / "hw").run(images).labels[:, 0].astype(np.int64)
     (out_dir / "data").mkdir()
-    np.savez_compressed(out_dir / TEST_FILE, images=data.x_test[:stop].astype(np.uint8),
-                        labels=data.y_test[:stop].astype(np.int64))
+    np.savez_compressed(out_dir / TEST_FILE, images=images, labels=data.y_test[:stop].astype(np.int64),
+                        expected=expected)
     return {"dataset": dataset, "classes": list(data.classes), "test_data": TEST_FILE,
             "test_images": int(min(stop, len(data.x_test)))}
 
@@ -98,8 +106,16 @@ def manifest(out_dir: Path, exclude: set[str]) -> dict[str, str]:
     return out
 
 
-def write_readme(out_dir: Path, spec: dict) -> None:
-    (out_dir / "README.md").write_text(readme_text(out_dir.name, spec))
+def write_readme(out_dir: Path, spec: dict, name: str) -> None:
+    (out_dir / "README.md").write_text(readme_text(name, spec))
+
+
+def write_checksums(out_dir: Path) -> None:
+    """``package.sha256`` over every file of the package (see module docstring)."""
+    files = sorted(p for p in out_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                   and p.name != CHECKSUM_FILE)
+    (out_dir / CHECKSUM_FILE).write_text("".join(f"{sha256_file(p)}  {p.relative_to(out_dir).as_posix()}\n"
+                                                 for p in files))
 
 
 def load_driver(out_dir: Path):
@@ -113,19 +129,18 @@ def load_driver(out_dir: Path):
 
 def verify_package(out_dir: Path, hw_dir: Path, limit: int) -> dict:
     """Packaged driver (sim backend) vs bnn2hw.sim on raw images: labels must be equal."""
-    from bnn2hw.sim import Accelerator
     driver = load_driver(out_dir)
     spec = driver.load_spec(out_dir)
     driver.check_package(spec, out_dir)
     data = np.load(out_dir / spec["test_data"])
     images = data["images"][:limit]
     labels, _ = driver.predict(driver.SimBackend(spec, out_dir, len(images) or 1), images, spec, out_dir)
-    expected = Accelerator.load(hw_dir).run(images).labels[:, 0]
+    expected = data["expected"][:limit]
     mismatches = int(np.count_nonzero(labels != expected))
     result = {"images": int(len(images)), "label_mismatches": mismatches,
               "reference": "bnn2hw.sim.Accelerator on the raw images",
               "accuracy": float(np.mean(labels == data["labels"][:limit])) if len(images) else None}
     if mismatches:
-        raise DeployError(f"the packaged driver (sim backend) disagrees with bnn2hw.sim on {mismatches} of "
+        raise DeployCheckFailed(f"the packaged driver (sim backend) disagrees with bnn2hw.sim on {mismatches} of "
                           f"{len(images)} images: its packing or io_spec.json is wrong")
     return result

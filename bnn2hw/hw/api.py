@@ -4,7 +4,9 @@ Contract: ``build(build_dir, board, fps=None, clock_mhz=None, folding=None, **op
 ``bnn2hw build`` command; ``build_hw(build_dir, BuildConfig)`` underneath) lowers the w1a1
 QONNX graph through FINN (see ``bnn2hw.hw.steps``), folds it for ``fps`` frames/s at the
 clock (or applies ``folding``, a FINN folding JSON; with neither, the highest rate that fits
-the board), and writes to ``BUILD/hw/`` (emptied first): ``dataflow.onnx`` (specialised,
+the board), and writes to a fresh ``BUILD/hw/`` (the previous one is moved aside and put back
+if the build fails or is refused, so a failed build leaves the last good one intact;
+``bnn2hw.output_dir.restore_on_failure``): ``dataflow.onnx`` (specialised,
 folded HW layers only), ``dataflow_parent.onnx`` (the software layout ops at its edges around
 the partition), ``hw_layers.onnx``, ``folding.json`` (FINN format), ``estimates.json``,
 ``verify.json`` (FINN Python execution of the HW-layer graph vs ``model.onnx``: must be 0
@@ -13,21 +15,25 @@ PrepareIP), ``finn/`` (FINN's reports and log). With Vivado and Vitis HLS it goe
 bitfile (``bitfile/finn-accel.bit`` + ``.hwh``, measured resources in estimates.json);
 without them it stops after code generation and says what it produced and what is left.
 Returns the summary dict. Raises ``HwError`` (with a message for the user) for an unknown
-board, a missing model, a rate or folding the board cannot take, or a failed check.
+board, a missing or malformed model (``bnn2hw.hw.model_check``), a folding file FINN refuses, and
+``BuildCheckFailed`` (an ``HwError`` and a ``CheckFailed``) for a rate or folding the board cannot
+take or a failed check.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 from bnn2hw.hw import vivado
 from bnn2hw.hw.boards import UnknownBoard, load_board
-from bnn2hw.hw.config import BuildConfig, HwError, Impl, Stage
+from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl, Stage
 from bnn2hw.hw.finn_env import finn_settings, import_finn, is_hw_node, xilinx_tools
+from bnn2hw.hw.model_check import check_build_input
 from bnn2hw.hw.steps import HW_LAYERS_FILE, BuildState, finn_config, flow_steps, run_steps
+from bnn2hw.jsonfile import read_json, read_json_if_present
+from bnn2hw.output_dir import restore_on_failure
 
 HW_DIR, DATAFLOW_FILE, FOLDING_FILE = "hw", "dataflow.onnx", "folding.json"
 ESTIMATES_FILE, VERIFY_FILE, CODEGEN_DIR = "estimates.json", "verify.json", "codegen"
@@ -53,14 +59,12 @@ def _start(build_dir: Path, config: BuildConfig, log) -> tuple[BuildState, Path]
     except UnknownBoard as err:
         raise HwError(str(err)) from None
     model_path = Path(config.model) if config.model else build_dir / "model.onnx"
-    if not model_path.is_file():
-        raise HwError(f"{model_path}: no such model; run `bnn2hw compile` first or pass a QONNX file")
-    if config.folding is not None and not Path(config.folding).is_file():
-        raise HwError(f"{config.folding}: no such folding file")
+    check_build_input(model_path)
+    if config.folding is not None:
+        if not Path(config.folding).is_file():
+            raise HwError(f"{config.folding}: no such folding file")
+        read_json(config.folding, HwError)  # a FINN folding file is a JSON object of layer names
     hw_dir = build_dir / HW_DIR
-    if hw_dir.exists():
-        shutil.rmtree(hw_dir)
-    hw_dir.mkdir(parents=True)
     state = BuildState(config=config, board=board, clock_mhz=config.clock_mhz or board.clock_mhz,
                        hw_dir=hw_dir, log=log)
     return state, model_path
@@ -71,6 +75,13 @@ def build_hw(build_dir: Path, config: BuildConfig, log=print) -> dict:
     t0 = time.perf_counter()
     build_dir = Path(build_dir)
     state, model_path = _start(build_dir, config, log)
+    with restore_on_failure(state.hw_dir):
+        state.hw_dir.mkdir(parents=True)
+        return _build_into(build_dir, model_path, state, t0)
+
+
+def _build_into(build_dir: Path, model_path: Path, state: BuildState, t0: float) -> dict:
+    config, log = state.config, state.log
     tools = xilinx_tools()
     stage = config.stop_after
     if stage == Stage.BITFILE and not tools.complete:
@@ -78,10 +89,15 @@ def build_hw(build_dir: Path, config: BuildConfig, log=print) -> dict:
     log(f"bnn2hw build: {model_path} -> {state.hw_dir} for {state.board.name} ({state.board.part}) "
         f"at {state.clock_mhz:g} MHz")
     import_finn()
+    from finn.util.exception import FINNUserError
     from qonnx.core.modelwrapper import ModelWrapper
     with finn_settings(state.hw_dir / CODEGEN_DIR):
         cfg = finn_config(state)
-        model = run_steps(ModelWrapper(str(model_path)), cfg, flow_steps(state, codegen=stage == Stage.CODEGEN), state)
+        try:
+            model = run_steps(ModelWrapper(str(model_path)), cfg, flow_steps(state, codegen=stage == Stage.CODEGEN),
+                              state)
+        except FINNUserError as err:
+            raise HwError(f"{model_path}: FINN cannot lower this network: {err}") from None
         est = _write_outputs(model, state)
         check = _verify(build_dir, model_path, state)
         if stage == Stage.BITFILE:
@@ -109,7 +125,7 @@ def _write_outputs(model, state: BuildState) -> dict:
     if not est["fits"]:
         over = ", ".join(f"{k} {100 * v:.0f}%" for k, v in est["utilization"].items()
                          if v > state.config.max_utilization)
-        raise HwError(f"the folding ({state.folding_source}) does not fit {state.board.name}: {over} of the "
+        raise BuildCheckFailed(f"the folding ({state.folding_source}) does not fit {state.board.name}: {over} of the "
                       f"board (see {state.hw_dir / ESTIMATES_FILE}); fold more or lower --fps")
     return est
 
@@ -118,7 +134,7 @@ def _images(build_dir: Path, qonnx_model, config: BuildConfig):
     from bnn2hw.hw.verify import random_images
     shape = tuple(qonnx_model.get_tensor_shape(qonnx_model.graph.input[0].name))[1:]
     summary = build_dir / "verify.json"
-    dataset = json.loads(summary.read_text()).get("dataset") if summary.is_file() else None
+    dataset = read_json_if_present(summary, HwError).get("dataset")
     if dataset:
         from bnn2hw.data import DatasetError, load_dataset
         try:
@@ -144,7 +160,7 @@ def _verify(build_dir: Path, model_path: Path, state: BuildState) -> dict:
               f"{check['label_mismatches']} mismatches)")
     (state.hw_dir / VERIFY_FILE).write_text(json.dumps(check, indent=2) + "\n")
     if check["label_mismatches"]:
-        raise HwError(f"FINN's HW-layer graph disagrees with model.onnx on {check['label_mismatches']} of "
+        raise BuildCheckFailed(f"FINN's HW-layer graph disagrees with model.onnx on {check['label_mismatches']} of "
                       f"{check['images']} images (first: {check['mismatched_images'][:5]}); see "
                       f"{state.hw_dir / VERIFY_FILE}")
     return check

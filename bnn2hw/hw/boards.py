@@ -85,7 +85,14 @@ def load_board(name_or_path: str | Path) -> Board:
         else:
             raise UnknownBoard(f"unknown board {str(name_or_path)!r}; known boards: {', '.join(BOARDS)}"
                                " (or a path to a board .yaml file)")
-    return _parse(yaml.safe_load(path.read_text()), path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UnknownBoard(f"{path}: not a readable board YAML file ({' '.join(str(err).split())})") from None
+    if not isinstance(data, dict):
+        raise UnknownBoard(f"{path}: not a valid board file (a YAML mapping of name, part, clock_mhz, "
+                           f"resources, ...; found {type(data).__name__})")
+    return _parse(data, path)
 
 
 def known_boards() -> list[str]:

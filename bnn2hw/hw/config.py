@@ -6,13 +6,17 @@ the clock (None = the board's default), how far to go (``Stage``), and how many 
 the final FINN-vs-QONNX check uses (``verify_limit``; None = all), and whether the MVAU weights
 are writable at run time (``runtime_weights``, for posterior ensembles on the board), and how
 layers are implemented (``impl``: FINN's HLS layers, or RTL for every layer). ``HwError`` is the one
-exception the stage raises for anything it refuses, with a message meant for the user.
+exception the stage raises for anything it refuses, with a message meant for the user;
+``BuildCheckFailed`` is the ``HwError`` for a check that ran and failed (exit status 1).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
+
+from bnn2hw.errors import CheckFailed
 
 
 class HwError(Exception):
@@ -24,6 +28,11 @@ class Impl(str, Enum):
 
     HLS = "hls"
     RTL = "rtl"
+
+
+class BuildCheckFailed(HwError, CheckFailed):
+    """A build check that ran and failed: the rate or folding does not fit the board, or FINN's
+    HW layers disagree with model.onnx. The previous ``BUILD/hw`` is kept."""
 
 
 class Stage(str, Enum):
@@ -49,10 +58,10 @@ class BuildConfig:
     impl: Impl = Impl.HLS                # layer implementation: FINN HLS, or RTL (simulated in Verilator)
 
     def __post_init__(self):
-        if self.fps is not None and not self.fps > 0:
-            raise HwError(f"fps must be positive, got {self.fps}")
-        if self.clock_mhz is not None and not self.clock_mhz > 0:
-            raise HwError(f"clock_mhz must be positive, got {self.clock_mhz}")
+        if self.fps is not None and not 0 < self.fps < math.inf:
+            raise HwError(f"fps (--fps) must be a positive finite number, got {self.fps}")
+        if self.clock_mhz is not None and not 0 < self.clock_mhz < math.inf:
+            raise HwError(f"clock_mhz (--clock-mhz) must be a positive finite number, got {self.clock_mhz}")
         if not 0 < self.max_utilization <= 1:
             raise HwError(f"max_utilization must be in (0, 1], got {self.max_utilization}")
         if self.verify_limit is not None and self.verify_limit < 0:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bnn2hw.hw.boards import Board
-from bnn2hw.hw.config import BuildConfig, HwError, Impl
+from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl
 from bnn2hw.hw.finn_env import import_finn
 
 HW_LAYERS_FILE, PARENT_FILE = "hw_layers.onnx", "dataflow_parent.onnx"
@@ -163,7 +163,7 @@ def fold(model, state: BuildState):
                                          state.config.max_utilization)
             state.folding_source = f"cheapest folding for {state.config.fps:,.0f} frames/s"
     except folding.FoldingError as err:
-        raise HwError(str(err)) from None
+        raise BuildCheckFailed(str(err)) from None
     state.plan = plan
     return folding.apply_plan(model, plan)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bnn2hw.jsonfile import read_json, read_json_if_present
 from bnn2hw.sim.accelerator import Accelerator
 from bnn2hw.sim.compare import compare, reference_outputs
 from bnn2hw.sim.datatypes import SimError
@@ -45,15 +46,26 @@ def test_split(build_dir: Path, dataset: str | None, data_dir, limit: int | None
     from bnn2hw.data import DatasetError, load_dataset
     summary = build_dir / "verify.json"
     if dataset is None and summary.is_file():
-        dataset = json.loads(summary.read_text()).get("dataset")
+        dataset = read_json(summary, SimError).get("dataset")
     if dataset is None:
         raise SimError(f"no dataset given and none named in {summary}; pass --dataset")
     try:
         data = load_dataset(dataset, data_dir)
     except (DatasetError, OSError, ValueError) as err:
         raise SimError(f"cannot load dataset {dataset!r}: {err}") from None
-    stop = len(data.x_test) if limit is None else max(0, int(limit))
+    stop = len(data.x_test) if limit is None else int(limit)
     return data.x_test[:stop], data.y_test[:stop], dataset
+
+
+def _check_image_shape(model_path: Path, images: np.ndarray, dataset: str) -> None:
+    import onnx
+    if not model_path.is_file():
+        raise SimError(f"{model_path}: no such file; the simulation is compared with it")
+    dims = onnx.load(str(model_path)).graph.input[0].type.tensor_type.shape.dim
+    shape = tuple(d.dim_value for d in dims)[1:]
+    if tuple(images.shape[1:]) != shape:
+        raise SimError(f"dataset {dataset!r} has images of shape {tuple(images.shape[1:])}, the build takes "
+                       f"{shape} ({model_path}); pass the build's --dataset")
 
 
 def _chunk_size(accelerator: Accelerator) -> int:
@@ -89,7 +101,7 @@ def _cycles(accelerator: Accelerator, hw_dir: Path) -> dict:
     out = {"cycles": cycles, "cycles_max": max(cycles.values()), "cycles_sum": sum(cycles.values())}
     estimates = hw_dir / "estimates.json"
     if estimates.is_file():
-        clock = json.loads(estimates.read_text()).get("clock_mhz")
+        clock = read_json(estimates, SimError).get("clock_mhz")
         if clock:
             out["clock_mhz"] = clock
             out["fps_bound"] = clock * 1e6 / out["cycles_max"]
@@ -116,7 +128,7 @@ def _output_scale(build_dir: Path, scores: np.ndarray, given: float | None) -> t
     if given is not None:
         return float(given), "given by the caller"
     summary = build_dir / "verify.json"
-    stored = json.loads(summary.read_text()).get("output_scale") if summary.is_file() else None
+    stored = read_json_if_present(summary, SimError).get("output_scale")
     if stored:
         return float(stored), "verify.json output_scale"
     accelerator = Accelerator.load(build_dir / "hw")
@@ -129,8 +141,9 @@ def _ensemble(build_dir: Path, k: int, images, labels, reference: str, scale: fl
     for sample in range(k):
         sample_dir = build_dir / SAMPLES_DIR / str(sample)
         if not (sample_dir / "hw" / "dataflow.onnx").is_file():
-            raise SimError(f"{sample_dir}: missing posterior sample {sample} (build it with "
-                           f"compile_run(run, {sample_dir}, sample={sample}) then build(...) into it)")
+            raise SimError(f"{sample_dir}: missing posterior sample {sample} of --ensemble {k} (compile with "
+                           f"--samples {k}, then build again; API: compile_run(run, {sample_dir}, sample={sample}) "
+                           f"then build(...) into it)")
         report = simulate_build(sample_dir, images, labels, reference)
         members.append(report.pop("_scores"))
         flags["mismatches"] += report["mismatches"]
@@ -142,9 +155,14 @@ def simulate(build_dir, dataset: str | None = None, limit: int | None = None, en
              data_dir=None, output_scale: float | None = None, reference: str = "numpy", log=None) -> dict:
     """Simulate a build and write ``BUILD/sim.json`` (see module docstring); returns the dict."""
     build_dir = Path(build_dir)
+    if limit is not None and not (type(limit) is int and limit >= 1):
+        raise SimError(f"limit (--limit) must be an integer >= 1, got {limit!r}")
+    if ensemble is not None and not (type(ensemble) is int and ensemble >= 0):
+        raise SimError(f"ensemble (--ensemble) must be an integer >= 0, got {ensemble!r}")
     if not (build_dir / "hw" / "dataflow.onnx").is_file():
         raise SimError(f"{build_dir / 'hw' / 'dataflow.onnx'}: no such file; run `bnn2hw build` first")
     images, labels, dataset = test_split(build_dir, dataset, data_dir, limit)
+    _check_image_shape(build_dir / MODEL_FILE, images, dataset)
     report = simulate_build(build_dir, images, labels, reference)
     scores = report.pop("_scores")
     report = {"build": str(build_dir), "dataset": dataset, **report}

@@ -6,11 +6,16 @@ dict: rebuild with ``build_model(ModelConfig(**d))``), ``model_state``, ``optimi
 (per binary layer, the tensor whose sign is the hardware network; λ for BayesBiNN),
 ``epoch`` (epochs finished), ``history``, ``metrics`` and ``rng_state``.
 ``load_checkpoint`` refuses a missing, corrupt or foreign file with ``CheckpointError``
-naming the file and the problem.
+naming the file and the problem. ``save_checkpoint`` writes a temporary sibling
+``.checkpoint.pt.tmp-PID`` and renames it: the temporary is removed if the write fails, and
+those of killed writers (their process gone) are removed by the next save.
+``load_into(model, ckpt, path)`` loads the model state and checks every latent tensor against
+its layer (count, shape, finite values), refusing a mismatch with the tensor's name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import zipfile
@@ -31,9 +36,34 @@ def save_checkpoint(path: Path, payload: dict) -> None:
     """Write ``payload`` to ``path`` atomically: a crash leaves the old file intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """``.NAME.tmp-PID`` files of writers that were killed mid-write."""
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -42,8 +72,9 @@ def load_checkpoint(path: Path) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError) as err:
-        raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({err})") from None
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError, KeyError, ValueError,
+            TypeError, UnicodeDecodeError) as err:  # what torch.load raises for bytes that are no checkpoint
+        raise CheckpointError(f"{path}: corrupt or not a torch checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a bnn2hw checkpoint (no format '{CHECKPOINT_FORMAT}')")
     if data.get("version") != CHECKPOINT_VERSION:
@@ -53,3 +84,37 @@ def load_checkpoint(path: Path) -> dict:
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     return data
+
+
+def _non_finite(name: str, tensor, path: Path) -> None:
+    if torch.is_tensor(tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise CheckpointError(f"{path}: {name} holds {bad} non-finite value(s) (NaN or inf) of "
+                              f"{tensor.numel()}; the run cannot be used")
+
+
+def load_into(model, ckpt: dict, path: Path) -> None:
+    """``ckpt``'s model state into ``model``; every latent tensor checked against its binary layer."""
+    path = Path(path)
+    state = ckpt["model_state"]
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: model_state is not a dict of tensors")
+    for name, tensor in state.items():
+        _non_finite(f"model_state[{name!r}]", tensor, path)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        raise CheckpointError(f"{path}: model_state does not match the model "
+                              f"{model.config.name} ({' '.join(line.strip() for line in first[:3])})") from None
+    layers, latent = model.binary_layers(), list(ckpt["latent"])
+    if len(latent) != len(layers):
+        raise CheckpointError(f"{path}: {len(latent)} latent tensors for {len(layers)} binary layers")
+    names = {id(m): n for n, m in model.named_modules()}
+    for i, (layer, tensor) in enumerate(zip(layers, latent)):
+        where = f"latent[{i}] ({names.get(id(layer), 'layer')})"
+        if not torch.is_tensor(tensor) or tuple(tensor.shape) != tuple(layer.weight.shape):
+            shape = tuple(tensor.shape) if torch.is_tensor(tensor) else type(tensor).__name__
+            raise CheckpointError(f"{path}: {where} has shape {shape}, the layer's weight is "
+                                  f"{tuple(layer.weight.shape)}")
+        _non_finite(where, tensor, path)

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from bnn2hw.models import BinaryNet, sign_ste
-from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
+from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into
 
 STD_FLOOR = 1e-8
 
@@ -119,7 +119,7 @@ def build_lns_optimizer(model: BinaryNet, config, train_set_size: int, lr: float
     path = Path(config.init) / "checkpoint.pt"
     source = load_checkpoint(path)
     _check_same_model(model, source, path)
-    model.load_state_dict(source["model_state"])
+    load_into(model, source, path)
     model.set_binarize_weights(False)
     noisy, binarizers, lns = [], nn.ModuleList(), LNSConfig()
     for layer, latent in zip(model.binary_layers(), source["latent"], strict=True):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from bnn2hw.data import Dataset, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, build_model
-from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
 from bnn2hw.train.evaluate import EVAL_BATCH, evaluate_readouts
 from bnn2hw.train.methods import (
     METHODS, Method, ReadOut, binary_weights, latent_weights, make_optimizer, use_weights,
@@ -56,6 +56,29 @@ class TrainConfig:
             raise ValueError("init (a trained run directory) is needed by, and only by, method 'lns'")
         if self.epochs < 1 or self.batch_size < 1 or self.test_samples < 0:
             raise ValueError("epochs and batch_size must be >= 1, test_samples >= 0")
+        _check_numbers(self)
+
+
+# (field, lowest allowed, whether the lowest is allowed, highest allowed or None); all must be finite
+NUMBER_RANGES = [("lr", 0.0, False, None), ("bn_lr", 0.0, True, None), ("temperature", 0.0, False, None),
+                 ("mc_samples", 1, True, None), ("momentum", 0.0, True, 1.0), ("lambda_init", 0.0, True, None),
+                 ("val_split", 0.0, True, 1.0), ("seed", 0, True, None)]
+
+
+def _check_numbers(config: "TrainConfig") -> None:
+    """Refuse NaN, infinite and out-of-range numbers, naming the option (``lr`` is ``--lr``)."""
+    for name, low, low_ok, high in NUMBER_RANGES:
+        value = getattr(config, name)
+        if value is None:
+            continue
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} ({option}) must be a finite number, got {value!r}")
+        if value < low or (value == low and not low_ok) or (high is not None and value >= high):
+            bounds = f"{'[' if low_ok else '('}{low:g}, {'inf)' if high is None else f'{high:g})'}"
+            raise ValueError(f"{name} ({option}) must be in {bounds}, got {value!r}")
+    if config.input_bits not in (1, 8):
+        raise ValueError(f"input_bits (--input-bits) must be 1 or 8, got {config.input_bits!r}")
 
 
 class TrainingDiverged(RuntimeError):
@@ -125,8 +148,11 @@ class Trainer:
         if changed - RESUMABLE_CHANGES:
             raise CheckpointError(f"{self.checkpoint_path}: cannot resume with different "
                                   f"{', '.join(sorted(changed - RESUMABLE_CHANGES))}")
-        self.model.load_state_dict(ckpt["model_state"])
-        self.optimizer.load_state_dict(ckpt["optimizer_state"])
+        load_into(self.model, ckpt, self.checkpoint_path)
+        try:
+            self.optimizer.load_state_dict(ckpt["optimizer_state"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise CheckpointError(f"{self.checkpoint_path}: optimizer_state does not fit the run ({err})") from None
         self.epoch, self.history = ckpt["epoch"], list(ckpt["history"])
         self.train_seconds = ckpt["train_seconds"]
         torch.set_rng_state(ckpt["rng_state"])
@@ -166,10 +192,10 @@ class Trainer:
 
             loss = float(self.optimizer.step(closure).detach())
             if not math.isfinite(loss):
-                raise TrainingDiverged(
-                    f"loss became {loss} in epoch {self.epoch + 1}, step {i + 1}; training stopped. "
-                    f"The last good checkpoint ({self.checkpoint_path}, after epoch {self.epoch}) is kept; "
-                    f"try a lower --lr")
+                kept = (f"The last good checkpoint ({self.checkpoint_path}, after epoch {self.epoch}) is kept"
+                        if self.epoch else "No checkpoint was written (no epoch finished)")
+                raise TrainingDiverged(f"loss became {loss} in epoch {self.epoch + 1}, step {i + 1}; training "
+                                       f"stopped. {kept}; try a lower --lr")
             loss_sum += loss * len(idx)
             correct += int((logits_seen[-1].argmax(1) == yb).sum())
             seen += len(idx)

@@ -27,7 +27,7 @@ import torch
 
 from bnn2hw.data import load_dataset, load_digits_raw
 from bnn2hw.models import BinaryNet, ModelConfig, build_model
-from bnn2hw.train.checkpoint import load_checkpoint
+from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into
 from bnn2hw.train.evaluate import predict_probs
 from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
 from bnn2hw.train.metrics import ECE_BINS, classification_metrics, predictive_entropy
@@ -142,10 +142,14 @@ def reliability_diagram(probs: np.ndarray, labels: np.ndarray, path: Path, title
 
 
 def load_trained(run_dir: Path) -> tuple[dict, BinaryNet]:
-    ckpt = load_checkpoint(Path(run_dir) / "checkpoint.pt")
-    config = {**ckpt["model_config"], "in_shape": tuple(ckpt["model_config"]["in_shape"])}
-    model = build_model(ModelConfig(**config))
-    model.load_state_dict(ckpt["model_state"])
+    path = Path(run_dir) / "checkpoint.pt"
+    ckpt = load_checkpoint(path)
+    try:
+        config = {**ckpt["model_config"], "in_shape": tuple(ckpt["model_config"]["in_shape"])}
+        model = build_model(ModelConfig(**config))
+    except (TypeError, KeyError, ValueError) as err:
+        raise CheckpointError(f"{path}: model_config does not describe a model ({err})") from None
+    load_into(model, ckpt, path)
     return ckpt, model.eval()
 
 

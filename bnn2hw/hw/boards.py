@@ -6,6 +6,14 @@ Contract: ``BOARDS`` maps each known board name to its YAML file (an explicit re
 holds ``name``, ``description``, ``finn_board`` (FINN's board key), ``part``, ``clock_mhz`` and
 ``resources`` (LUT, FF, BRAM18, URAM, DSP: the part's whole programmable logic), and a
 ``sources`` map citing where each figure comes from. Imports no FINN.
+
+Lattice ECP5 boards (``ECP5_BOARDS``, built into bitstreams with open tools by
+``bnn2hw.eda.ecp5``) add ``family: ecp5`` and an ``Ecp5`` record: ``package`` (nextpnr's
+name, e.g. CABGA381), ``clock_pin``, ``uart_rx`` / ``uart_tx`` (FPGA side), ``leds``, ``lpf``
+(pin constraints of the UART shell, relative to the repository root) and ``fabric`` (LUT4, FF,
+DP16KD, MULT18: the ECP5's own totals, which post-synthesis and post-P&R counts are checked
+against); ``finn_board`` may be empty and ``finn_part`` names the Xilinx part FINN's estimates
+use. Their ``resources`` hold the same totals in FINN's kinds (LUT = LUT4) for folding.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ import yaml
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 BOARDS: dict[str, Path] = {name: BOARDS_DIR / f"{name}.yaml"
                            for name in ("pynq-z1", "pynq-z2", "ultra96-v2", "zcu104", "kv260")}
+ECP5_BOARDS: dict[str, Path] = {name: BOARDS_DIR / f"{name}.yaml" for name in ("ulx3s-85f", "ulx3s-12f")}
 RESOURCE_KINDS = ("LUT", "FF", "BRAM18", "URAM", "DSP")
+ECP5_FABRIC_KINDS = ("LUT4", "FF", "DP16KD", "MULT18")
 REQUIRED_SOURCES = ("part", "resources", "clock_mhz")
 
 
@@ -41,6 +51,22 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Ecp5:
+    """An ECP5 board's package, pins and fabric totals (see the module docstring)."""
+
+    package: str
+    clock_pin: str
+    uart_rx: str
+    uart_tx: str
+    leds: tuple[str, ...]
+    lpf: str
+    fabric: tuple[tuple[str, int], ...]
+
+    def fabric_dict(self) -> dict[str, int]:
+        return dict(self.fabric)
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     description: str
@@ -49,10 +75,20 @@ class Board:
     clock_mhz: float
     resources: Resources
     sources: tuple[tuple[str, str], ...]
+    family: str = "xilinx"
+    finn_part: str = ""
+    ecp5: Ecp5 | None = None
 
     @property
     def clock_ns(self) -> float:
         return 1000.0 / self.clock_mhz
+
+
+def _parse_ecp5(data: dict) -> Ecp5:
+    fabric = data["fabric"]
+    return Ecp5(package=str(data["package"]), clock_pin=str(data["clock_pin"]), uart_rx=str(data["uart_rx"]),
+                uart_tx=str(data["uart_tx"]), leds=tuple(str(pin) for pin in data.get("leds") or ()),
+                lpf=str(data["lpf"]), fabric=tuple((kind, int(fabric[kind])) for kind in ECP5_FABRIC_KINDS))
 
 
 def _parse(data: dict, origin: Path) -> Board:
@@ -63,10 +99,15 @@ def _parse(data: dict, origin: Path) -> Board:
         missing = [key for key in REQUIRED_SOURCES if not sources.get(key)]
         if missing:
             raise ValueError(f"no source cited for {', '.join(missing)}")
+        family = str(data.get("family", "xilinx")).lower()
+        if family not in ("xilinx", "ecp5"):
+            raise ValueError(f"family {family!r}: bnn2hw knows xilinx and ecp5")
         board = Board(name=str(data["name"]), description=str(data.get("description", "")),
-                      finn_board=str(data["finn_board"]), part=str(data["part"]),
-                      clock_mhz=float(data["clock_mhz"]), resources=resources,
-                      sources=tuple((str(k), str(v)) for k, v in sources.items()))
+                      finn_board=str(data["finn_board"] if family == "xilinx" else data.get("finn_board") or ""),
+                      part=str(data["part"]), clock_mhz=float(data["clock_mhz"]), resources=resources,
+                      sources=tuple((str(k), str(v)) for k, v in sources.items()), family=family,
+                      finn_part=str(data.get("finn_part") or ""),
+                      ecp5=_parse_ecp5(data) if family == "ecp5" else None)
     except (KeyError, TypeError, ValueError) as err:
         raise UnknownBoard(f"{origin}: not a valid board file ({err!r})") from None
     if board.clock_mhz <= 0:
@@ -77,13 +118,13 @@ def _parse(data: dict, origin: Path) -> Board:
 def load_board(name_or_path: str | Path) -> Board:
     """The board called ``name_or_path`` (see ``BOARDS``), or the board YAML file at that path."""
     key = str(name_or_path).lower()
-    path = BOARDS.get(key)
+    path = BOARDS.get(key) or ECP5_BOARDS.get(key)
     if path is None:
         candidate = Path(name_or_path)
         if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
             path = candidate
         else:
-            raise UnknownBoard(f"unknown board {str(name_or_path)!r}; known boards: {', '.join(BOARDS)}"
+            raise UnknownBoard(f"unknown board {str(name_or_path)!r}; known boards: {', '.join(known_boards())}"
                                " (or a path to a board .yaml file)")
     try:
         data = yaml.safe_load(path.read_text())
@@ -96,4 +137,5 @@ def load_board(name_or_path: str | Path) -> Board:
 
 
 def known_boards() -> list[str]:
-    return list(BOARDS)
+    """Every board name: the Zynq boards FINN knows (``BOARDS``), then the ECP5 boards."""
+    return [*BOARDS, *ECP5_BOARDS]

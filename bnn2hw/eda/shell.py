@@ -1,0 +1,376 @@
+"""The UART shell (``hw/shell/``): parameters and wrapper for a build, and its Verilator model.
+
+Protocol (the shell's module header, ``hw/shell/bnn2hw_uart_shell.sv``, is the definition; the
+deploy driver's ``UartBackend`` is the host side). 8N1 at ``baud``; CRC is CRC-8/SMBUS
+(polynomial 0x07, initial value 0, MSB first, no final XOR; ``crc8(b"123456789") == 0xF4``):
+
+* host -> board: ``A5``, ``in_bytes`` payload bytes (one image's packed input stream, exactly
+  what the driver's ``pack_inputs`` gives for one image: words of ``ceil(IN_WIDTH/8)`` bytes,
+  little-endian), ``CRC(payload)``;
+* board -> host: ``5A``, ``out_bytes`` (the packed output stream of that image; a LabelSelect
+  network: one byte, the class index), ``CRC(output bytes)``; or ``EE``, ``code`` (``ERRORS``:
+  1 CRC mismatch, 2 timeout inside a frame (a lost byte), 3 framing error, 4 overrun, 5 no START
+  where a frame begins). After an error the shell ignores bytes until the line has been quiet
+  for ``timeout_cycles``. Only checked frames reach the accelerator, so a lost or corrupted byte
+  gives an error reply, never a wrong label. Replies come in frame order.
+
+Contract:
+* ``shell_parameters(build_dir, clk_hz, baud, timeout_cycles)`` -> the ``bnn2hw_uart_shell``
+  parameter dict of a ``--impl rtl`` build (``CLK_HZ``, ``BAUD``, ``IN_BYTES``, ``IN_WIDTH``,
+  ``OUT_WIDTH``, ``OUT_WORDS``, ``TIMEOUT_CYCLES``); refuses a baud rate the clock cannot divide to
+  within 2 % or to fewer than 4 cycles per bit (``EdaError``).
+* ``write_shell(build_dir, params, out_dir)`` writes the two generated modules
+  (``bnn2hw_shell_accelerator``: ``accelerator`` behind fixed ports, AXI-lite tied off;
+  ``bnn2hw_uart_top``: the board top, ports ``clk``, ``uart_rx``, ``uart_tx``, ``led[7:0]``, the
+  shell with ``params``) into ``out_dir`` (default ``BUILD/hw/shell/``) and returns every source of
+  the board design in compile order (the build's ``files.f``, ``hw/shell/*.sv``, the two
+  generated files); the top module is ``TOP``.
+* ``simulate_shell(build_dir, images, cycles_per_bit, log)`` runs shell + accelerator in
+  Verilator (``hw/tb/uart_tb.cpp``: a bit-level UART on both lines) on the raw uint8 ``images``
+  sent back to back, then on corrupted frames (``BAD_FRAMES``: a wrong CRC, a flipped payload bit,
+  a dropped byte, a stray byte) each followed by a good frame, and writes ``BUILD/shellsim.json``:
+  ``images``, ``label_mismatches`` (replies whose output bytes differ from ``bnn2hw.sim``'s),
+  ``error_frames``, ``error_frames_detected`` (right error code), ``recovered`` (good frames after
+  errors answered correctly), ``cycles``, ``cycles_per_image``, ``cycles_per_bit``,
+  ``sim_seconds``, ``build_seconds``, ``board_images_per_s_115200`` and ``passed``.
+* ``serve_stream(build_dir, cycles_per_bit)`` starts the model in stream mode on a fresh
+  pseudo-terminal and returns ``(process, port)``: a pyserial port name any host program (the
+  deploy driver's uart backend) can open; the caller terminates the process, then closes
+  ``process.slave_fd`` and removes ``process.workdir``. Simulated time stops while the host is
+  silent (the inter-byte timeout runs only after 20 ms of wall-clock silence).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bnn2hw.eda import verilator
+from bnn2hw.eda.rtl_layers import load_manifest, stream_words
+from bnn2hw.eda.rtlsim import load_design
+from bnn2hw.eda.testbench import top_ports
+from bnn2hw.eda.verilator import EdaError
+
+SHELL_DIR = Path(__file__).resolve().parents[2] / "hw" / "shell"
+TB_SOURCE = Path(__file__).resolve().parents[2] / "hw" / "tb" / "uart_tb.cpp"
+SHELL_SOURCES = ("bnn2hw_crc8.sv", "bnn2hw_uart_rx.sv", "bnn2hw_uart_tx.sv", "bnn2hw_uart_framer.sv",
+                 "bnn2hw_uart_replier.sv", "bnn2hw_uart_shell.sv")
+TOP, ADAPTER, EXE, REPORT_FILE = "bnn2hw_uart_top", "bnn2hw_shell_accelerator", "uart_tb", "shellsim.json"
+START, REPLY_OK, REPLY_ERROR = 0xA5, 0x5A, 0xEE
+ERRORS = {1: "CRC mismatch", 2: "timeout inside a frame (a lost byte)", 3: "framing error (bad stop bit)",
+          4: "overrun (frames faster than the accelerator)", 5: "no START byte where a frame begins"}
+SIM_CLK_HZ = 24_000_000
+STITCHED = {"ap_clk": "clk", "ap_rst_n": "rst_n", "s_axis_0_tdata": "s_axis_tdata",
+            "s_axis_0_tvalid": "s_axis_tvalid", "s_axis_0_tready": "s_axis_tready",
+            "m_axis_0_tdata": "m_axis_tdata", "m_axis_0_tvalid": "m_axis_tvalid",
+            "m_axis_0_tready": "m_axis_tready"}
+
+
+def _crc_table() -> np.ndarray:
+    table = np.zeros(256, np.uint8)
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+        table[byte] = crc
+    return table
+
+
+CRC_TABLE = _crc_table()
+
+
+def crc8(data) -> int:
+    crc = 0
+    for byte in bytes(data):
+        crc = int(CRC_TABLE[crc ^ byte])
+    return crc
+
+
+def frame(payload) -> bytes:
+    payload = bytes(payload)
+    return bytes([START]) + payload + bytes([crc8(payload)])
+
+
+def parse_replies(data: bytes, out_bytes: int) -> list:
+    """Board bytes -> list of ``("ok", output bytes, crc good)`` / ``("error", code)`` / ``("junk", byte)``."""
+    replies, i = [], 0
+    while i < len(data):
+        head = data[i]
+        if head == REPLY_OK and i + out_bytes + 2 <= len(data):
+            body = data[i + 1:i + 1 + out_bytes]
+            replies.append(("ok", body, crc8(body) == data[i + 1 + out_bytes]))
+            i += out_bytes + 2
+        elif head == REPLY_ERROR and i + 2 <= len(data):
+            replies.append(("error", data[i + 1]))
+            i += 2
+        else:
+            replies.append(("junk", head))
+            i += 1
+    return replies
+
+
+# ---- parameters and the generated wrapper ----
+
+def _stream_geometry(build_dir: Path) -> dict:
+    """Words per image and widths of the stitched top's input and output streams."""
+    from bnn2hw.sim.accelerator import Accelerator
+    manifest = load_manifest(build_dir)
+    first, last = manifest["nodes"][0], manifest["nodes"][-1]
+    accelerator = Accelerator.load(Path(build_dir) / "hw")
+    k0 = accelerator.kernels[0]
+    in_words = int(np.prod(k0.input_shape())) // int(first["in_elems"])
+    out = accelerator.run_stream(np.zeros((1,) + tuple(k0.input_shape()), np.int64))[
+        accelerator.kernels[-1].node.outputs[0]]
+    out_words = int(out.size) // int(last["out_elems"])
+    return {"in_width": int(first["in_width"]), "out_width": int(last["out_width"]),
+            "in_words": in_words, "out_words": out_words}
+
+
+def shell_parameters(build_dir: Path, clk_hz: int, baud: int, timeout_cycles: int | None = None) -> dict:
+    divisor = round(clk_hz / baud)
+    if divisor < 4 or abs(clk_hz / divisor - baud) / baud > 0.02:
+        raise EdaError(f"baud rate {baud} cannot be made from a {clk_hz} Hz clock (divisor {clk_hz / baud:.2f}): "
+                       f"need at least 4 cycles per bit within 2 %; pick a lower baud rate")
+    g = _stream_geometry(build_dir)
+    return {"CLK_HZ": int(clk_hz), "BAUD": int(baud), "IN_BYTES": g["in_words"] * -(-g["in_width"] // 8),
+            "IN_WIDTH": g["in_width"], "OUT_WIDTH": g["out_width"], "OUT_WORDS": g["out_words"],
+            "TIMEOUT_CYCLES": int(timeout_cycles if timeout_cycles is not None else max(clk_hz // 50, 40 * divisor))}
+
+
+def out_bytes(params: dict) -> int:
+    return params["OUT_WORDS"] * -(-params["OUT_WIDTH"] // 8)
+
+
+def adapter_sv(accelerator_source: str, in_width: int, out_width: int) -> str:
+    """``bnn2hw_shell_accelerator``: ``accelerator`` with its AXI-lite inputs tied to 0."""
+    connections = []
+    for name, direction in top_ports(accelerator_source, "accelerator").items():
+        if name in STITCHED:
+            connections.append(f".{name}({STITCHED[name]})")
+        else:
+            connections.append(f".{name}('0)" if direction == "input" else f".{name}()")
+    joined = ",\n\t\t".join(connections)
+    return f"""// generated by bnn2hw.eda.shell: the build's accelerator behind bnn2hw_uart_shell's fixed ports
+module {ADAPTER} (
+\tinput logic clk, input logic rst_n,
+\tinput logic [{in_width - 1}:0] s_axis_tdata, input logic s_axis_tvalid, output logic s_axis_tready,
+\toutput logic [{out_width - 1}:0] m_axis_tdata, output logic m_axis_tvalid, input logic m_axis_tready
+);
+\taccelerator dut (
+\t\t{joined}
+\t);
+endmodule
+"""
+
+
+def top_sv(params: dict) -> str:
+    """``bnn2hw_uart_top``: the board's top module, the shell with this build's parameters."""
+    values = ", ".join(f".{k}({v})" for k, v in params.items())
+    return f"""// generated by bnn2hw.eda.shell: {params['BAUD']} baud at {params['CLK_HZ']} Hz
+module {TOP} (
+\tinput logic clk,
+\tinput logic uart_rx,
+\toutput logic uart_tx,
+\toutput logic [7:0] led
+);
+\tbnn2hw_uart_shell #({values}) shell (.clk, .uart_rx, .uart_tx, .led);
+endmodule
+"""
+
+
+def write_shell(build_dir: Path, params: dict, out_dir: Path | None = None) -> list[Path]:
+    build_dir = Path(build_dir)
+    rtl_dir = build_dir / "hw" / "rtl"
+    manifest = load_manifest(build_dir)
+    top = rtl_dir / "accelerator.sv"
+    if not top.is_file():
+        raise EdaError(f"{top}: no stitched accelerator; rebuild with `bnn2hw build {build_dir} --impl rtl`")
+    out_dir = Path(out_dir) if out_dir is not None else build_dir / "hw" / "shell"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{ADAPTER}.sv").write_text(adapter_sv(top.read_text(), params["IN_WIDTH"], params["OUT_WIDTH"]))
+    (out_dir / f"{TOP}.sv").write_text(top_sv(params))
+    return ([rtl_dir / f for f in manifest["files"]] + [SHELL_DIR / name for name in SHELL_SOURCES]
+            + [out_dir / f"{ADAPTER}.sv", out_dir / f"{TOP}.sv"])
+
+
+# ---- Verilator model ----
+
+def build_model(sources: list[Path], divisor: int, cache_dir: Path = verilator.CACHE_DIR, jobs: int = 2) -> Path:
+    """``uart_tb`` for these sources, cached by content (as ``bnn2hw.eda.verilator.build``)."""
+    digest = hashlib.sha256()
+    for part in (verilator.verilator_version(), TB_SOURCE.read_text(), f"uart,{divisor}"):
+        digest.update(part.encode() + b"\0")
+    for source in sources:
+        digest.update(Path(source).name.encode() + b"\0" + Path(source).read_bytes() + b"\0")
+    key = "uart-" + digest.hexdigest()[:24]
+    target = Path(cache_dir) / key
+    if (target / EXE).is_file():
+        return target / EXE
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{key}.tmp-", dir=cache_dir))
+    try:
+        cmd = [verilator.verilator_binary(), "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", TOP,
+               "-O3", "--Mdir", str(work / "obj"), "-o", f"../{EXE}", "-CFLAGS", f"-O1 -DDIVISOR={divisor}",
+               *verilator.LINT_OFF, "-Wno-PINMISSING", *map(str, sources), str(TB_SOURCE)]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=work)
+        if result.returncode != 0 or not (work / EXE).is_file():
+            errors = [ln for ln in (result.stderr + result.stdout).splitlines() if "%Error" in ln or "error:" in ln]
+            raise EdaError("Verilator could not build the UART shell:\n"
+                           + "\n".join((errors or (result.stderr + result.stdout).splitlines())[:12]))
+        shutil.rmtree(work / "obj", ignore_errors=True)
+        try:
+            os.rename(work, target)
+        except OSError:  # built meanwhile by someone else
+            pass
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return target / EXE
+
+
+def sim_parameters(build_dir: Path, cycles_per_bit: int) -> dict:
+    """Shell parameters for simulation: ``cycles_per_bit`` clock cycles per bit, a 40-bit timeout."""
+    return shell_parameters(build_dir, SIM_CLK_HZ, SIM_CLK_HZ // cycles_per_bit, 40 * cycles_per_bit)
+
+
+def model(build_dir: Path, cycles_per_bit: int) -> tuple[Path, dict, float]:
+    """(executable, parameters, build seconds) of the shell + accelerator model."""
+    verilator.verilator_binary()
+    params = sim_parameters(build_dir, cycles_per_bit)
+    with tempfile.TemporaryDirectory(prefix="bnn2hw-shell-") as tmp:
+        sources = write_shell(build_dir, params, Path(tmp))
+        t0 = time.perf_counter()
+        exe = build_model(sources, cycles_per_bit)
+    return exe, params, time.perf_counter() - t0
+
+
+def image_payloads(build_dir: Path, images: np.ndarray, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(input payloads (N, IN_BYTES), expected output bytes (N, out_bytes)) from ``bnn2hw.sim``."""
+    from bnn2hw.sim.accelerator import Accelerator
+    accelerator = Accelerator.load(Path(build_dir) / "hw")
+    streams = accelerator.node_streams(images)
+    first, last = accelerator.kernels[0], accelerator.kernels[-1]
+
+    def as_bytes(words: np.ndarray, width: int) -> np.ndarray:
+        raw = np.ascontiguousarray(words, dtype="<u4").view(np.uint8)
+        return raw.reshape(words.shape[:2] + (-1,))[..., :-(-width // 8)].reshape(len(words), -1)
+    words_in = stream_words(streams[first.node.inputs[0]], first.input_type, first.in_word_elems(),
+                            params["IN_WIDTH"])
+    words_out = stream_words(streams[last.node.outputs[0]], last.output_type, last.out_word_elems(),
+                             params["OUT_WIDTH"])
+    return as_bytes(words_in, params["IN_WIDTH"]), as_bytes(words_out, params["OUT_WIDTH"])
+
+
+
+# ---- whole runs ----
+
+BAD_FRAMES = {"crc": 1, "flipped_bit": 1, "dropped_byte": 2, "stray_byte": 5}
+
+
+def _bad_frame(kind: str, payload: np.ndarray) -> bytes:
+    good = frame(payload.tobytes())
+    if kind == "crc":
+        return good[:-1] + bytes([good[-1] ^ 0xFF])
+    if kind == "flipped_bit":
+        return good[:3] + bytes([good[3] ^ 0x10]) + good[4:]
+    if kind == "dropped_byte":
+        return good[:5] + good[6:]
+    return b"\x00"
+
+
+def host_schedule(payloads: np.ndarray, timeout_cycles: int) -> tuple[np.ndarray, list]:
+    """uart_tb host entries ((gap << 8) | byte) and the replies expected: the images back to back,
+    then each ``BAD_FRAMES`` case after a quiet gap, each followed by a good frame (image i)."""
+    entries, expected = [], []
+
+    def send(data: bytes, gap: int) -> None:
+        entries.extend([(gap << 8) | data[0]] + list(data[1:]))
+    for index, payload in enumerate(payloads):
+        send(frame(payload.tobytes()), 0 if index else 64 * 16)   # the line idle through power-on reset
+        expected.append(("ok", index))
+    for index, (kind, code) in enumerate(BAD_FRAMES.items()):
+        send(_bad_frame(kind, payloads[index % len(payloads)]), 2 * timeout_cycles)
+        expected.append(("error", code))
+        send(frame(payloads[index % len(payloads)].tobytes()), 2 * timeout_cycles)
+        expected.append(("ok", index % len(payloads)))
+    return np.array(entries, dtype="<u4"), expected
+
+
+def simulate_shell(build_dir: Path, images: np.ndarray, cycles_per_bit: int = 8, log=print) -> dict:
+    build_dir = Path(build_dir)
+    exe, params, built = model(build_dir, cycles_per_bit)
+    log(f"  verilator: UART shell + accelerator built in {built:.1f} s ({cycles_per_bit} cycles per bit)")
+    payloads, outputs = image_payloads(build_dir, images, params)
+    entries, expected = host_schedule(payloads, params["TIMEOUT_CYCLES"])
+    nout = out_bytes(params)
+    n_expect = sum(nout + 2 for kind, _ in expected if kind == "ok") + 2 * sum(k == "error" for k, _ in expected)
+    work = load_design(build_dir).workdir(scramble_runtime=False)
+    t0 = time.perf_counter()
+    try:
+        entries.tofile(work / "host.bin")
+        run = subprocess.run([str(exe), "batch", str(work / "host.bin"), str(len(entries)), str(work / "board.bin"),
+                              str(work / "cycles.bin"), str(n_expect), str(100 * params["TIMEOUT_CYCLES"] + 100_000)],
+                             capture_output=True, text=True, cwd=work, check=False, timeout=3600)
+        if run.returncode != 0:
+            raise EdaError(f"UART shell simulation failed (status {run.returncode}): {run.stderr.strip()[:800]}")
+        board = (work / "board.bin").read_bytes()
+        when = np.fromfile(work / "cycles.bin", dtype="<u8")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    report = _compare(parse_replies(board, nout), expected, outputs, len(images))
+    ends = when[nout + 1:(nout + 2) * len(images):nout + 2].astype(np.int64)
+    frame_bits = 10 * (params["IN_BYTES"] + 2)
+    report.update(cycles=int(run.stdout.split()[-1]), cycles_per_bit=cycles_per_bit,
+                  cycles_per_image=round(float(np.diff(ends).mean()), 2) if len(ends) > 1 else None,
+                  line_cycles_per_image=frame_bits * cycles_per_bit, frame_bytes=params["IN_BYTES"] + 2,
+                  reply_bytes=nout + 2, board_images_per_s_115200=round(115200 / frame_bits, 1),
+                  sim_seconds=round(seconds, 2), build_seconds=round(built, 2), parameters=params)
+    report["passed"] = (report["label_mismatches"] == 0 and report["missing_replies"] == 0
+                        and report["error_frames_detected"] == report["error_frames"]
+                        and report["recovered"] == len(BAD_FRAMES))
+    (build_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _compare(replies: list, expected: list, outputs: np.ndarray, n_images: int) -> dict:
+    mismatches, detected, recovered = 0, 0, 0
+    for position, (kind, value) in enumerate(expected):
+        got = replies[position] if position < len(replies) else None
+        if kind == "ok":
+            good = got is not None and got[0] == "ok" and got[2] and got[1] == outputs[value].tobytes()
+            if position < n_images:
+                mismatches += not good
+            else:
+                recovered += good
+        else:
+            detected += got == ("error", value)
+    return {"images": n_images, "label_mismatches": int(mismatches), "error_frames": len(BAD_FRAMES),
+            "error_frames_detected": int(detected), "recovered": int(recovered),
+            "missing_replies": max(0, len(expected) - len(replies)), "extra_replies": max(0, len(replies) - len(expected))}
+
+
+def serve_stream(build_dir: Path, cycles_per_bit: int = 8, idle_ms: int = 20) -> tuple[subprocess.Popen, str]:
+    """The shell model behind a new pseudo-terminal: (process, port name for pyserial)."""
+    import tty
+    exe, _, _ = model(build_dir, cycles_per_bit)
+    work = load_design(build_dir).workdir(scramble_runtime=False)
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    port = os.ttyname(slave)
+    estimates = Path(build_dir) / "hw" / "estimates.json"
+    latency = json.loads(estimates.read_text()).get("latency_cycles", 0) if estimates.is_file() else 0
+    settle = 64 * cycles_per_bit + 2 * int(latency or 10_000)
+    process = subprocess.Popen([str(exe), "stream", str(idle_ms), str(settle)], stdin=master, stdout=master, cwd=work)
+    os.close(master)
+    process.slave_fd = slave          # kept open so the terminal outlives short-lived opens of `port`
+    process.workdir = work
+    return process, port

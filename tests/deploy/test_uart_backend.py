@@ -1,0 +1,105 @@
+"""The deploy driver's uart backend up to the device boundary: through a pseudo-terminal to the
+Verilator model of the UART shell + accelerator, it gives the sim backend's labels; error replies,
+a missing port or pyserial, and a line that does not speak the protocol raise DriverError."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("serial")
+
+from bnn2hw.deploy.package import load_driver  # noqa: E402
+from bnn2hw.eda import shell  # noqa: E402
+from tests.deploy.conftest import quiet_deploy  # noqa: E402
+from tests.eda.conftest import digits_test_images, requires_verilator, rtl_build  # noqa: E402
+
+pytestmark = requires_verilator
+
+
+@pytest.fixture(scope="module")
+def uart_setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("uart")
+    (root / "build").mkdir()
+    build = rtl_build(root / "build", "tfc", 1, (1, 8, 8), "digits", 100_000, seed=21, runtime_weights=True)
+    package = root / "package"
+    quiet_deploy(build, package)
+    process, port = shell.serve_stream(build, cycles_per_bit=8)
+    try:
+        yield build, package, port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        os.close(process.slave_fd)
+        shutil.rmtree(process.workdir, ignore_errors=True)
+
+
+def test_crc8_matches_the_shell_model(uart_setup):
+    driver = load_driver(uart_setup[1])
+    assert driver.crc8(b"123456789") == 0xF4
+    data = bytes(range(256))
+    assert driver.crc8(data) == shell.crc8(data)
+
+
+def test_uart_backend_gives_sim_labels_on_digits(uart_setup):
+    _, package, port = uart_setup
+    driver = load_driver(package)
+    spec = driver.load_spec(package)
+    images = digits_test_images()
+    backend = driver.UartBackend(spec, package, 100, port=port)
+    try:
+        uart_labels, _ = driver.predict(backend, images, spec, package)
+    finally:
+        backend.close()
+    sim_labels, _ = driver.predict(driver.SimBackend(spec, package, 100), images, spec, package)
+    assert len(uart_labels) == 359
+    np.testing.assert_array_equal(uart_labels, sim_labels)
+
+
+def test_validate_command_line_over_uart(uart_setup, capsys):
+    _, package, port = uart_setup
+    driver = load_driver(package)
+    status = driver.main(["--validate", "--backend", "uart", "--port", port, "--limit", "20"], package=package)
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert '"mismatches_with_simulator": 0' in out and '"backend": "uart"' in out
+
+
+def test_error_reply_raises_and_backend_recovers(uart_setup, monkeypatch):
+    _, package, port = uart_setup
+    driver = load_driver(package)
+    spec = driver.load_spec(package)
+    images = digits_test_images(3)
+    backend = driver.UartBackend(spec, package, 1, port=port)
+    try:
+        packed = driver.pack_inputs(driver.check_images(images, spec), spec)
+        good = backend.execute(packed)
+        monkeypatch.setattr(driver, "crc8", lambda data: 0x00)
+        with pytest.raises(driver.DriverError, match="error 1: CRC mismatch"):
+            backend.execute(packed[:1])
+        monkeypatch.undo()
+        np.testing.assert_array_equal(backend.execute(packed), good)
+    finally:
+        backend.close()
+
+
+def test_refusals(uart_setup, monkeypatch):
+    _, package, _ = uart_setup
+    driver = load_driver(package)
+    spec = driver.load_spec(package)
+    with pytest.raises(driver.DriverError, match="--port"):
+        driver.UartBackend(spec, package, 1)
+    backend = driver.UartBackend(spec, package, 1, port="loop://", timeout=0.5)  # echoes the frame back
+    packed = np.zeros((1,) + tuple(spec["input"]["shape_packed"][1:]), np.uint8)
+    with pytest.raises(driver.DriverError, match="unexpected byte 0xA5"):
+        backend.execute(packed)
+    with pytest.raises(driver.DriverError, match="no weight port"):
+        backend.load_weights({})
+    backend.close()
+    monkeypatch.setitem(sys.modules, "serial", None)
+    with pytest.raises(driver.DriverError, match="pyserial"):
+        driver.UartBackend(spec, package, 1, port="loop://")

@@ -1,0 +1,51 @@
+"""The UART shell: parameters and wrapper of a build, and shell + accelerator in Verilator with a
+bit-level UART on the whole digits test split (0 mismatches; corrupted frames give error replies)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bnn2hw.eda import shell
+from bnn2hw.eda.verilator import EdaError
+from tests.eda.conftest import digits_test_images, requires_verilator
+
+
+def test_crc8_and_reply_parsing():
+    assert shell.crc8(b"123456789") == 0xF4          # CRC-8/SMBUS check value
+    assert shell.crc8(b"") == 0
+    data = shell.frame(b"\x01\x02")
+    assert data[0] == shell.START and data[1:3] == b"\x01\x02" and data[3] == shell.crc8(b"\x01\x02")
+    replies = shell.parse_replies(bytes([0x5A, 7, shell.crc8(b"\x07"), 0xEE, 2, 0x33]), 1)
+    assert replies == [("ok", b"\x07", True), ("error", 2), ("junk", 0x33)]
+
+
+@requires_verilator
+def test_parameters_and_generated_wrapper(tfc_rtl, tmp_path):
+    params = shell.shell_parameters(tfc_rtl, 25_000_000, 115_200)
+    payloads, outputs = shell.image_payloads(tfc_rtl, digits_test_images(2), params)
+    assert payloads.shape == (2, params["IN_BYTES"]) and outputs.shape == (2, shell.out_bytes(params))
+    assert params["IN_BYTES"] % -(-params["IN_WIDTH"] // 8) == 0
+    assert params["OUT_WORDS"] == 1 and params["TIMEOUT_CYCLES"] == 25_000_000 // 50
+    with pytest.raises(EdaError, match="baud rate"):
+        shell.shell_parameters(tfc_rtl, 25_000_000, 10_000_000)
+    files = shell.write_shell(tfc_rtl, params, tmp_path)
+    assert files[-1].name == f"{shell.TOP}.sv" and all(f.is_file() for f in files)
+    top = files[-1].read_text()
+    assert "bnn2hw_uart_shell #(.CLK_HZ(25000000), .BAUD(115200)" in top
+    adapter = (tmp_path / f"{shell.ADAPTER}.sv").read_text()
+    assert ".s_axilite_AWVALID('0)" in adapter          # runtime-weight port tied off
+
+
+@requires_verilator
+def test_shell_matches_sim_on_digits_split(tfc_rtl):
+    images = digits_test_images()
+    report = shell.simulate_shell(tfc_rtl, images, cycles_per_bit=8, log=lambda _: None)
+    assert report["images"] == len(images) == 359
+    assert report["label_mismatches"] == 0 and report["missing_replies"] == 0 and report["extra_replies"] == 0
+    assert report["error_frames_detected"] == report["error_frames"] == len(shell.BAD_FRAMES)
+    assert report["recovered"] == len(shell.BAD_FRAMES) and report["passed"]
+    # the UART is the bottleneck: one image per frame time on the line
+    assert report["cycles_per_image"] == pytest.approx(report["line_cycles_per_image"], rel=0.02)
+    assert json.loads((tfc_rtl / shell.REPORT_FILE).read_text())["passed"]

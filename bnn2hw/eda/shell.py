@@ -42,7 +42,6 @@ Contract:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -204,36 +203,9 @@ def write_shell(build_dir: Path, params: dict, out_dir: Path | None = None) -> l
 # ---- Verilator model ----
 
 def build_model(sources: list[Path], divisor: int, cache_dir: Path = verilator.CACHE_DIR, jobs: int = 2) -> Path:
-    """``uart_tb`` for these sources, cached by content (as ``bnn2hw.eda.verilator.build``)."""
-    digest = hashlib.sha256()
-    for part in (verilator.verilator_version(), TB_SOURCE.read_text(), f"uart,{divisor}"):
-        digest.update(part.encode() + b"\0")
-    for source in sources:
-        digest.update(Path(source).name.encode() + b"\0" + Path(source).read_bytes() + b"\0")
-    key = "uart-" + digest.hexdigest()[:24]
-    target = Path(cache_dir) / key
-    if (target / EXE).is_file():
-        return target / EXE
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f"{key}.tmp-", dir=cache_dir))
-    try:
-        cmd = [verilator.verilator_binary(), "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", TOP,
-               "-O3", "--Mdir", str(work / "obj"), "-o", f"../{EXE}", "-CFLAGS", f"-O1 -DDIVISOR={divisor}",
-               *verilator.LINT_OFF, "-Wno-PINMISSING", *map(str, sources), str(TB_SOURCE)]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=work)
-        if result.returncode != 0 or not (work / EXE).is_file():
-            errors = [ln for ln in (result.stderr + result.stdout).splitlines() if "%Error" in ln or "error:" in ln]
-            raise EdaError("Verilator could not build the UART shell:\n"
-                           + "\n".join((errors or (result.stderr + result.stdout).splitlines())[:12]))
-        shutil.rmtree(work / "obj", ignore_errors=True)
-        try:
-            os.rename(work, target)
-        except OSError:  # built meanwhile by someone else
-            pass
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
-    return target / EXE
+    """``uart_tb`` for these sources (top ``bnn2hw_uart_top``), cached by content."""
+    return verilator.build(sources, None, cache_dir=cache_dir, jobs=jobs, testbench=TB_SOURCE, top=TOP,
+                           defines={"DIVISOR": divisor}, extra_flags=("-Wno-PINMISSING",))
 
 
 def sim_parameters(build_dir: Path, cycles_per_bit: int) -> dict:

@@ -3,13 +3,14 @@
 Contract:
 * ``verilator_binary()`` is the ``verilator`` on PATH or raises ``EdaError`` saying how to
   install it (Debian: ``apt-get install verilator``; ``scripts/setup_venv.sh`` does it as root).
-* ``build(sources, tb_top, in_width, out_width)`` compiles ``hw/tb/axis_tb.cpp`` with the
-  generated ``bnn2hw_tb_top`` (``tb_top``: SystemVerilog text) and ``sources`` (paths, in
-  order) into ``CACHE/<sha256>/axis_tb``, the hash taken over the Verilator version, the
-  testbench, ``tb_top`` and every source's name and bytes (memory images are read at run time,
-  so new weights never rebuild). A second build with equal content returns at once. Compiler
-  errors raise ``EdaError`` with their first lines. Builds go to a temporary directory renamed
-  into place, so an interrupted or concurrent build never leaves a half-built entry.
+* ``build(sources, tb_top, in_width, out_width)`` compiles ``hw/tb/axis_tb.cpp`` (or another
+  ``testbench``) with the generated ``bnn2hw_tb_top`` (``tb_top``: SystemVerilog text) and
+  ``sources`` (paths, in order) into ``CACHE/<sha256>/axis_tb``, the hash taken over the
+  Verilator version, the testbench, ``tb_top``, the defines and every source's name and bytes
+  (memory images are read at run time, so new weights never rebuild). A second build with equal
+  content returns at once; Verilator's runtime objects are compiled once per version and reused.
+  Compiler errors raise ``EdaError`` with their first lines. Builds go to a temporary directory
+  renamed into place, so an interrupted or concurrent build never leaves a half-built entry.
 * ``run(exe, words_in, n_out, out_width, workdir, stall, seed, axi_writes)`` streams
   ``words_in`` ((n, chunks) uint32, 32-bit chunks little end first) through the design with
   random stalls, in ``workdir`` (where its ``$readmemh`` files are), and returns a ``RunResult``:
@@ -32,7 +33,8 @@ import numpy as np
 
 TB_SOURCE = Path(__file__).resolve().parents[2] / "hw" / "tb" / "axis_tb.cpp"
 CACHE_DIR = Path.home() / ".cache" / "bnn2hw" / "verilator"
-EXE = "axis_tb"
+EXE, TB_TOP = "axis_tb", "bnn2hw_tb_top"
+RUNTIME_OBJECTS = ("verilated.o", "verilated_threads.o")
 LINT_OFF = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-PINCONNECTEMPTY", "-Wno-DECLFILENAME",
             "-Wno-UNOPTFLAT", "-Wno-LITENDIAN", "-Wno-CASEINCOMPLETE", "-Wno-MULTIDRIVEN", "-Wno-SYMRSVDWORD",
             "-Wno-TIMESCALEMOD"]
@@ -59,9 +61,9 @@ def chunks(width: int) -> int:
     return max(1, -(-int(width) // 32))
 
 
-def build_key(sources: list[Path], tb_top: str, in_width: int, out_width: int) -> str:
+def build_key(sources: list[Path], tb_top: str | None, defines: dict, testbench: Path) -> str:
     digest = hashlib.sha256()
-    for part in (verilator_version(), TB_SOURCE.read_text(), tb_top, f"{in_width},{out_width}"):
+    for part in (verilator_version(), testbench.read_text(), tb_top or "", repr(sorted(defines.items()))):
         digest.update(part.encode() + b"\0")
     for source in sources:
         digest.update(Path(source).name.encode() + b"\0" + Path(source).read_bytes() + b"\0")
@@ -73,23 +75,59 @@ def _first_errors(text: str, lines: int = 12) -> str:
     return "\n".join((errors or text.splitlines())[:lines])
 
 
-def build(sources: list[Path], tb_top: str, in_width: int, out_width: int, cache_dir: Path = CACHE_DIR,
-          jobs: int = 2) -> Path:
-    """The testbench executable for these sources (see module docstring); built once per content."""
+def _runtime_dir(cache_dir: Path) -> Path:
+    """Verilator's own runtime objects, compiled once per Verilator version (most of a small build)."""
+    return Path(cache_dir) / ("runtime-" + hashlib.sha256(verilator_version().encode()).hexdigest()[:12])
+
+
+def _make(obj: Path, jobs: int, cache_dir: Path) -> subprocess.CompletedProcess:
+    runtime = _runtime_dir(cache_dir)
+    reuse = all((runtime / name).is_file() for name in RUNTIME_OBJECTS)
+    if reuse:
+        for name in RUNTIME_OBJECTS:  # newer than Verilator's sources: make keeps them
+            shutil.copy2(runtime / name, obj / name)
+    makefile = obj / f"V{TB_TOP}.mk"
+    result = subprocess.run(["make", "-C", str(obj), "-f", makefile.name, f"-j{jobs}"], capture_output=True, text=True,
+                            check=False)
+    if result.returncode == 0 and not reuse:
+        staging = Path(tempfile.mkdtemp(prefix="runtime.tmp-", dir=cache_dir))
+        for name in RUNTIME_OBJECTS:
+            shutil.copy2(obj / name, staging / name)
+        try:
+            os.rename(staging, runtime)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def build(sources: list[Path], tb_top: str | None, in_width: int = 32, out_width: int = 32,
+          cache_dir: Path = CACHE_DIR, jobs: int = 2, testbench: Path = TB_SOURCE, top: str = TB_TOP,
+          defines: dict | None = None, extra_flags: tuple[str, ...] = ()) -> Path:
+    """The testbench executable for these sources (see module docstring); built once per content.
+
+    ``testbench`` (C++) drives module ``top``; ``tb_top`` is generated SystemVerilog added to the
+    sources (None: ``top`` is among them); ``defines`` are C++ macros (default: the word chunks
+    ``IN_CHUNKS`` / ``OUT_CHUNKS`` of ``axis_tb.cpp``)."""
     sources = [Path(s) for s in sources]
-    key = build_key(sources, tb_top, in_width, out_width)
+    defines = {"IN_CHUNKS": chunks(in_width), "OUT_CHUNKS": chunks(out_width)} if defines is None else defines
+    key = build_key(sources, tb_top, {**defines, "top": top, "flags": extra_flags}, Path(testbench))
     target = Path(cache_dir) / key
     if (target / EXE).is_file():
         return target / EXE
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{key}.tmp-", dir=cache_dir))
     try:
-        (work / "bnn2hw_tb_top.sv").write_text(tb_top)
-        cflags = f"-O1 -DIN_CHUNKS={chunks(in_width)} -DOUT_CHUNKS={chunks(out_width)}"
-        cmd = [verilator_binary(), "--cc", "--exe", "--build", "-j", str(jobs), "--top-module", "bnn2hw_tb_top",
-               "-O3", "--Mdir", str(work / "obj"), "-o", f"../{EXE}",
-               "-CFLAGS", cflags, *LINT_OFF, *map(str, sources), str(work / "bnn2hw_tb_top.sv"), str(TB_SOURCE)]
+        shell = []
+        if tb_top is not None:
+            (work / f"{TB_TOP}.sv").write_text(tb_top)
+            shell = [str(work / f"{TB_TOP}.sv")]
+        cflags = " ".join(["-O1"] + [f"-D{k}={v}" for k, v in defines.items()])
+        cmd = [verilator_binary(), "--cc", "--exe", "--top-module", top, "--prefix", f"V{TB_TOP}",
+               "-O3", "--Mdir", str(work / "obj"), "-o", f"../{EXE}", "-CFLAGS", cflags, *LINT_OFF, *extra_flags,
+               *map(str, sources), *shell, str(testbench)]
         result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=work)
+        if result.returncode == 0:
+            result = _make(work / "obj", jobs, Path(cache_dir))
         if result.returncode != 0 or not (work / EXE).is_file():
             raise EdaError(f"Verilator could not build {sources[-1].name if sources else 'the design'}:\n"
                            + _first_errors(result.stderr + result.stdout))

@@ -132,9 +132,9 @@ def flow_steps(state: BuildState, codegen: bool) -> list[Callable]:
              finn_steps.step_specialize_layers, ours["step_fold"], finn_steps.step_minimize_bit_width,
              ours["step_widen_xnor_accumulators"], finn_steps.step_transpose_decomposition,
              finn_steps.step_generate_estimate_reports]
-    if state.config.impl == Impl.RTL:
-        from bnn2hw.hw.rtl.specialize import step_specialize_layers_rtl
-        steps[steps.index(finn_steps.step_specialize_layers)] = step_specialize_layers_rtl
+    from bnn2hw.hw.rtl.specialize import step_specialize_layers_hls, step_specialize_layers_rtl
+    specialize = step_specialize_layers_rtl if state.config.impl == Impl.RTL else step_specialize_layers_hls
+    steps[steps.index(finn_steps.step_specialize_layers)] = specialize
     if codegen:
         steps.append(finn_steps.step_hw_codegen)
         if state.config.impl == Impl.RTL:

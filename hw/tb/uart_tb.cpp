@@ -32,7 +32,7 @@
 #include <poll.h>
 #include <unistd.h>
 #include "verilated.h"
-#include "Vbnn2hw_uart_top.h"
+#include "Vbnn2hw_tb_top.h"  // bnn2hw.eda.verilator.build names every model class so
 
 struct LineOut {      // drives uart_rx: the host's transmitter
     std::deque<uint32_t> queue;  // (gap << 8) | byte
@@ -83,7 +83,7 @@ struct LineIn {       // samples uart_tx: the host's receiver
 };
 
 struct Bench {
-    Vbnn2hw_uart_top* top = new Vbnn2hw_uart_top;
+    Vbnn2hw_tb_top* top = new Vbnn2hw_tb_top;
     uint64_t cycle = 0;
     LineOut host_tx;
     LineIn host_rx;

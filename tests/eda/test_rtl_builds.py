@@ -67,14 +67,13 @@ def test_sfc_fashion_mnist(tmp_path):
     assert report["images"] == 200
 
 
-@pytest.mark.parametrize("spec", [(45, 8, (2, 6, 6), 8, 50_000), (44, 1, (3, 8, 8), None, 20_000)],
-                         ids=["padded_8bit", "binary_folded"])
-def test_random_cnn(spec, tmp_path):
+def test_random_cnn(tmp_path):
+    """Padding, sliding windows, the integer first layer, max-pooling (the stitched test takes a binary CNN)."""
     from bnn2hw.compile import integer_network, to_qonnx
     from bnn2hw.compile.qonnx_export import save
     from bnn2hw.hw import build
     from tests.netgen import random_cnn, random_images
-    seed, bits, shape, pad, fps = spec
+    seed, bits, shape, pad, fps = 45, 8, (2, 6, 6), 8, 50_000
     model, weights = random_cnn(np.random.default_rng(seed), bits, shape, pad, classes=10)
     save(to_qonnx(integer_network(model, weights)), tmp_path / "model.onnx")
     (tmp_path / "verify.json").write_text(json.dumps({"dataset": "digits", "label_mismatches": 0}))

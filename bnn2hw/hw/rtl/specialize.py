@@ -6,7 +6,9 @@ for ``--impl rtl``. It turns each HW ``MVAU`` of a binary network (XNOR, or the 
 binary weights or thresholds), asks for the RTL variant of every other HW node that has one
 (``PreferRtl``: finn-rtllib's, or bnn2hw's ``Pool_rtl`` / ``LabelSelect_rtl`` where they apply),
 runs FINN's step unchanged, and refuses (``HwError`` naming node and op) any node left without
-an RTL implementation.
+an RTL implementation. ``step_specialize_layers_hls`` (``--impl hls``) keeps FINN's HLS layers
+where only bnn2hw's registered RTL ops would be picked (``KeepHls``), so a process that built
+``--impl rtl`` once still builds ``--impl hls`` as before.
 """
 
 from __future__ import annotations
@@ -72,6 +74,25 @@ class PreferRtl(Transformation):
             if node.domain == HW_DOMAIN and rtl_possible(node):
                 getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
         return model, False
+
+
+class KeepHls(Transformation):
+    """``--impl hls``: nodes that only bnn2hw's registered RTL ops would make RTL stay HLS (FINN's
+    SpecializeLayers takes any registered RTL variant for a node without a preference)."""
+
+    def apply(self, model):
+        from bnn2hw.hw.rtl.ops import OPS
+        for node in model.graph.node:
+            if node.domain == HW_DOMAIN and node.op_type + "_rtl" in OPS:
+                op = getCustomOp(node)
+                if op.get_nodeattr("preferred_impl_style") == "":
+                    op.set_nodeattr("preferred_impl_style", "hls")
+        return model, False
+
+
+def step_specialize_layers_hls(model, cfg):
+    import finn.builder.build_dataflow_steps as finn_steps
+    return finn_steps.step_specialize_layers(model.transform(KeepHls()), cfg)
 
 
 def non_rtl_nodes(model) -> list[str]:

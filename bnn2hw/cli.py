@@ -151,6 +151,8 @@ def _add_build_parser(sub) -> None:
                    help="test images for the FINN-vs-QONNX check (default: all)")
     p.add_argument("--runtime-weights", action="store_true",
                    help="MVAU weights writable at run time (posterior ensembles on the board)")
+    p.add_argument("--baud", type=int, default=115200,
+                   help="ECP5 boards: UART rate of the serial shell around the accelerator (default 115200)")
     p.add_argument("--impl", choices=("hls", "rtl"), default="hls",
                    help="layers as FINN's HLS (default) or as RTL (bnn2hw + finn-rtllib; BUILD/hw/rtl/, "
                         "checked with `simulate --rtl-layers`)")
@@ -158,7 +160,8 @@ def _add_build_parser(sub) -> None:
 
 def _build(args) -> None:
     _print_build(pipeline.run_build(args.build_dir, args.board, args.fps, args.clock_mhz, args.folding,
-                                    args.verify_limit, args.runtime_weights, impl=args.impl))
+                                    args.verify_limit, args.runtime_weights, impl=args.impl,
+                                    baud=args.baud))
 
 
 def _add_simulate_parser(sub) -> None:
@@ -251,6 +254,11 @@ def _print_build(b: dict) -> None:
           f"{b['fps']:,.0f} img/s estimated, latency {b['latency_cycles']} cycles, {b['luts']:,.0f} LUT, "
           f"{b['brams']:g} BRAM18, {b['dsps']:g} DSP, fits: {b['fits']}")
     print(f"  FINN HW layers vs model.onnx: {v['label_mismatches']} label mismatches on {v['images']} images")
+    pnr = b.get("pnr")
+    if pnr:
+        used, avail = pnr["used"], pnr["available"]
+        print(f"  ECP5 bitstream {pnr['bitfile']}: " + ", ".join(f"{k} {used[k]:,}/{avail[k]:,}" for k in used)
+              + f"; Fmax {pnr['fmax_mhz']:.1f} MHz (clock {pnr['clock_mhz']:g} MHz); UART {pnr['baud']} baud")
 
 
 def _flow(args) -> None:

@@ -31,6 +31,7 @@ from bnn2hw.hw.boards import UnknownBoard, load_board
 from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl, Stage
 from bnn2hw.hw.finn_env import finn_settings, import_finn, is_hw_node, xilinx_tools
 from bnn2hw.hw.model_check import check_build_input
+from bnn2hw.hw.open_flow import check_board_impl, ecp5_bitstream
 from bnn2hw.hw.steps import HW_LAYERS_FILE, BuildState, finn_config, flow_steps, run_steps
 from bnn2hw.jsonfile import read_json, read_json_if_present
 from bnn2hw.output_dir import restore_on_failure
@@ -58,6 +59,7 @@ def _start(build_dir: Path, config: BuildConfig, log) -> tuple[BuildState, Path]
         board = load_board(config.board)
     except UnknownBoard as err:
         raise HwError(str(err)) from None
+    check_board_impl(board, config)
     model_path = Path(config.model) if config.model else build_dir / "model.onnx"
     check_build_input(model_path)
     if config.folding is not None:
@@ -84,7 +86,7 @@ def _build_into(build_dir: Path, model_path: Path, state: BuildState, t0: float)
     config, log = state.config, state.log
     tools = xilinx_tools()
     stage = config.stop_after
-    if stage == Stage.BITFILE and not tools.complete:
+    if stage == Stage.BITFILE and (not tools.complete or state.board.family == "ecp5"):  # ECP5: open tools below
         stage = Stage.CODEGEN
     log(f"bnn2hw build: {model_path} -> {state.hw_dir} for {state.board.name} ({state.board.part}) "
         f"at {state.clock_mhz:g} MHz")
@@ -100,7 +102,11 @@ def _build_into(build_dir: Path, model_path: Path, state: BuildState, t0: float)
             raise HwError(f"{model_path}: FINN cannot lower this network: {err}") from None
         est = _write_outputs(model, state)
         check = _verify(build_dir, model_path, state)
-        if stage == Stage.BITFILE:
+        if state.board.family == "ecp5" and stage != Stage.ESTIMATES:
+            est = ecp5_bitstream(state, est)
+            (state.hw_dir / ESTIMATES_FILE).write_text(json.dumps(est, indent=2) + "\n")
+            stage = Stage.BITFILE
+        elif stage == Stage.BITFILE:
             model = run_steps(model, vivado.configure_for_bitfile(cfg), vivado.vivado_steps(), state)
             model.save(str(state.hw_dir / DATAFLOW_FILE))
             est = _add_measured(est, state)

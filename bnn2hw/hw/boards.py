@@ -83,6 +83,11 @@ class Board:
     def clock_ns(self) -> float:
         return 1000.0 / self.clock_mhz
 
+    @property
+    def fpga_part(self) -> str:
+        """The Xilinx part FINN's steps and estimates use (an ECP5 board names a proxy part)."""
+        return self.finn_part or self.part
+
 
 def _parse_ecp5(data: dict) -> Ecp5:
     fabric = data["fabric"]

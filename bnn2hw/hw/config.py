@@ -56,12 +56,15 @@ class BuildConfig:
     model: str | None = None             # QONNX input; None = BUILD/model.onnx
     runtime_weights: bool = False        # MVAU weights writable over AXI-lite (ensembles on the board)
     impl: Impl = Impl.HLS                # layer implementation: FINN HLS, or RTL (simulated in Verilator)
+    baud: int = 115200                   # UART rate of the ECP5 boards' serial shell
 
     def __post_init__(self):
         if self.fps is not None and not 0 < self.fps < math.inf:
             raise HwError(f"fps (--fps) must be a positive finite number, got {self.fps}")
         if self.clock_mhz is not None and not 0 < self.clock_mhz < math.inf:
             raise HwError(f"clock_mhz (--clock-mhz) must be a positive finite number, got {self.clock_mhz}")
+        if isinstance(self.baud, bool) or not isinstance(self.baud, int) or self.baud <= 0:
+            raise HwError(f"baud (--baud) must be a positive integer, got {self.baud!r}")
         if not 0 < self.max_utilization <= 1:
             raise HwError(f"max_utilization must be in (0, 1], got {self.max_utilization}")
         if self.verify_limit is not None and self.verify_limit < 0:

@@ -61,7 +61,7 @@ def _performance(model) -> dict:
 
 def estimate(model, board: Board, clock_mhz: float, max_utilization: float = 1.0) -> dict:
     """The estimates dict of the folded graph ``model`` (see module docstring)."""
-    rows = layer_rows(model, board.part)
+    rows = layer_rows(model, board.fpga_part)
     perf = _performance(model)
     max_cycles = max(int(perf["max_cycles"]), 1)
     totals = {key: sum(row[kind] for row in rows) for key, _, kind in TOTALS}

@@ -53,6 +53,21 @@ def _resources(est: dict) -> list[str]:
     return lines
 
 
+def _pnr(pnr: dict | None) -> list[str]:
+    """The ECP5 place-and-route figures (measured by nextpnr), when the build made a bitstream."""
+    if not pnr:
+        return []
+    rows = [f"| {kind} | {pnr['used'][kind]:,} | {pnr['available'][kind]:,} | "
+            f"{100 * pnr['used'][kind] / max(pnr['available'][kind], 1):.1f}% |" for kind in pnr["used"]]
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in (pnr.get("seconds") or {}).items())
+    return ["## Place and route (ECP5, open tools: measured)", "", "| resource | used | available | share |",
+            "|---|---:|---:|---:|", *rows, "",
+            f"- achieved Fmax **{pnr['fmax_mhz']:.1f} MHz** at a {pnr['clock_mhz']:g} MHz clock "
+            f"(timing met: {pnr['timing_met']}); {seconds}",
+            f"- bitstream `{pnr['bitfile']}`; UART shell at {pnr['baud']} baud ({pnr['uart_frame_bytes']} bytes a frame)",
+            ""]
+
+
 def write_report(hw_dir: Path, est: dict, verify: dict | None, produced: list[str], pending: list[str]) -> Path:
     hw_dir = Path(hw_dir)
     _chart(hw_dir / CHART_FILE, est["layers"], est["clock_mhz"], est["fps"])
@@ -67,7 +82,7 @@ def write_report(hw_dir: Path, est: dict, verify: dict | None, produced: list[st
     if verify is not None:
         lines += [f"- check: {verify['candidate']} vs {verify['reference']}: {verify['images']} images, "
                   f"**{verify['label_mismatches']} label mismatches**", ""]
-    lines += ["## Resources", "", *_resources(est), "", "## Layers", "", *_table(est["layers"]), "",
+    lines += ["## Resources", "", *_resources(est), "", *_pnr(est.get("pnr")), "## Layers", "", *_table(est["layers"]), "",
               f"![cycles and LUTs per layer]({CHART_FILE})", "", "## Produced", ""]
     lines += [f"- `{item}`" for item in produced] + [""]
     if pending:

@@ -65,7 +65,7 @@ def finn_config(state: BuildState):
     from finn.builder.build_dataflow_config import DataflowBuildConfig, DataflowOutputType
     return DataflowBuildConfig(
         output_dir=str(state.finn_dir), synth_clk_period_ns=1000.0 / state.clock_mhz,
-        board=state.board.finn_board, fpga_part=state.board.part,
+        board=state.board.finn_board, fpga_part=state.board.fpga_part,
         generate_outputs=[DataflowOutputType.ESTIMATE_REPORTS], save_intermediate_models=True,
         verify_steps=[], enable_exception_snapshots=False)
 
@@ -150,7 +150,7 @@ def fold(model, state: BuildState):
     model = model.transform(GiveUniqueNodeNames())
     if state.config.folding is not None:
         return _apply_user_folding(model, state)
-    tables = folding.option_tables(model, state.board.part)
+    tables = folding.option_tables(model, state.board.fpga_part)
     names = [", ".join(name for name, _ in options[0].attrs) for options in tables]
     try:
         if state.config.fps is None:

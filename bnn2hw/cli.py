@@ -245,7 +245,11 @@ def _print_deploy(out: Path, d: dict) -> None:
     print(f"\npackaged {out}: driver.py, io_spec.json, README.md, test data"
           f"{', bitfile' if d.get('bitfile') else ' (no bitfile: built without Vivado)'}, "
           f"{d['weight_samples']} posterior weight samples")
-    print(f"  run it: cd {out} && python driver.py --validate --backend sim   (on a board: --backend pynq)")
+    if str(d.get("bitfile") or "").endswith("accelerator.bit"):
+        print(f"  on the board: openFPGALoader the bitfile (see {out}/README.md), then "
+              f"python driver.py --validate --backend uart --port /dev/ttyUSB0")
+    else:
+        print(f"  run it: cd {out} && python driver.py --validate --backend sim   (on a board: --backend pynq)")
 
 
 def _print_build(b: dict) -> None:

@@ -62,7 +62,12 @@ def _estimates(hw_dir: Path) -> dict:
     path = hw_dir / "estimates.json"
     est = read_json_if_present(path, DeployError)
     keys = ("board", "finn_board", "part", "clock_mhz", "fps", "latency_cycles", "latency_us")
-    return {k: est.get(k) for k in keys}
+    out = {k: est.get(k) for k in keys}
+    pnr = est.get("pnr")
+    if pnr:  # an ECP5 bitstream: the UART shell's rate and what nextpnr measured
+        out["uart"] = {"baud": pnr.get("baud"), "frame_bytes": pnr.get("uart_frame_bytes"),
+                       "fmax_mhz": pnr.get("fmax_mhz")}
+    return out
 
 
 def _weights(build_dir: Path, dataflow, out_dir: Path, ensemble: int | None, notes: list) -> dict | None:
@@ -123,7 +128,7 @@ def _write_package(build_dir: Path, hw_dir: Path, out_dir: Path, final_dir: Path
     spec = {"format": FORMAT, **stream_spec(dataflow, parent, build["finn_board"])}
     files = package.copy_build_files(hw_dir, out_dir, notes)
     spec["build"] = {**build, "sha256": package.build_sha256(out_dir, files), "files": files}
-    spec.update(bitfile=files.get("finn-accel.bit"), hwh=package.copied_hwh(out_dir),
+    spec.update(bitfile=files.get(package.BITFILE) or files.get(package.ECP5_BITFILE), hwh=package.copied_hwh(out_dir),
                 sim={"dataflow": files["dataflow.onnx"],
                      "parent": "sim/dataflow_parent.onnx" if parent is not None else None})
     spec.update(package.test_data(build_dir, out_dir, spec, test_limit, data_dir, notes))

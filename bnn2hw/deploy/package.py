@@ -2,7 +2,7 @@
 
 Contract: ``copy_build_files(hw_dir, out_dir, notes)`` copies ``dataflow.onnx`` /
 ``dataflow_parent.onnx`` into ``sim/`` and, when the build has one, ``finn-accel.bit`` /
-``.hwh`` into ``bitfile/``; it returns the build-identifying files ``{name: package path}``
+``.hwh`` into ``bitfile/`` (for an ECP5 board, the open-tool ``accelerator.bit``); it returns the build-identifying files ``{name: package path}``
 (``dataflow.onnx`` and the bitfile) whose ``build_sha256`` (the driver's ``build_checksum``:
 sha256 over sorted ``name:sha256`` lines) identifies the build. ``test_data`` writes
 ``data/test.npz`` from the dataset named in ``BUILD/verify.json``. ``manifest`` lists the
@@ -30,6 +30,7 @@ from bnn2hw.deploy.readme import readme_text
 from bnn2hw.jsonfile import read_json_if_present
 
 BITFILE, HWH = "finn-accel.bit", "finn-accel.hwh"
+ECP5_BITFILE = "accelerator.bit"   # bnn2hw build --board ulx3s-* --impl rtl (yosys + nextpnr + ecppack)
 TEST_FILE = "data/test.npz"
 CHECKSUM_FILE = "package.sha256"
 NOT_IN_MANIFEST = ("driver.py", "io_spec.json", "README.md", "deploy.json", CHECKSUM_FILE)
@@ -43,6 +44,12 @@ def copy_build_files(hw_dir: Path, out_dir: Path, notes: list) -> dict[str, str]
     shutil.copy(hw_dir / "dataflow.onnx", out_dir / files["dataflow.onnx"])
     if (hw_dir / "dataflow_parent.onnx").is_file():
         shutil.copy(hw_dir / "dataflow_parent.onnx", out_dir / "sim" / "dataflow_parent.onnx")
+    ecp5 = hw_dir / "bitfile" / ECP5_BITFILE
+    if ecp5.is_file():  # an open-tool bitstream for an ECP5 board: the UART shell, no .hwh
+        (out_dir / "bitfile").mkdir()
+        shutil.copy(ecp5, out_dir / "bitfile" / ECP5_BITFILE)
+        files[ECP5_BITFILE] = f"bitfile/{ECP5_BITFILE}"
+        return files
     bitfile = hw_dir / "bitfile" / BITFILE
     if bitfile.is_file():
         (out_dir / "bitfile").mkdir()

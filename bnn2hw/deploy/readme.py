@@ -13,8 +13,10 @@ def _contents(spec: dict) -> list[str]:
     rows = ["| `driver.py` | the driver: numpy (1.x or 2.x) + `pynq` on the board; nothing else |",
             "| `io_spec.json` | shapes, datatypes, stream packing, DMA names and widths, clock, classes, checksums |",
             "| `sim/dataflow.onnx` | the folded dataflow graph (for `--backend sim`, and the build checksum) |"]
-    if spec.get("bitfile"):
+    if spec.get("bitfile") and spec.get("hwh"):
         rows.append("| `bitfile/finn-accel.bit`, `.hwh` | the accelerator (FPGA bitstream + hardware handoff) |")
+    elif spec.get("bitfile"):
+        rows.append(f"| `{spec['bitfile']}` | the FPGA bitstream |")
     if spec.get("test_data"):
         rows.append(f"| `{spec['test_data']}` | {spec['test_images']} test images (raw uint8) and labels of "
                     f"`{spec['dataset']}` |")
@@ -25,7 +27,27 @@ def _contents(spec: dict) -> list[str]:
     return ["| file | what |", "|---|---|", *rows]
 
 
+OPENFPGALOADER_BOARDS = {"ulx3s-85f": "ulx3s", "ulx3s-12f": "ulx3s"}  # openFPGALoader's --board names
+
+
+def _ecp5_board(name: str, spec: dict) -> list[str]:
+    board, uart = spec["build"].get("board"), spec["build"].get("uart") or {}
+    loader = OPENFPGALOADER_BOARDS.get(board, "<board>")
+    return [f"On the {board} (ECP5; the bitstream holds bnn2hw's UART shell around the accelerator), from",
+            "a host with the board on USB, `openFPGALoader` (Debian/Ubuntu: `apt install openfpgaloader`) and",
+            "`pyserial`:", "", "```sh", f"cd {name}",
+            f"openFPGALoader --board {loader} {spec['bitfile']}        # into the FPGA (until power-off)",
+            f"openFPGALoader --board {loader} -f {spec['bitfile']}     # into the flash (kept)",
+            f"python3 driver.py --validate --backend uart --port /dev/ttyUSB0 --baud {uart.get('baud', 115200)}",
+            "python3 driver.py --inputs images.npy --backend uart --port /dev/ttyUSB0", "```", "",
+            f"Each image travels as one framed message of {uart.get('frame_bytes', '?')} bytes (start byte, the",
+            "packed input stream, CRC-8); a lost or corrupted byte gets an error reply, never a wrong label.",
+            "Runtime weights (`--ensemble`) need the PYNQ path: the UART shell has no weight port.", ""]
+
+
 def _board(name: str, spec: dict) -> list[str]:
+    if spec.get("bitfile", "") and spec["bitfile"].endswith("accelerator.bit"):
+        return _ecp5_board(name, spec)
     if not spec.get("bitfile"):
         return ["This package has **no bitfile**: its build ran without Vivado / Vitis HLS, so it runs on the",
                 "simulator only. Rebuild on a machine with Vivado (`bnn2hw build`), then `bnn2hw deploy` again.", ""]

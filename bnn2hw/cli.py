@@ -237,6 +237,28 @@ def _print_rtlsim(build_dir: Path, r: dict) -> None:
         print(f"  posterior sample {sample['sample']} over AXI-lite: {sample['label_mismatches']} mismatches")
 
 
+def _add_synth_parser(sub) -> None:
+    p = sub.add_parser("synth", help="Yosys synthesis of an --impl rtl build's accelerator (BUILD/hw/synth.json)")
+    p.add_argument("build_dir", type=Path)
+    p.add_argument("--check", type=int, default=50,
+                   help="test images the synthesized netlist runs in Verilator against the simulator (0: none)")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds synthesis may take (default 1800)")
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--data-dir", type=str, default=None)
+
+
+def _synth(args) -> None:
+    s = pipeline.run_synth(args.build_dir, args.check, args.timeout, args.dataset, args.data_dir)
+    check = s.get("netlist_check")
+    print(f"\nsynthesized {args.build_dir}/hw/rtl (accelerator) for {s['part']} with {s['tool']} in "
+          f"{s['seconds']:.1f} s: {s['luts_total']:,} LUT, {s['ffs']:,} FF, {s['brams']:g} BRAM18, {s['dsps']} DSP"
+          f"{'' if s.get('fits') is None else ', fits' if s['fits'] else ', does NOT fit the board'}")
+    if check:
+        print(f"  netlist in Verilator: {check['mismatched_images']} mismatches on {check['images']} images")
+    print(f"  {args.build_dir}/hw/synth.json, report.md (synthesized beside FINN's estimates)")
+    pipeline.check_synth(s)
+
+
 def _add_deploy_parser(sub) -> None:
     p = sub.add_parser("deploy", help="BUILD -> a self-contained PYNQ package (driver.py, io_spec.json, ...)")
     p.add_argument("build_dir", type=Path)
@@ -303,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compile_parser(sub)
     _add_build_parser(sub)
     _add_simulate_parser(sub)
+    _add_synth_parser(sub)
     _add_deploy_parser(sub)
     _add_uncertainty_parser(sub)
     flow = sub.add_parser("flow", help="the whole flow on the default data (what `make demo` runs)")
@@ -314,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"train": _train, "compile": _compile, "build": _build, "simulate": _simulate, "deploy": _deploy,
+COMMANDS = {"synth": _synth, "train": _train, "compile": _compile, "build": _build, "simulate": _simulate, "deploy": _deploy,
             "uncertainty": _uncertainty, "flow": _flow}
 
 

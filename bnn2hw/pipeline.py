@@ -17,6 +17,7 @@ or ``resume``). A compiled build and a deploy package replace the old one only w
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -244,6 +245,42 @@ def check_shellsim(report: dict) -> None:
         raise CheckFailed(f"the UART shell gives {report['label_mismatches']} wrong replies on {report['images']} "
                           f"images and detects {report['error_frames_detected']} of {report['error_frames']} "
                           "corrupted frames (see shellsim.json)")
+
+
+def run_synth(build_dir: Path, check: int = 50, timeout_s: float = 1800, dataset: str | None = None,
+              data_dir: str | None = None, log=print) -> dict:
+    """Yosys synthesis of the stitched accelerator -> ``BUILD/hw/synth.json`` (+ the netlist in Verilator
+    on ``check`` test images; 0: no check), figures recorded in estimates.json and report.md."""
+    from bnn2hw.eda.netlist import netlist_check
+    from bnn2hw.eda.yosys import synthesize
+    from bnn2hw.hw.synth_report import record_synthesis
+    from bnn2hw.sim.api import test_split
+    check_count(check, "--check")
+    if not timeout_s > 0:
+        raise ValueError(f"--timeout must be positive seconds, got {timeout_s}")
+    build_dir = Path(build_dir)
+    with _existing_build(build_dir):
+        estimates = build_dir / "hw" / "estimates.json"
+        if estimates.is_file() and "pnr" in json.loads(estimates.read_text()):
+            raise ValueError(f"{build_dir} is an ECP5 build: its synthesis, place and route ran in `bnn2hw build` "
+                             "(see estimates.json 'pnr'); `bnn2hw synth` targets the Zynq boards' Xilinx parts")
+        synth = synthesize(build_dir, timeout_s=timeout_s, log=log)
+        if check:
+            images, _labels, _dataset = test_split(build_dir, dataset, data_dir, check)
+            synth["netlist_check"] = netlist_check(build_dir, images, limit=check, log=log)
+        record_synthesis(build_dir / "hw", synth)
+        return synth
+
+
+def check_synth(synth: dict) -> None:
+    """``CheckFailed`` when the netlist disagrees with the simulator or the design does not fit the board."""
+    check = synth.get("netlist_check") or {}
+    if check.get("mismatched_images"):
+        raise CheckFailed(f"the synthesized netlist disagrees with bnn2hw.sim on {check['mismatched_images']} of "
+                          f"{check['images']} images (see hw/synth.json)")
+    if synth.get("fits") is False:
+        over = ", ".join(f"{k} {100 * v:.0f}%" for k, v in synth["utilization"].items() if v > 1)
+        raise CheckFailed(f"the synthesized design does not fit the board: {over} (see hw/report.md)")
 
 
 def _check_rtl_options(limit: int | None, stall: float) -> None:

@@ -205,14 +205,18 @@ def test_netlist_of_a_node_agrees_with_the_simulator(tfc_rtl, tmp_path, top):
 @pytest.mark.slow
 @requires_yosys
 @requires_verilator
-def test_stitched_accelerator_netlist_agrees_with_the_simulator(tfc_rtl):
-    """The whole TFC: synthesis (about 45 s) and its netlist in Verilator (about 75 s to build)."""
-    from bnn2hw.eda.netlist import netlist_check
-    report = yosys.synthesize(tfc_rtl, log=lambda _: None)
+def test_bnn2hw_synth_of_the_stitched_accelerator(tfc_rtl, capsys):
+    """The whole TFC through ``bnn2hw synth``: synthesis (about 45 s), its netlist in Verilator on 50
+    images (about 75 s to build), figures beside FINN's estimates in estimates.json and report.md."""
+    from bnn2hw import cli
+    assert cli.main(["synth", str(tfc_rtl), "--check", "50"]) == 0
+    assert "0 mismatches on 50 images" in capsys.readouterr().out
+    report = json.loads((tfc_rtl / "hw" / "synth.json").read_text())
     nodes = json.loads((tfc_rtl / "hw" / "rtl" / "manifest.json").read_text())["nodes"]
     assert {node["top"] for node in nodes} <= set(report["per_layer"])
     assert report["luts"] == sum(layer["luts"] for layer in report["per_layer"].values())
     assert report["fits"] and 0 < report["utilization"]["LUT"] < 0.1
-    result = netlist_check(tfc_rtl, digits_test_images(), limit=50, log=lambda _: None)
-    assert result["images"] == 50 and result["mismatched_images"] == 0
-    assert json.loads((tfc_rtl / "hw" / "synth.json").read_text())["netlist_check"]["passed"]
+    assert report["netlist_check"]["passed"] and report["netlist_check"]["images"] == 50
+    est = json.loads((tfc_rtl / "hw" / "estimates.json").read_text())
+    assert est["synthesized"]["luts"] == report["luts_total"] and est["figures"]["synthesized"] == report["tool"]
+    assert "## Synthesis (Yosys: measured, not estimated)" in (tfc_rtl / "hw" / "report.md").read_text()

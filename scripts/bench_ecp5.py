@@ -81,8 +81,9 @@ def main() -> None:
     data, source = images()
     rows = [measure(args.out, name, args.board, data) for name in (["tfc", "sfc"] + ["lfc"] * args.lfc)]
     load = os.getloadavg()
+    rates = ", ".join(f"{r['model']} {r['fps_target']:,} img/s" for r in rows)
     text = (f"{args.board}, random-weight 28×28 models built with `--impl rtl` at the target rates "
-            f"({', '.join(f'{r['model']} {r['fps_target']:,} img/s' for r in rows)}); cycles per frame measured by "
+            f"({rates}); cycles per frame measured by "
             f"the stitched RTL in Verilator on the {source}. Tools: {rows[0]['pnr']['tools']}. Load average "
             f"{load[0]:.2f} / {load[1]:.2f} ({os.cpu_count()} cores).\n\n" + table(rows))
     print(text)

@@ -116,3 +116,15 @@ def test_negative_controls_flipped_weight_bit_and_threshold_off_by_one(tfc8_rtl,
         assert not report["passed"]
         others = [r for name, r in report["nodes"].items() if name != node]
         assert all(r["mismatched_images"] == 0 for r in others)
+
+
+@pytest.mark.slow
+def test_random_cnv_topology(tmp_path):
+    """The BNN-PYNQ CNV (3×32×32, six convolutions, two max-pools, three dense layers), random
+    weights, folded to 2,000 img/s: every RTL node on 200 images with stalls."""
+    root = rtl_build(tmp_path, "cnv", 1, (3, 32, 32), None, 2_000, seed=3)
+    images = np.random.default_rng(0).integers(0, 256, (200, 3, 32, 32), dtype=np.uint8)
+    report = rtl_layers(root, images, stall=0.1, log=lambda _: None)
+    assert_all_agree(report)
+    ops = [r["op_type"] for r in report["nodes"].values()]
+    assert ops.count("Pool_rtl") == 2 and ops.count("MVAUBinary_rtl") == 9

@@ -133,3 +133,20 @@ def test_label_select_matches_the_simulator_with_ties(pe, dtype, tmp_path):
     scores[20:40, 3] = scores[20:40, 7] = int(dt.max())  # a tie at the top: the lower index wins
     r = rtl_layers(root, scores.astype(np.int64), stall=0.3, log=lambda _: None)["nodes"]["LabelSelect_rtl_0"]
     assert r["mismatched_images"] == 0, r
+
+
+def divisor_of(rng, n: int) -> int:
+    return int(rng.choice([d for d in range(1, n + 1) if n % d == 0]))
+
+
+@pytest.mark.parametrize("seed", [101, 202, 303])
+def test_mvau_random_shapes(seed, tmp_path):
+    """Shapes and foldings drawn at random (seeded): MW, MH in 1..48, PE | MH, SIMD | MW, either mode."""
+    rng = np.random.default_rng(seed)
+    mw, mh = int(rng.integers(1, 49)), int(rng.integers(1, 49))
+    pe, simd, xnor = divisor_of(rng, mh), divisor_of(rng, mw), bool(rng.integers(0, 2))
+    attrs, init, dtypes = mvau_case(rng, mw, mh, pe, simd, xnor=xnor, steps=1 if xnor else int(rng.integers(1, 4)))
+    root = one_node_build(tmp_path, "MVAUBinary_rtl", attrs, [1, mw], [1, mh], init, dtypes)
+    images = rng.integers(0, 2 if xnor else 256, (100, mw)).astype(np.uint8)
+    result = rtl_layers(root, images, stall=0.25, seed=seed, log=lambda _: None)["nodes"]["MVAUBinary_rtl_0"]
+    assert result["mismatched_images"] == 0, (mw, mh, pe, simd, xnor, result)

@@ -21,6 +21,8 @@ bench: $(READY)
 	$(PY) scripts/bench_sim.py
 	$(PY) scripts/bench_methods.py
 	$(PY) scripts/bench_rtl_layers.py
+	$(PY) scripts/bench_rtl.py
+	$(PY) scripts/bench_ecp5.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -160,7 +160,7 @@ def probe_wrapper(accelerator_sv: Path) -> str:
 def synth_script(sources: list[str], top: str, parameters: dict) -> str:
     params = " ".join(f"-G {name}={value}" for name, value in parameters.items())
     return "\n".join([
-        f"read_slang -j 1 --top {top} {params} " + " ".join(f"src/{s}" for s in sources),
+        f"read_slang -j 1 --allow-use-before-declare --top {top} {params} " + " ".join(f"src/{s}" for s in sources),
         f"hierarchy -top {top}",
         "chformal -remove",
         f"synth_ecp5 -top {top} -json synth.json",

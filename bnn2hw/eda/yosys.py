@@ -129,7 +129,9 @@ def _inputs(rtl_dir: Path, top: str) -> tuple[list[str], list[Path]]:
 
 def synth_script(sources: list[str], top: str, family: str) -> str:
     return "\n".join([
-        f"read_slang -j 1 --keep-hierarchy --top {top} " + " ".join(f"src/{s}" for s in sources),
+        # finn-rtllib's SWG wrapper uses its parameters in the port list before it declares them
+        f"read_slang -j 1 --allow-use-before-declare --keep-hierarchy --top {top} "
+        + " ".join(f"src/{s}" for s in sources),
         f"hierarchy -top {top}",
         "flatten A:top %n",       # the top's children (layers) keep their boundaries; all below them flattens
         "select -clear",

@@ -253,7 +253,9 @@ def _synth(args) -> None:
     print(f"\nsynthesized {args.build_dir}/hw/rtl (accelerator) for {s['part']} with {s['tool']} in "
           f"{s['seconds']:.1f} s: {s['luts_total']:,} LUT, {s['ffs']:,} FF, {s['brams']:g} BRAM18, {s['dsps']} DSP"
           f"{'' if s.get('fits') is None else ', fits' if s['fits'] else ', does NOT fit the board'}")
-    if check:
+    if check and "skipped" in check:
+        print(f"  netlist check not run: {check['skipped']}")
+    elif check:
         print(f"  netlist in Verilator: {check['mismatched_images']} mismatches on {check['images']} images")
     print(f"  {args.build_dir}/hw/synth.json, report.md (synthesized beside FINN's estimates)")
     pipeline.check_synth(s)

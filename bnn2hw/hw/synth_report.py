@@ -38,7 +38,9 @@ def synthesis_section(est: dict, synth: dict) -> str:
              f"- whole accelerator: **{synth['luts_total']:,} LUT** (FINN estimate {est['luts']:,.0f}), "
              f"{synth['ffs']:,} FF, {synth['brams']:g} BRAM18 (estimate {est['brams']:g}), {synth['dsps']} DSP, "
              f"{synth['carry']} CARRY; on {est['board']}: {verdict}"]
-    if check:
+    if check and "skipped" in check:
+        lines.append(f"- post-synthesis netlist check not run: {check['skipped']}")
+    elif check:
         lines.append(f"- post-synthesis netlist in Verilator: {check['images']} images, "
                      f"**{check['mismatched_images']} mismatches** with bnn2hw.sim")
     lines += ["", "| layer | FINN LUT | FINN BRAM18 | synthesized LUT | FF | BRAM18 |", "|---|---:|---:|---:|---:|---:|",

@@ -278,7 +278,7 @@ def test_fashion_mnist_data_dir_without_the_files_is_not_passed_over(tmp_path, m
 
 
 def test_real_fashion_mnist():
-    if not all(data._locate(data.FASHION_MNIST_SYSTEM_DIR, f) for f in data.IDX_FILES):
+    if not all(data.locate(data.FASHION_MNIST_SYSTEM_DIR, f) for f in data.IDX_FILES):
         pytest.skip(f"fashion-mnist not installed in {data.FASHION_MNIST_SYSTEM_DIR} "
                     "(apt-get install dataset-fashion-mnist)")
     ds = load_dataset("fashion-mnist", data_dir=data.FASHION_MNIST_SYSTEM_DIR)

@@ -8,6 +8,7 @@ as root) and skips with that reason without it. Verilator builds are cached by c
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -46,3 +47,16 @@ def digits_test_images(limit: int | None = None) -> np.ndarray:
     from bnn2hw.data import load_dataset
     images = load_dataset("digits").x_test
     return images if limit is None else images[:limit]
+
+
+def declared_modules(paths) -> set[str]:
+    """Names of the (System)Verilog modules the given source files declare."""
+    return {name for path in paths for name in re.findall(r"^\s*module\s+(\w+)", Path(path).read_text(), re.M)}
+
+
+def build_modules(root: Path) -> set[str]:
+    """Every module in the RTL sources of a build's ``hw/rtl/`` (what Verilator compiled)."""
+    rtl = root / "hw" / "rtl"
+    manifest = json.loads((rtl / "manifest.json").read_text())
+    return declared_modules(rtl / f for f in manifest.get("files") or
+                            [s for node in manifest["nodes"] for s in node["sources"]])

@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from bnn2hw.eda.rtl_layers import rtl_layers
-from tests.eda.conftest import requires_verilator
+from tests.eda.conftest import build_modules, requires_verilator
 
 pytestmark = requires_verilator
 RTL = "finn.custom_op.fpgadataflow.rtl"
@@ -98,6 +98,7 @@ def test_mvau_matches_the_simulator(case, tmp_path):
     stalled = rtl_layers(root, images, stall=0.3, seed=3, log=lambda _: None)
     result = stalled["nodes"]["MVAUBinary_rtl_0"]
     assert result["mismatched_images"] == 0, result
+    assert {"bnn2hw_mvau", "bnn2hw_out_fifo"} <= build_modules(root)  # the modules this checked
     steady = rtl_layers(root, images, stall=0.0, log=lambda _: None)["nodes"]["MVAUBinary_rtl_0"]
     assert steady["mismatched_images"] == 0
     assert abs(steady["cycles_per_frame"] - steady["expected_cycles"]) <= 0.02 * steady["expected_cycles"] + PIPELINE_DEPTH
@@ -118,6 +119,7 @@ def test_max_pool_matches_the_simulator(pe, channels, window, tmp_path):
         r = rtl_layers(root, images, stall=stall, log=lambda _: None)["nodes"]["Pool_rtl_0"]
         assert r["mismatched_images"] == 0, r
     assert abs(r["cycles_per_frame"] - r["expected_cycles"]) <= 0.02 * r["expected_cycles"] + PIPELINE_DEPTH
+    assert {"bnn2hw_pool", "bnn2hw_out_fifo"} <= build_modules(root)
 
 
 @pytest.mark.parametrize("pe,dtype", [(1, "INT8"), (5, "INT4"), (2, "UINT3")])
@@ -133,6 +135,7 @@ def test_label_select_matches_the_simulator_with_ties(pe, dtype, tmp_path):
     scores[20:40, 3] = scores[20:40, 7] = int(dt.max())  # a tie at the top: the lower index wins
     r = rtl_layers(root, scores.astype(np.int64), stall=0.3, log=lambda _: None)["nodes"]["LabelSelect_rtl_0"]
     assert r["mismatched_images"] == 0, r
+    assert {"bnn2hw_label_select", "bnn2hw_out_fifo"} <= build_modules(root)
 
 
 def divisor_of(rng, n: int) -> int:

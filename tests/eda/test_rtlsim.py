@@ -18,7 +18,7 @@ from onnx import numpy_helper
 
 from bnn2hw import cli
 from bnn2hw.eda.rtlsim import REPORT_FILE, run_stitched
-from tests.eda.conftest import digits_test_images, requires_verilator
+from tests.eda.conftest import build_modules, digits_test_images, requires_verilator
 
 pytestmark = requires_verilator
 
@@ -39,6 +39,10 @@ def test_stitched_tfc_whole_split_with_and_without_stalls(fixture, request):
     assert steady["latency_cycles"] > steady["expected_cycles_per_frame"]
     folding = json.loads((root / "hw" / "folding.json").read_text())
     assert [folding[n]["inFIFODepths"][0] for n in folding if n != "Defaults"] == steady["fifo_depths"][:-1]
+    # the stitched top's own modules: FIFOs on every edge, width converters where words differ
+    top = (root / "hw" / "rtl" / "accelerator.sv").read_text()
+    assert {"bnn2hw_axis_fifo", "bnn2hw_dwc"} <= build_modules(root)
+    assert "bnn2hw_axis_fifo #(" in top and "bnn2hw_dwc #(" in top
     stalled = run_stitched(root, images, stall=0.3, seed=9, log=lambda _: None)
     assert_stitched_ok(stalled)
     assert json.loads((root / REPORT_FILE).read_text())["stall"] == 0.3

@@ -9,7 +9,7 @@ import pytest
 
 from bnn2hw.eda import shell
 from bnn2hw.eda.verilator import EdaError
-from tests.eda.conftest import digits_test_images, requires_verilator
+from tests.eda.conftest import declared_modules, digits_test_images, requires_verilator
 
 
 def test_crc8_and_reply_parsing():
@@ -39,7 +39,7 @@ def test_parameters_and_generated_wrapper(tfc_rtl, tmp_path):
 
 
 @requires_verilator
-def test_shell_matches_sim_on_digits_split(tfc_rtl):
+def test_shell_matches_sim_on_digits_split(tfc_rtl, tmp_path):
     images = digits_test_images()
     report = shell.simulate_shell(tfc_rtl, images, cycles_per_bit=8, log=lambda _: None)
     assert report["images"] == len(images) == 359
@@ -49,3 +49,6 @@ def test_shell_matches_sim_on_digits_split(tfc_rtl):
     # the UART is the bottleneck: one image per frame time on the line
     assert report["cycles_per_image"] == pytest.approx(report["line_cycles_per_image"], rel=0.02)
     assert json.loads((tfc_rtl / shell.REPORT_FILE).read_text())["passed"]
+    sources = shell.write_shell(tfc_rtl, shell.sim_parameters(tfc_rtl, 8), tmp_path)  # what the model compiled
+    assert {"bnn2hw_uart_shell", "bnn2hw_uart_rx", "bnn2hw_uart_tx", "bnn2hw_uart_framer", "bnn2hw_uart_replier",
+            "bnn2hw_crc8", "accelerator"} <= declared_modules(sources)

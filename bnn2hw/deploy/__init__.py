@@ -4,7 +4,8 @@ Contract: ``deploy(build_dir, out_dir, ...)`` writes the package (``driver.py``,
 ``README.md``, sim graphs, bitfile + .hwh when built, test data, runtime weight samples) and
 checks its driver against ``bnn2hw.sim`` (see ``bnn2hw.deploy.api``); ``check_build`` refuses a
 package made from another build; ``DeployError`` is the one exception, with a message for the
-user. The driver itself (``driver_template.py``, copied as ``driver.py``) needs only numpy and,
+user. The driver itself (``driver_template.py``, copied as ``driver.py``, and its parts in
+``bnn2hw_driver/``) needs only numpy and,
 on the board, pynq. Nothing here imports torch or finn.
 """
 

@@ -6,7 +6,7 @@ verify_limit=200, log=print)`` reads ``BUILD/hw/`` (``dataflow.onnx``, ``dataflo
 ``BUILD/samples/<k>/`` (posterior samples, see ``bnn2hw.deploy.weights``), and writes the package
 into a temporary sibling of ``out_dir`` that replaces it only when complete (``out_dir`` must be
 new, empty or a previous package; a failed deploy leaves it as it was):
-``driver.py`` (a copy of ``driver_template.py``: numpy + pynq only), ``io_spec.json`` (see
+``driver.py`` (a copy of ``driver_template.py``, with its parts in ``bnn2hw_driver/``: numpy + pynq only), ``io_spec.json`` (see
 below), ``README.md``, ``sim/dataflow.onnx`` + ``sim/dataflow_parent.onnx`` (for
 ``--backend sim`` and the checksum), ``bitfile/finn-accel.bit`` + ``.hwh`` (when built),
 ``data/test.npz`` (``images`` raw uint8 (N, C, H, W), ``labels`` int64: the dataset's test
@@ -41,6 +41,7 @@ from bnn2hw.deploy.weights import graph_weights, runtime_layers, runtime_words, 
 
 FORMAT = "bnn2hw-deploy/1"
 SPEC_FILE, SUMMARY_FILE, DRIVER_FILE = "io_spec.json", "deploy.json", "driver.py"
+DRIVER_PARTS = "bnn2hw_driver"  # the driver's modules, beside driver.py
 
 
 def _check_out(out_dir: Path, build_dir: Path) -> None:
@@ -137,6 +138,8 @@ def _write_package(build_dir: Path, hw_dir: Path, out_dir: Path, final_dir: Path
     spec["manifest"] = package.manifest(out_dir, exclude=set(files.values()))
     (out_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
     shutil.copy(Path(__file__).with_name("driver_template.py"), out_dir / DRIVER_FILE)
+    shutil.copytree(Path(__file__).with_name(DRIVER_PARTS), out_dir / DRIVER_PARTS,
+                    ignore=shutil.ignore_patterns("__pycache__"))
     package.write_readme(out_dir, spec, final_dir.name)
     summary = {"package": str(final_dir), "build": str(build_dir), "build_sha256": spec["build"]["sha256"],
                "bitfile": spec["bitfile"], "test_images": spec.get("test_images", 0),

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnn2hw.deploy.driver_template import build_checksum, sha256_file
+from bnn2hw.deploy.bnn2hw_driver import build_checksum, sha256_file
 from bnn2hw.deploy.io_spec import DeployCheckFailed, DeployError
 from bnn2hw.deploy.readme import readme_text
 from bnn2hw.jsonfile import read_json_if_present

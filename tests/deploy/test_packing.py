@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from bnn2hw.deploy import driver_template as drv
+from bnn2hw.deploy import bnn2hw_driver as drv
 from bnn2hw.deploy.io_spec import NATIVE_PORT_WIDTH, stream_spec
 from bnn2hw.deploy.weights import runtime_layers, runtime_words, weights_from_words
 from bnn2hw.hw.finn_env import import_finn

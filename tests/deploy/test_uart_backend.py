@@ -78,7 +78,8 @@ def test_error_reply_raises_and_backend_recovers(uart_setup, monkeypatch):
     try:
         packed = driver.pack_inputs(driver.check_images(images, spec), spec)
         good = backend.execute(packed)
-        monkeypatch.setattr(driver, "crc8", lambda data: 0x00)
+        # the backend's own module computes the frame CRC (driver.py re-exports it)
+        monkeypatch.setattr(sys.modules[driver.UartBackend.__module__], "crc8", lambda data: 0x00)
         with pytest.raises(driver.DriverError, match="error 1: CRC mismatch"):
             backend.execute(packed[:1])
         monkeypatch.undo()

@@ -1,0 +1,127 @@
+"""The uart backend: bnn2hw's UART shell on an ECP5 board, over ``pyserial`` (see below).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import DriverError
+
+# ---- uart backend: bnn2hw's UART shell on an ECP5 board (begin) ----
+# Protocol (hw/shell/bnn2hw_uart_shell.sv, bnn2hw/eda/shell.py): 8N1; per image the host sends
+# A5, the image's packed input bytes, CRC-8(payload); the board answers 5A, the packed output
+# bytes, CRC-8(output), or EE, error code. CRC-8/SMBUS: polynomial 0x07, initial 0, no final XOR.
+
+UART_START, UART_OK, UART_ERROR = 0xA5, 0x5A, 0xEE
+UART_ERRORS = {1: "CRC mismatch (a corrupted byte)", 2: "timeout inside a frame (a lost byte)",
+               3: "framing error (wrong baud rate or line noise)",
+               4: "overrun (frames sent faster than the accelerator takes them)",
+               5: "no start byte where a frame begins"}
+
+
+def _crc8_table() -> list:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+        table.append(crc)
+    return table
+
+
+CRC8_TABLE = _crc8_table()
+
+
+def crc8(data: bytes) -> int:
+    """CRC-8/SMBUS of ``data`` (``crc8(b"123456789") == 0xF4``), the UART shell's checksum."""
+    crc = 0
+    for byte in bytes(data):
+        crc = CRC8_TABLE[crc ^ byte]
+    return crc
+
+
+class UartBackend:
+    """The accelerator behind bnn2hw's UART shell (``--backend uart --port PORT [--baud N]``).
+
+    ``execute`` sends each image as one frame, up to ``window`` frames ahead of the replies (the
+    shell queues them), and returns the replies' output bytes; an error reply, a reply with a bad
+    CRC, or no reply within the timeout raises ``DriverError`` (after waiting for the shell to
+    resynchronise and flushing the port). ``port`` is anything pyserial opens: a device
+    (/dev/ttyUSB0, COM3) or a URL."""
+
+    name = "uart"
+    RESYNC_S = 0.1   # longer than the shell's inter-byte timeout (20 ms by default)
+
+    def __init__(self, spec: dict, package: Path, batch: int, port: str | None = None, baud: int = 115200,
+                 window: int = 4, timeout: float | None = None):
+        if not port:
+            raise DriverError("--backend uart needs --port PORT (the board's serial port, e.g. /dev/ttyUSB0)")
+        try:
+            import serial
+        except ImportError:
+            raise DriverError("the uart backend needs pyserial (pip install pyserial)") from None
+        self.in_shape = tuple(spec["input"]["shape_packed"][1:])
+        self.out_shape = tuple(spec["output"]["shape_packed"][1:])
+        self.in_bytes, self.out_bytes = int(np.prod(self.in_shape)), int(np.prod(self.out_shape))
+        self.window, self.baud = max(1, int(window)), int(baud)
+        frame_s = 10 * (self.in_bytes + self.out_bytes + 4) / self.baud
+        self.timeout = timeout if timeout is not None else 1.0 + 2 * self.window * frame_s
+        try:
+            self.serial = serial.serial_for_url(port, baudrate=self.baud, timeout=self.timeout)
+        except (serial.SerialException, ValueError) as err:
+            raise DriverError(f"cannot open serial port {port}: {err}") from None
+        self.port = port
+        self.serial.reset_input_buffer()
+
+    def close(self) -> None:
+        self.serial.close()
+
+    def _read(self, count: int) -> bytes:
+        data = self.serial.read(count)
+        if len(data) < count:
+            self._resync()
+            raise DriverError(f"no reply from the board on {self.port} within {self.timeout:.1f} s: is the "
+                              f"bitstream loaded, the port right and the baud rate {self.baud} the build's?")
+        return data
+
+    def _resync(self) -> None:
+        time.sleep(self.RESYNC_S)
+        self.serial.reset_input_buffer()
+
+    def _reply(self) -> bytes:
+        head = self._read(1)[0]
+        if head == UART_OK:
+            body = self._read(self.out_bytes + 1)
+            if crc8(body[:-1]) != body[-1]:
+                self._resync()
+                raise DriverError(f"reply with a bad CRC from {self.port}: the line is corrupting bytes")
+            return body[:-1]
+        if head == UART_ERROR:
+            code = self._read(1)[0]
+            self._resync()
+            raise DriverError(f"the board reported error {code}: {UART_ERRORS.get(code, 'unknown error')}")
+        self._resync()
+        raise DriverError(f"unexpected byte 0x{head:02X} from {self.port} (not a reply): wrong baud rate, "
+                          f"or another program on the port?")
+
+    def execute(self, packed: np.ndarray) -> np.ndarray:
+        packed = np.ascontiguousarray(packed, dtype=np.uint8)
+        if tuple(packed.shape[1:]) != self.in_shape:
+            raise DriverError(f"packed input of shape {packed.shape}, expected (N, {self.in_shape})")
+        rows = packed.reshape(len(packed), -1)
+        out = np.zeros((len(rows), self.out_bytes), np.uint8)
+        for start in range(0, len(rows), self.window):
+            chunk = rows[start:start + self.window]
+            self.serial.write(b"".join(bytes([UART_START]) + row.tobytes() + bytes([crc8(row.tobytes())])
+                                       for row in chunk))
+            for i in range(len(chunk)):
+                out[start + i] = np.frombuffer(self._reply(), np.uint8)
+        return out.reshape((len(rows),) + self.out_shape)
+
+    def load_weights(self, weights: dict) -> None:
+        raise DriverError("the UART shell has no weight port: --ensemble needs --backend pynq or sim")
+
+# ---- uart backend (end) ----

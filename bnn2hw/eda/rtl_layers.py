@@ -69,27 +69,34 @@ def axi_weight_writes(kernel) -> np.ndarray:
     return np.stack([addresses, data.reshape(-1).astype("<u4")], axis=1)
 
 
-def _workdir(rtl_dir: Path, node: dict, scramble: bool) -> Path:
-    work = Path(tempfile.mkdtemp(prefix=f"bnn2hw-{node['name']}-"))
-    for rel in node["data"]:
-        target = work / Path(rel).name
-        shutil.copyfile(rtl_dir / rel, target)
-        if scramble and target.name.endswith("_weights.dat"):  # the AXI-lite writes must restore it
-            lines = target.read_text().split()
-            target.write_text("\n".join("5" * len(line) for line in lines) + "\n")
+def copy_memories(rtl_dir: Path, nodes: list[dict], work: Path, scramble_runtime: bool) -> Path:
+    """The nodes' memory images into ``work`` (``$readmemh`` reads them there). With ``scramble_runtime``
+    a runtime-writable weight memory starts scrambled: only the AXI-lite writes can restore it."""
+    for node in nodes:
+        for rel in node["data"]:
+            target = work / Path(rel).name
+            shutil.copyfile(rtl_dir / rel, target)
+            if scramble_runtime and node["axilite_width"] and target.name.endswith("_weights.dat"):
+                target.write_text("\n".join("5" * len(line) for line in target.read_text().split()) + "\n")
     return work
+
+
+def top_source(rtl_dir: Path, node: dict) -> str:
+    """Text of the source file that declares the node's top module."""
+    for rel in node["sources"]:
+        text = (rtl_dir / rel).read_text()
+        if re.search(rf"^\s*module\s+{node['top']}\b", text, re.M):
+            return text
+    raise EdaError(f"{node['name']}: top module {node['top']} not among its sources")
 
 
 def check_node(rtl_dir: Path, node: dict, kernel, streams: dict, stall: float, seed: int,
                cache_dir: Path = verilator.CACHE_DIR) -> dict:
     sources = [rtl_dir / s for s in node["sources"]]
-    texts = (p.read_text() for p in sources)
-    top_source = next((t for t in texts if re.search(rf"^\s*module\s+{node['top']}\b", t, re.M)), None)
-    if top_source is None:
-        raise EdaError(f"{node['name']}: top module {node['top']} not among its sources")
+    text = top_source(rtl_dir, node)
     t0 = time.perf_counter()
     try:
-        shell = tb_top(node["top"], top_source, node["in_width"], node["out_width"], node["axilite_width"])
+        shell = tb_top(node["top"], text, node["in_width"], node["out_width"], node["axilite_width"])
     except ValueError as err:
         raise EdaError(f"{node['name']} ({node['op_type']}): {err}") from None
     exe = verilator.build(sources, shell, node["in_width"], node["out_width"], cache_dir=cache_dir)
@@ -99,7 +106,8 @@ def check_node(rtl_dir: Path, node: dict, kernel, streams: dict, stall: float, s
                             node["out_width"])
     n, per_image = expected.shape[:2]
     writes = axi_weight_writes(kernel) if node["axilite_width"] else None
-    work = _workdir(rtl_dir, node, scramble=writes is not None)
+    work = copy_memories(rtl_dir, [node], Path(tempfile.mkdtemp(prefix=f"bnn2hw-{node['name']}-")),
+                         scramble_runtime=writes is not None)
     try:
         got, cycles, _ = verilator.run(exe, words_in.reshape(-1, words_in.shape[-1]), n * per_image, node["out_width"],
                                     work, stall=stall, seed=seed, axi_writes=writes)

@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from bnn2hw.eda import verilator
-from bnn2hw.eda.rtl_layers import MANIFEST, axi_weight_writes, load_manifest, stream_words
+from bnn2hw.eda.rtl_layers import (MANIFEST, axi_weight_writes, copy_memories, load_manifest, stream_words,
+                                   top_source)
 from bnn2hw.eda.stitch import STITCHED_SOURCES, accelerator_sv, axilite_map, fifo_peaks
 from bnn2hw.eda.testbench import STITCHED_PORTS, tb_top
 from bnn2hw.eda.verilator import EdaError
@@ -69,13 +70,7 @@ class Design:
 
     def workdir(self, scramble_runtime: bool) -> Path:
         work = Path(tempfile.mkdtemp(prefix="bnn2hw-accelerator-"))
-        for node in self.nodes:
-            for rel in node["data"]:
-                target = work / Path(rel).name
-                shutil.copyfile(self.rtl_dir / rel, target)
-                if scramble_runtime and node["axilite_width"] and target.name.endswith("_weights.dat"):
-                    target.write_text("\n".join("5" * len(line) for line in target.read_text().split()) + "\n")
-        return work
+        return copy_memories(self.rtl_dir, self.nodes, work, scramble_runtime)
 
     def axi_writes(self, accelerator: Accelerator) -> np.ndarray | None:
         if not self.axi["layers"]:
@@ -87,14 +82,7 @@ class Design:
 
 
 def _sources_text(rtl_dir: Path, nodes: list[dict]) -> dict:
-    import re
-    texts = {}
-    for node in nodes:
-        for rel in node["sources"]:
-            text = (rtl_dir / rel).read_text()
-            if re.search(rf"^\s*module\s+{node['top']}\b", text, re.M):
-                texts[node["name"]] = text
-    return texts
+    return {node["name"]: top_source(rtl_dir, node) for node in nodes}
 
 
 def _frame_words(accelerator: Accelerator, nodes: list[dict]) -> list[int]:

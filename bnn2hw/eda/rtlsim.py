@@ -58,9 +58,9 @@ class Design:
         work = Path(tempfile.mkdtemp(prefix="bnn2hw-top-"))
         try:
             (work / TOP_FILE).write_text(self.top_text)
-            sources = [self.rtl_dir / f for f in self.manifest["files"] if Path(f).name != TOP_FILE]
-            sources += [RTL_SOURCE_DIR / name for name in STITCHED_SOURCES if not (self.rtl_dir / "lib" / name).exists()]
-            sources += [self.rtl_dir / "lib" / name for name in STITCHED_SOURCES if (self.rtl_dir / "lib" / name).exists()]
+            files = [f for f in self.manifest["files"] if Path(f).name != TOP_FILE]
+            files += [f"lib/{name}" for name in STITCHED_SOURCES if f"lib/{name}" not in files]  # sizing run
+            sources = [self.rtl_dir / f for f in files]
             shell = tb_top("accelerator", self.top_text, self.first["in_width"], self.last["out_width"],
                            self.axi["address_bits"], STITCHED_PORTS)
             return verilator.build(sources + [work / TOP_FILE], shell, self.first["in_width"], self.last["out_width"],

@@ -147,6 +147,9 @@ def _add_build_parser(sub) -> None:
     p.add_argument("--fps", type=float, default=None, help="target frames/s (default: the highest that fits)")
     p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
     p.add_argument("--folding", type=str, default=None, help="FINN folding JSON to use instead of --fps")
+    p.add_argument("--ignore-estimates", action="store_true",
+                   help="fold for --fps even where FINN's resource estimates exceed the board (they run about "
+                        "twice Yosys's synthesized LUTs); `bnn2hw synth` then says whether it fits")
     p.add_argument("--verify-limit", type=int, default=None,
                    help="test images for the FINN-vs-QONNX check (default: all)")
     p.add_argument("--runtime-weights", action="store_true",
@@ -161,7 +164,7 @@ def _add_build_parser(sub) -> None:
 def _build(args) -> None:
     _print_build(pipeline.run_build(args.build_dir, args.board, args.fps, args.clock_mhz, args.folding,
                                     args.verify_limit, args.runtime_weights, impl=args.impl,
-                                    baud=args.baud))
+                                    baud=args.baud, ignore_estimates=args.ignore_estimates))
 
 
 def _add_simulate_parser(sub) -> None:

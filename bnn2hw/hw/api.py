@@ -131,8 +131,11 @@ def _write_outputs(model, state: BuildState) -> dict:
     if not est["fits"]:
         over = ", ".join(f"{k} {100 * v:.0f}%" for k, v in est["utilization"].items()
                          if v > state.config.max_utilization)
-        raise BuildCheckFailed(f"the folding ({state.folding_source}) does not fit {state.board.name}: {over} of the "
-                      f"board (see {state.hw_dir / ESTIMATES_FILE}); fold more or lower --fps")
+        message = (f"the folding ({state.folding_source}) does not fit {state.board.name} by FINN's estimates: "
+                   f"{over} of the board (see {state.hw_dir / ESTIMATES_FILE})")
+        if not state.config.ignore_estimates:
+            raise BuildCheckFailed(f"{message}; fold more or lower --fps")
+        state.log(f"warning: {message}; kept (--ignore-estimates): `bnn2hw synth` measures the real figures")
     return est
 
 

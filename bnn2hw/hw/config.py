@@ -5,7 +5,9 @@ Contract: ``BuildConfig`` is the frozen description of one build: the board, the
 the clock (None = the board's default), how far to go (``Stage``), and how many test images
 the final FINN-vs-QONNX check uses (``verify_limit``; None = all), and whether the MVAU weights
 are writable at run time (``runtime_weights``, for posterior ensembles on the board), and how
-layers are implemented (``impl``: FINN's HLS layers, or RTL for every layer). ``HwError`` is the one
+layers are implemented (``impl``: FINN's HLS layers, or RTL for every layer), and whether the
+folding for ``fps`` (or ``folding``) may exceed the board by FINN's analytical estimates (``ignore_estimates``: they
+run about twice Yosys's synthesized LUT counts; ``bnn2hw synth`` then decides whether it fits). ``HwError`` is the one
 exception the stage raises for anything it refuses, with a message meant for the user;
 ``BuildCheckFailed`` is the ``HwError`` for a check that ran and failed (exit status 1).
 """
@@ -57,6 +59,7 @@ class BuildConfig:
     runtime_weights: bool = False        # MVAU weights writable over AXI-lite (ensembles on the board)
     impl: Impl = Impl.HLS                # layer implementation: FINN HLS, or RTL (simulated in Verilator)
     baud: int = 115200                   # UART rate of the ECP5 boards' serial shell
+    ignore_estimates: bool = False       # fold for ``fps`` even where FINN's estimates exceed the board
 
     def __post_init__(self):
         if self.fps is not None and not 0 < self.fps < math.inf:
@@ -65,6 +68,9 @@ class BuildConfig:
             raise HwError(f"clock_mhz (--clock-mhz) must be a positive finite number, got {self.clock_mhz}")
         if isinstance(self.baud, bool) or not isinstance(self.baud, int) or self.baud <= 0:
             raise HwError(f"baud (--baud) must be a positive integer, got {self.baud!r}")
+        if self.ignore_estimates and self.fps is None and self.folding is None:
+            raise HwError("ignore_estimates (--ignore-estimates) needs a target rate (--fps) or a --folding: "
+                          "it keeps a folding whose FINN estimates exceed the board instead of refusing it")
         if not 0 < self.max_utilization <= 1:
             raise HwError(f"max_utilization must be in (0, 1], got {self.max_utilization}")
         if self.verify_limit is not None and self.verify_limit < 0:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -159,9 +160,11 @@ def fold(model, state: BuildState):
                 raise folding.FoldingError(f"the network does not fit {state.board.name} even fully folded")
             state.folding_source = f"highest rate that fits {state.board.name}"
         else:
-            plan = folding.plan_for_rate(tables, state.board, state.clock_mhz, state.config.fps, names,
-                                         state.config.max_utilization)
+            limit = math.inf if state.config.ignore_estimates else state.config.max_utilization
+            plan = folding.plan_for_rate(tables, state.board, state.clock_mhz, state.config.fps, names, limit)
             state.folding_source = f"cheapest folding for {state.config.fps:,.0f} frames/s"
+            if state.config.ignore_estimates:
+                state.folding_source += " (FINN's resource estimates not applied: check with `bnn2hw synth`)"
     except folding.FoldingError as err:
         raise BuildCheckFailed(str(err)) from None
     state.plan = plan

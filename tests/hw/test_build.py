@@ -103,6 +103,18 @@ def test_rate_beyond_the_board_names_the_highest_rate_that_fits(tmp_path):
         build_quietly(root, board=str(small), fps=100_000, stop_after="estimates")
 
 
+def test_ignore_estimates_builds_the_rate_and_reports_that_it_does_not_fit(tmp_path):
+    from bnn2hw.hw.boards import BOARDS
+    small = tmp_path / "small.yaml"
+    small.write_text(BOARDS["pynq-z2"].read_text().replace("LUT: 53200", "LUT: 1300"))
+    root = make_build_dir(tmp_path / "b", "tfc", seed=1)
+    est = build_quietly(root, board=str(small), fps=100_000, stop_after="estimates", ignore_estimates=True)
+    assert est["fps"] >= 100_000 and est["luts"] > 1300 and est["fits"] is False
+    assert "not applied" in (root / "hw" / "report.md").read_text()
+    with pytest.raises(HwError, match="needs a target rate"):
+        build_quietly(root, board="pynq-z2", ignore_estimates=True)
+
+
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(HwError, match="no such model"):
         build_quietly(tmp_path, board="pynq-z2")

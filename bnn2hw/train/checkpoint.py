@@ -11,6 +11,8 @@ naming the file and the problem. ``save_checkpoint`` writes a temporary sibling
 those of killed writers (their process gone) are removed by the next save.
 ``load_into(model, ckpt, path)`` loads the model state and checks every latent tensor against
 its layer (count, shape, finite values), refusing a mismatch with the tensor's name.
+``load_matching_run(model, run_dir)`` does that for a run a method starts from (``--init``),
+after checking that the run's model is this model, and returns its latent tensors.
 """
 
 from __future__ import annotations
@@ -118,3 +120,16 @@ def load_into(model, ckpt: dict, path: Path) -> None:
             raise CheckpointError(f"{path}: {where} has shape {shape}, the layer's weight is "
                                   f"{tuple(layer.weight.shape)}")
         _non_finite(where, tensor, path)
+
+
+def load_matching_run(model, run_dir) -> list[torch.Tensor]:
+    """Load the run in ``run_dir`` (same topology and input as ``model``) into ``model``; its latents."""
+    from dataclasses import asdict
+    path = Path(run_dir) / "checkpoint.pt"
+    source = load_checkpoint(path)
+    mine = {**asdict(model.config), "in_shape": list(model.config.in_shape)}
+    theirs = {**source["model_config"], "in_shape": list(source["model_config"]["in_shape"])}
+    if mine != theirs:
+        raise CheckpointError(f"{path}: --init run has model {theirs}, this run builds {mine}")
+    load_into(model, source, path)
+    return [t.detach() for t in source["latent"]]

@@ -48,12 +48,20 @@ class TrainConfig:
     test_samples: int = 10           # K of the Bernoulli ensemble at test time
     val_split: float = 0.1
     data_dir: str | None = None
-    init: str | None = None          # run directory a fine-tuning method starts from (lns)
+    init: str | None = None          # run a method starts from: lns (needed), pbnet / pbnet-s (transfer)
+    pbnet_loss: str = "ce"           # PBNet: cross-entropy ("ce") or per-class BCE ("bce") of the mean logits
+    lns_noise_rate: float = 0.1      # LNS: ρ, flip rate of the noisy binary labels
+    lns_weight: float = 0.1          # LNS: β, weight of the noisy-supervision loss
 
     def __post_init__(self):
-        Method(self.method)  # raises on an unknown method
-        if (Method(self.method) is Method.LNS) != (self.init is not None):
-            raise ValueError("init (a trained run directory) is needed by, and only by, method 'lns'")
+        method = Method(self.method)  # raises on an unknown method
+        if method is Method.LNS and self.init is None:
+            raise ValueError("method 'lns' fine-tunes a trained run: give init (--init RUN_DIR)")
+        if self.init is not None and method not in INIT_METHODS:
+            raise ValueError(f"init (--init) is for methods {', '.join(m.value for m in INIT_METHODS)}, "
+                             f"not {method.value!r}")
+        if self.pbnet_loss not in ("ce", "bce"):
+            raise ValueError(f"pbnet_loss (--pbnet-loss) must be 'ce' or 'bce', got {self.pbnet_loss!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.test_samples < 0:
             raise ValueError("epochs and batch_size must be >= 1, test_samples >= 0")
         _check_numbers(self)
@@ -62,7 +70,8 @@ class TrainConfig:
 # (field, lowest allowed, whether the lowest is allowed, highest allowed or None); all must be finite
 NUMBER_RANGES = [("lr", 0.0, False, None), ("bn_lr", 0.0, True, None), ("temperature", 0.0, False, None),
                  ("mc_samples", 1, True, None), ("momentum", 0.0, True, 1.0), ("lambda_init", 0.0, True, None),
-                 ("val_split", 0.0, True, 1.0), ("seed", 0, True, None)]
+                 ("val_split", 0.0, True, 1.0), ("seed", 0, True, None), ("lns_noise_rate", 0.0, True, 0.5),
+                 ("lns_weight", 0.0, True, None)]
 
 
 def _check_numbers(config: "TrainConfig") -> None:
@@ -84,6 +93,8 @@ def _check_numbers(config: "TrainConfig") -> None:
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
+
+INIT_METHODS = (Method.LNS, Method.PBNET, Method.PBNET_S)
 
 # Fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"epochs", "data_dir", "test_samples"}

@@ -12,8 +12,9 @@ Contract:
 - A ``MethodSpec`` may replace three steps of the loop: ``train_loss(model, optimizer, x, y)
   -> (loss, logits)`` (default: cross-entropy of ``model(x)``), ``latent(model, optimizer)``
   (default above) and ``evaluate(model, method, latent, data, config) -> readouts`` (default
-  ``bnn2hw.train.evaluate.evaluate_readouts`` on the test split). PBNet (``pbnet``, ``pbnet-s``)
-  and LNS (``lns``, needs ``config.init``) use them; see ``bnn2hw.train.pbnet`` and ``lns``.
+  ``bnn2hw.train.evaluate.evaluate_readouts`` on the test split). PBNet (``pbnet``, ``pbnet-s``;
+  ``config.init`` transfers a trained run's weights) and LNS (``lns``, needs ``config.init``) use
+  them; see ``bnn2hw.train.pbnet`` and ``lns``.
 """
 
 from __future__ import annotations
@@ -79,9 +80,10 @@ def _build_ste(model: BinaryNet, config, train_set_size: int, lr: float) -> STEA
 
 
 def _build_pbnet(model: BinaryNet, config, train_set_size: int, lr: float) -> PBNetAdam:
-    init_pbnet_weights(model)
+    init_pbnet_weights(model, config.init)
     binary, other = split_parameters(model)
-    return PBNetAdam([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}], lr=lr)
+    return PBNetAdam([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}], lr=lr,
+                     loss=config.pbnet_loss)
 
 
 def _evaluate_pbnet(model, method, latent, data, config) -> dict:
@@ -91,7 +93,7 @@ def _evaluate_pbnet(model, method, latent, data, config) -> dict:
 
 def _pbnet_spec(sample_activations: bool) -> MethodSpec:
     def loss(model, optimizer, images, labels):
-        return pbnet_loss(model, images, labels, sample_activations)
+        return pbnet_loss(model, images, labels, sample_activations, optimizer.loss)
     return MethodSpec(default_lr=1e-2, build=_build_pbnet, probabilistic=True, train_loss=loss,
                       evaluate=_evaluate_pbnet)
 

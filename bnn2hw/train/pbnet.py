@@ -18,25 +18,34 @@ independent units, propagated layer by layer (local reparameterisation, central 
     sign (PBNet)   P(+1) = Φ(μ/σ):  mean 2Φ(μ/σ) − 1, variance 1 − mean²    (closed form)
     sign (PBNet-S) a hard binary-concrete sample of that Bernoulli: forward ±1, backward
                    through the relaxation 2·sigmoid((logit P + L)/τ) − 1, L ~ Logistic
-    max-pool 2×2   follows sign in CNV, so it is a max of independent ±1 units:
-                   P(max = +1) = 1 − Π_i (1 − p_i), exact under independence (no Gaussian
-                   max approximation is needed)
-    output scale   (s·μ, s²·σ²); the logits are sampled once, μ + σ ε (reparameterised),
-                   and the loss is the cross-entropy of that sample.
+    max-pool 2×2   the paper's stochastic max-pooling, on the pre-activation Gaussians (after
+                   batchnorm, before the sign; sign is monotone, so the pooled network computes
+                   sign(max) = max(sign) like the compiled one): draw s ~ N(μ, σ²) per unit and
+                   pass on the (μ, σ²) of the argmax of s in each window; the gradient reaches
+                   the selected unit's moments (``gaussian_maxpool``)
+    output scale   (s·μ, s²·σ²)
 
-The objective is the expected cross-entropy only; the paper's KL term to a uniform Bernoulli
-prior is left out (with N = 60 000 and ~3·10⁵ weights it would dominate and push θ to 0).
+Loss (``TrainConfig.pbnet_loss``, a ``PBNetLoss``): the paper's objective is the expected loss of the output Gaussian
+logits; as in its text, the loss takes their mean μ: cross-entropy of μ (``ce``, default), or
+the per-class binary cross-entropy of μ against one-hot targets (``bce``, the paper's best
+results). There is no KL term: the paper's objective has none.
+
+Initialisation: uniform a ~ U(−1, 1), or, as the paper does for its best results, from a
+trained run's real weights (``TrainConfig.init``: a full-precision or STE run; θ = W / std(W)
+per layer, clipped to ±0.9, a = atanh θ, batchnorm and output scale taken over too).
+
 Batchnorm running statistics are updated with the mixture moments above; after training,
-``finalize_map_network`` re-estimates them for the MAP network (sign θ) on training batches,
-so the checkpoint's model state is the compiled MAP network's. Ensemble members re-estimate
-their own statistics (``bnn2hw.train.uncertainty``); a sample compiled with
-``compile_run(sample=k)`` uses the MAP statistics (still bit-exact, but less accurate than
-the member evaluated with its own statistics).
+``bnn2hw.train.uncertainty.evaluate_with_batchnorm_reestimation`` re-estimates them for the
+MAP network (sign θ) on training batches, so the checkpoint's model state is the compiled MAP
+network's. Ensemble members, and samples
+compiled with ``compile_run(sample=k)``, re-estimate their own statistics
+(``bnn2hw.train.uncertainty``, ``bnn2hw.compile.api.member_batchnorm``).
 """
 
 from __future__ import annotations
 
 import math
+from enum import Enum
 
 import numpy as np
 import torch
@@ -44,27 +53,47 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bnn2hw.models import BinaryConv2d, BinaryLinear, BinaryNet, InputQuant, OutputScale, SignActivation
+from bnn2hw.train.checkpoint import load_matching_run
 from bnn2hw.train.ste import ClippedAdam
 
 A_MAX = 3.0            # |a| bound: θ = tanh a stays in ±0.995
+INIT_THETA_MAX = 0.9   # |θ| bound of a transferred initialisation (the paper's)
 VAR_FLOOR = 1e-8       # keeps μ/σ finite when every weight of a unit is nearly certain
 CONCRETE_TEMPERATURE = 1.0
 BN_REESTIMATE_BATCHES = 10
 
 
+class PBNetLoss(str, Enum):
+    CE = "ce"    # cross-entropy of the mean logits
+    BCE = "bce"  # per-class binary cross-entropy of the mean logits
+
+
 class PBNetAdam(ClippedAdam):
-    """Adam, then a of ``binary=True`` groups clipped to [−A_MAX, A_MAX]."""
+    """Adam, then a of ``binary=True`` groups clipped to [−A_MAX, A_MAX]; carries the loss kind."""
 
-    def __init__(self, params, lr: float = 1e-2, **kwargs):
+    def __init__(self, params, lr: float = 1e-2, loss: str = "ce", **kwargs):
         super().__init__(params, lr=lr, clip=A_MAX, **kwargs)
+        self.loss = PBNetLoss(loss)
 
 
-def init_pbnet_weights(model: BinaryNet) -> None:
-    """a ~ U(−1, 1) (θ within ±0.76) from torch's global generator; MAP read-out on."""
-    for layer in model.binary_layers():
-        with torch.no_grad():
-            layer.weight.uniform_(-1.0, 1.0)
+def init_pbnet_weights(model: BinaryNet, init_run: str | None = None) -> None:
+    """a ~ U(−1, 1) (θ within ±0.76) from torch's global generator, or transferred from the
+    trained run ``init_run`` (θ = W/std clipped to ±INIT_THETA_MAX); MAP read-out on."""
+    if init_run is None:
+        for layer in model.binary_layers():
+            with torch.no_grad():
+                layer.weight.uniform_(-1.0, 1.0)
+    else:
+        latent = load_matching_run(model, init_run)
+        for layer, weights in zip(model.binary_layers(), latent, strict=True):
+            layer.weight.data.copy_(transferred_logits(weights.to(layer.weight.dtype)))
     model.set_binarize_weights(True)  # a plain forward is the MAP network sign(a)
+
+
+def transferred_logits(weights: torch.Tensor) -> torch.Tensor:
+    """a = atanh(clip(W / std W, ±INIT_THETA_MAX)): the paper's transfer of real weights."""
+    theta = (weights / weights.std().clamp_min(VAR_FLOOR)).clamp(-INIT_THETA_MAX, INIT_THETA_MAX)
+    return torch.atanh(theta)
 
 
 def binary_layer_moments(layer: nn.Module, mean: torch.Tensor, var: torch.Tensor,
@@ -113,18 +142,23 @@ def sampled_sign(p_plus: torch.Tensor, temperature: float = CONCRETE_TEMPERATURE
     return hard + soft - soft.detach()
 
 
-def maxpool_of_signs(mean: torch.Tensor) -> torch.Tensor:
-    """Mean of the 2×2 max of independent ±1 units with means ``mean``: 1 − 2Π(1 − p)."""
-    log_minus = torch.log((0.5 * (1.0 - mean)).clamp_min(1e-12))   # log P(x = −1)
-    all_minus = torch.exp(4.0 * F.avg_pool2d(log_minus, 2))
-    return 1.0 - 2.0 * all_minus
+def gaussian_maxpool(mean: torch.Tensor, var: torch.Tensor, kernel: int = 2,
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's max-pooling of Gaussian units: s ~ N(μ, σ²), then (μ, σ²) at argmax s per window."""
+    draw = mean + torch.sqrt(var + VAR_FLOOR) * torch.randn_like(mean)
+    _, index = F.max_pool2d(draw.detach(), kernel, return_indices=True)
+    flat = index.flatten(2)
+    pick = lambda t: t.flatten(2).gather(2, flat).view_as(index)  # noqa: E731
+    return pick(mean), pick(var)
 
 
 def pbnet_forward(model: BinaryNet, images: torch.Tensor, sample_activations: bool = False,
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """(mean, variance) of the output scores of the probabilistic network."""
     mean, var = None, None
-    for layer in model.layers:
+    layers = list(model.layers)
+    for i, layer in enumerate(layers):
+        pool_next = i + 1 < len(layers) and isinstance(layers[i + 1], nn.MaxPool2d)
         if isinstance(layer, InputQuant):
             mean = layer(images)
             var = torch.zeros_like(mean)
@@ -135,6 +169,8 @@ def pbnet_forward(model: BinaryNet, images: torch.Tensor, sample_activations: bo
         elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
             mean, var = stochastic_batchnorm(layer, mean, var)
         elif isinstance(layer, SignActivation):
+            if pool_next:  # pool the pre-activations (the paper's order); the pool layer passes
+                mean, var = gaussian_maxpool(mean, var, layers[i + 1].kernel_size)
             p = sign_probability(mean, var)
             if sample_activations:
                 mean = sampled_sign(p)
@@ -143,8 +179,8 @@ def pbnet_forward(model: BinaryNet, images: torch.Tensor, sample_activations: bo
                 mean = 2.0 * p - 1.0
                 var = 1.0 - mean * mean
         elif isinstance(layer, nn.MaxPool2d):
-            mean = maxpool_of_signs(mean)
-            var = 1.0 - mean * mean
+            if not isinstance(layers[i - 1], SignActivation):
+                raise TypeError("PBNet pools pre-activations: a max-pool must follow a sign activation")
         elif isinstance(layer, OutputScale):
             s = layer.log_scale.exp()
             mean, var = mean * s, var * s * s
@@ -154,11 +190,14 @@ def pbnet_forward(model: BinaryNet, images: torch.Tensor, sample_activations: bo
 
 
 def pbnet_loss(model: BinaryNet, images: torch.Tensor, labels: torch.Tensor,
-               sample_activations: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(cross-entropy of reparameterised logits μ + σε, the logits)."""
-    mean, var = pbnet_forward(model, images, sample_activations)
-    logits = mean + torch.sqrt(var + VAR_FLOOR) * torch.randn_like(mean)
-    return F.cross_entropy(logits, labels), logits
+               sample_activations: bool = False, loss: PBNetLoss = PBNetLoss.CE,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the loss of the mean logits μ, μ)."""
+    mean, _ = pbnet_forward(model, images, sample_activations)
+    if PBNetLoss(loss) is PBNetLoss.BCE:
+        targets = F.one_hot(labels, mean.shape[1]).to(mean.dtype)
+        return F.binary_cross_entropy_with_logits(mean, targets, reduction="sum") / len(labels), mean
+    return F.cross_entropy(mean, labels), mean
 
 
 @torch.no_grad()

@@ -14,8 +14,11 @@ from bnn2hw.train import train
 from bnn2hw.train.methods import ReadOut, binary_weights
 from bnn2hw.train.uncertainty import member_probs
 from bnn2hw.train.pbnet import (
+    INIT_THETA_MAX,
     binary_layer_moments,
-    maxpool_of_signs,
+    gaussian_maxpool,
+    pbnet_forward,
+    pbnet_loss,
     sign_probability,
     stochastic_batchnorm,
 )
@@ -73,14 +76,83 @@ def test_stochastic_batchnorm_uses_the_moments_of_the_batch_mixture():
     assert torch.allclose(normed.var(0), out_var, rtol=0.25, atol=0.02)
 
 
-def test_sign_probability_and_maxpool_of_signs_match_sampling():
+def test_sign_probability_matches_sampling():
     gen = torch.Generator().manual_seed(3)
     mean, var = torch.randn(1, 1, 2, 2, generator=gen), torch.rand(1, 1, 2, 2, generator=gen) + 0.1
     gauss = mean + var.sqrt() * torch.randn((DRAWS, 1, 1, 2, 2), generator=gen)
-    p = sign_probability(mean, var)
-    assert torch.allclose((gauss >= 0).float().mean(0), p, atol=0.015)
-    signs = torch.where(gauss >= 0, 1.0, -1.0)
-    assert torch.allclose(signs.amax((3, 4)).mean(0).flatten(), maxpool_of_signs(2 * p - 1).flatten(), atol=0.03)
+    assert torch.allclose((gauss >= 0).float().mean(0), sign_probability(mean, var), atol=0.015)
+
+
+def test_gaussian_maxpool_moments_match_monte_carlo_of_the_papers_definition():
+    gen = torch.Generator().manual_seed(4)
+    mean = torch.randn(1, 2, 4, 4, generator=gen, dtype=torch.float64)
+    var = torch.rand(1, 2, 4, 4, generator=gen, dtype=torch.float64) + 0.2
+    # the definition, drawn independently: s ~ N(μ, σ²); the window's (μ, σ²) at argmax s
+    draws = mean + var.sqrt() * torch.randn((DRAWS, 1, 2, 4, 4), generator=gen, dtype=torch.float64)
+    windows = lambda t: t.reshape(*t.shape[:-2], 2, 2, 2, 2).transpose(-3, -2).flatten(-2)  # noqa: E731
+    winner = windows(draws).argmax(-1, keepdim=True)
+    expected_mean = windows(mean.expand_as(draws)).gather(-1, winner).squeeze(-1).mean(0)
+    expected_var = windows(var.expand_as(draws)).gather(-1, winner).squeeze(-1).mean(0)
+    torch.manual_seed(0)
+    pooled = [gaussian_maxpool(mean, var) for _ in range(DRAWS // 4)]
+    got_mean = torch.stack([m for m, _ in pooled]).mean(0)
+    got_var = torch.stack([v for _, v in pooled]).mean(0)
+    assert torch.allclose(got_mean, expected_mean, atol=0.03)
+    assert torch.allclose(got_var, expected_var, atol=0.03)
+    assert not torch.allclose(got_mean, mean.amax((2, 3), keepdim=True), atol=0.03)  # not the max of means
+
+
+def test_pooling_gradient_reaches_the_argmax_of_a_window_whose_maximum_is_plus_one():
+    torch.manual_seed(0)
+    mean = torch.tensor([[[[1.0, -2.0], [-2.5, -3.0]]]], requires_grad=True)  # the window's max sign is +1
+    pooled_mean, pooled_var = gaussian_maxpool(mean, torch.full_like(mean, 0.25))
+    (2 * sign_probability(pooled_mean, pooled_var) - 1).sum().backward()
+    assert torch.count_nonzero(mean.grad) == 1 and mean.grad[0, 0, 0, 0] > 0.1   # not ~1e-12
+
+
+def test_pbnet_s_trains_every_binary_layer_of_a_cnv(tmp_path):
+    from bnn2hw.models import ModelConfig, build_model
+    from bnn2hw.train.pbnet import init_pbnet_weights
+    torch.manual_seed(0)
+    model = build_model(ModelConfig("cnv", 1, (3, 32, 32), 10))
+    init_pbnet_weights(model)
+    images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (8,))
+    model.train()
+    for loss_kind in ("ce", "bce"):
+        model.zero_grad()
+        loss, _ = pbnet_loss(model, images, labels, sample_activations=True, loss=loss_kind)
+        loss.backward()
+        for i, layer in enumerate(model.binary_layers()):
+            assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0, (loss_kind, i)
+
+
+def test_pbnet_loss_is_the_loss_of_the_mean_logits():
+    torch.manual_seed(1)
+    cfg = tiny_config(method="pbnet")
+    from bnn2hw.models import ModelConfig, build_model
+    model = build_model(ModelConfig(cfg.model, 1, (1, 8, 8), 10))
+    images = torch.randint(0, 256, (16, 1, 8, 8), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (16,))
+    mean, _ = pbnet_forward(model, images)
+    loss, logits = pbnet_loss(model, images, labels)
+    assert torch.equal(logits, mean) and torch.isclose(loss, torch.nn.functional.cross_entropy(mean, labels))
+    loss, _ = pbnet_loss(model, images, labels, loss="bce")
+    onehot = torch.nn.functional.one_hot(labels, 10).float()
+    assert torch.isclose(loss, torch.nn.functional.binary_cross_entropy_with_logits(mean, onehot) * 10)
+
+
+def test_pbnet_s_starts_from_a_trained_run(tmp_path):
+    train(tiny_config(method="ste", epochs=1), tmp_path / "ste", **QUIET)
+    cfg = tiny_config(method="pbnet-s", init=str(tmp_path / "ste"), epochs=1, lr=0.01)
+    metrics = train(cfg, tmp_path / "pbnet-s", **QUIET)
+    ste, _ = load_run(tmp_path / "ste")
+    ckpt, _ = load_run(tmp_path / "pbnet-s")
+    for source, latent in zip(ste["latent"], ckpt["latent"]):
+        agree = (torch.sign(source) == torch.sign(latent)).float().mean()
+        assert agree > 0.8                           # it started from the STE network's signs
+        assert torch.tanh(latent).abs().max() <= torch.tanh(torch.tensor(3.0)) + 1e-6
+    assert metrics["test_acc"] > 0.5 and INIT_THETA_MAX == 0.9
 
 
 def test_latent_sampling_is_bernoulli_with_mean_theta():

@@ -84,13 +84,14 @@ def run_train(out_dir: Path, options: dict, resume: bool = False, progress: bool
         return train(config, out_dir, resume=resume, progress=progress, log=log)
 
 
-def run_continual(out_dir: Path, options: dict, scenario: str, log=print, force: bool = False) -> dict:
+def run_continual(out_dir: Path, options: dict, scenario: str, log=print, force: bool = False,
+                  preset: str = "binary") -> dict:
     """BayesBiNN (prior = previous posterior) against STE on a task sequence -> ``continual.json``."""
-    config = continual_config(**options)
+    config = continual_config(preset, **options)
     out_dir = check_output_dir(out_dir)
     with lock_output(out_dir):
         _refuse_overwrite(out_dir, RUN_FILES, "training run", force)
-        return train_continual(config, out_dir, scenario, log=log)
+        return train_continual(config, out_dir, scenario, log=log, preset=preset)
 
 
 def run_uncertainty(run_dir: Path, out_dir: Path | None = None, ood: str = "digits", samples: int = 10) -> dict:

@@ -55,6 +55,14 @@ def load_run(run_dir: Path) -> tuple[dict, BinaryNet]:
     return ckpt, model.eval()
 
 
+def check_hardware_ready(run_dir: Path, model: BinaryNet) -> None:
+    """Refuse a network whose activations are not binary (it has no integer-threshold form)."""
+    if not model.hardware_ready:
+        raise CompileError(f"{run_dir}: model {model.config.name!r} has real-valued ReLU activations (the BayesBiNN "
+                           f"authors' continual-learning network, kept to reproduce their experiment); only fully "
+                           f"binary networks compile to hardware: train tfc, sfc, lfc, cnv or mlp:W1,... instead")
+
+
 def run_weights(ckpt: dict, model: BinaryNet, sample: int | None = None) -> list[torch.Tensor]:
     """±1 weights per binary layer: the posterior mode, or posterior sample ``sample``."""
     method, latent = ckpt["config"].get("method"), list(ckpt["latent"])
@@ -119,6 +127,7 @@ def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> d
     """Write ``out_dir/model.onnx`` and ``out_dir/verify.json``; return the summary."""
     t0 = time.perf_counter()
     ckpt, model = load_run(Path(run_dir))
+    check_hardware_ready(Path(run_dir), model)
     weights = run_weights(ckpt, model, sample)
     t_data = time.perf_counter()
     data = _run_data(ckpt, data_dir)

@@ -42,6 +42,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bnn2hw.eda.verilator import EdaError
+from bnn2hw.eda.yosys import READ_SLANG
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path.home() / ".cache" / "bnn2hw" / "ecp5"
@@ -160,7 +161,7 @@ def probe_wrapper(accelerator_sv: Path) -> str:
 def synth_script(sources: list[str], top: str, parameters: dict) -> str:
     params = " ".join(f"-G {name}={value}" for name, value in parameters.items())
     return "\n".join([
-        f"read_slang -j 1 --allow-use-before-declare --top {top} {params} " + " ".join(f"src/{s}" for s in sources),
+        f"{READ_SLANG} --top {top} {params} " + " ".join(f"src/{s}" for s in sources),
         f"hierarchy -top {top}",
         "chformal -remove",
         f"synth_ecp5 -top {top} -json synth.json",

@@ -127,10 +127,14 @@ def _inputs(rtl_dir: Path, top: str) -> tuple[list[str], list[Path]]:
     return sources, sorted(rtl_dir.rglob("*.dat"))
 
 
+# finn-rtllib's SWG wrapper uses its parameters in the port list before it declares them; an MVAU
+# of PE·SIMD > 4,000 lanes (LFC at 356k img/s) unrolls beyond slang's default limit of 4,000
+READ_SLANG = "read_slang -j 1 --allow-use-before-declare --unroll-limit=1048576"
+
+
 def synth_script(sources: list[str], top: str, family: str) -> str:
     return "\n".join([
-        # finn-rtllib's SWG wrapper uses its parameters in the port list before it declares them
-        f"read_slang -j 1 --allow-use-before-declare --keep-hierarchy --top {top} "
+        f"{READ_SLANG} --keep-hierarchy --top {top} "
         + " ".join(f"src/{s}" for s in sources),
         f"hierarchy -top {top}",
         "flatten A:top %n",       # the top's children (layers) keep their boundaries; all below them flattens

@@ -4,6 +4,7 @@ from bnn2hw.models.layers import (
     BinaryConv2d,
     BinaryLinear,
     InputQuant,
+    NormalizedInput,
     OutputScale,
     SignActivation,
     sign_ste,
@@ -17,6 +18,6 @@ from bnn2hw.models.topologies import (
 )
 
 __all__ = [
-    "BinaryConv2d", "BinaryLinear", "BinaryNet", "InputQuant", "MLP_WIDTHS", "ModelConfig",
+    "BinaryConv2d", "BinaryLinear", "BinaryNet", "InputQuant", "MLP_WIDTHS", "ModelConfig", "NormalizedInput",
     "OutputScale", "SignActivation", "build_model", "hidden_widths", "sign_ste",
 ]

@@ -104,6 +104,20 @@ class InputQuant(nn.Module):
         return F.pad(x, (left, self.pad_to - w - left, top, self.pad_to - h - top))
 
 
+class NormalizedInput(nn.Module):
+    """Raw uint8 image -> real input (x/255 − mean)/std: the BayesBiNN authors' MNIST
+    normalisation (0.1307, 0.3081) for their continual-learning network; not hardware."""
+
+    def __init__(self, mean: float = 0.1307, std: float = 0.3081):
+        super().__init__()
+        self.mean, self.std = mean, std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.uint8:
+            raise TypeError(f"model input must be raw uint8 images, got {x.dtype}")
+        return (x.float() / 255.0 - self.mean) / self.std
+
+
 class OutputScale(nn.Module):
     """Scores times exp(log_scale): a positive scalar, so argmax is unchanged."""
 

@@ -5,6 +5,12 @@ images (N, C, H, W) and returns float scores (N, classes). Every hidden block is
 binary layer -> batchnorm -> sign; the last binary layer's integer scores go through one
 positive ``OutputScale``. ``BinaryNet.layers`` is a flat ``nn.Sequential`` so that the
 compiler can walk it in order.
+
+One topology is not hardware: ``cl100``, the BayesBiNN authors' continual-learning network
+(their ``MLP_CL_h100``: 784-100-100-10, binary weights, real ReLU activations, batchnorm
+without affine parameters, momentum 0.15, also after the last layer, normalised real input),
+kept only to reproduce their experiment; ``BinaryNet.hardware_ready`` is False for it and
+the compiler refuses it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from bnn2hw.models.layers import (
     BinaryConv2d,
     BinaryLinear,
     InputQuant,
+    NormalizedInput,
     OutputScale,
     SignActivation,
 )
@@ -35,6 +42,8 @@ CNV_CONVS: tuple[tuple[int, bool], ...] = (
 CNV_FCS: tuple[int, ...] = (512, 512)
 CNV_INPUT = 32
 BN_EPS = 1e-4  # BNN-PYNQ's batchnorm epsilon
+REAL_ACTIVATION_WIDTHS: dict[str, tuple[int, ...]] = {"cl100": (100, 100)}  # not hardware (see above)
+CL_BN_MOMENTUM = 0.15  # the authors' continual-learning batchnorm momentum
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ def hidden_widths(name: str) -> tuple[int, ...]:
     """Hidden widths of an MLP name ('tfc', 'mlp:128,64'); () for 'cnv'."""
     if name == "cnv":
         return ()
+    if name in REAL_ACTIVATION_WIDTHS:
+        return REAL_ACTIVATION_WIDTHS[name]
     if name in MLP_WIDTHS:
         return MLP_WIDTHS[name]
     if name.startswith("mlp:"):
@@ -66,7 +77,7 @@ def hidden_widths(name: str) -> tuple[int, ...]:
         if widths and all(w > 0 for w in widths):
             return widths
         raise ValueError(f"bad model {name!r}: expected mlp:W1,W2,... with positive integer widths")
-    known = ", ".join([*MLP_WIDTHS, "cnv", "mlp:W1,W2,..."])
+    known = ", ".join([*MLP_WIDTHS, "cnv", "mlp:W1,W2,...", *REAL_ACTIVATION_WIDTHS])
     raise ValueError(f"unknown model {name!r}; known models: {known}")
 
 
@@ -80,6 +91,11 @@ class BinaryNet(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers(images)
+
+    @property
+    def hardware_ready(self) -> bool:
+        """Binary activations throughout: the compiler can turn it into integer thresholds."""
+        return self.config.name not in REAL_ACTIVATION_WIDTHS
 
     def binary_layers(self) -> list[nn.Module]:
         return [m for m in self.layers if isinstance(m, (BinaryLinear, BinaryConv2d))]
@@ -129,8 +145,22 @@ def build_cnv(config: ModelConfig) -> BinaryNet:
     return BinaryNet(config, nn.Sequential(*layers))
 
 
+def build_real_activation_mlp(config: ModelConfig) -> BinaryNet:
+    """The authors' continual-learning MLP: binary weights, batchnorm (no affine), ReLU."""
+    c, h, w = config.in_shape
+    layers: list[nn.Module] = [NormalizedInput(), nn.Flatten()]
+    fan_in = c * h * w
+    for width in (*hidden_widths(config.name), config.num_classes):
+        layers += [BinaryLinear(fan_in, width),
+                   nn.BatchNorm1d(width, eps=BN_EPS, momentum=CL_BN_MOMENTUM, affine=False), nn.ReLU()]
+        fan_in = width
+    return BinaryNet(config, nn.Sequential(*layers[:-1]))  # no ReLU after the output batchnorm
+
+
 def build_model(config: ModelConfig) -> BinaryNet:
     """The topology named by ``config.name``, sized for ``config.in_shape``."""
     if config.name == "cnv":
         return build_cnv(config)
+    if config.name in REAL_ACTIVATION_WIDTHS:
+        return build_real_activation_mlp(config)
     return build_mlp(config)

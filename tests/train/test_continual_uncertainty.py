@@ -12,7 +12,7 @@ import torch
 from bnn2hw.compile.api import load_run, run_weights
 from bnn2hw.data import load_dataset
 from bnn2hw.train.continual import (
-    CONTINUAL_DEFAULTS, continual_config, make_tasks, method_lr, parse_scenario, sequence_scores, train_continual,
+    PRESETS, continual_config, make_tasks, method_lr, parse_scenario, sequence_scores, train_continual,
 )
 from bnn2hw.train.methods import ReadOut, binary_weights
 from bnn2hw.train.uncertainty import auroc, ood_images, permute_pixels, uncertainty_report
@@ -54,7 +54,52 @@ def test_train_continual_writes_the_accuracy_matrix(tmp_path):
     for method in ("bayesbinn", "ste"):
         r = on_disk["methods"][method]
         assert np.asarray(r["acc_matrix"]).shape == (2, 2) and 0 <= r["average_acc"] <= 1
+        assert np.asarray(r["predictive"]["acc_matrix"]).shape == (2, 2)
     assert result["methods"]["bayesbinn"]["acc_matrix"][0][0] > 0.5
+    assert result["methods"]["bayesbinn"]["predictive"]["samples"] == 3
+    assert result["methods"]["ste"]["predictive"]["acc_matrix"] == result["methods"]["ste"]["acc_matrix"]
+
+
+def test_each_task_starts_from_the_previous_posterior_as_prior(tmp_path):
+    from bnn2hw.train.continual import Scenario, run_sequence
+    from bnn2hw.train.loop import Trainer
+    config = replace(tiny_config(epochs=1, test_samples=0), **PRESETS["binary"])
+    tasks = make_tasks(load_dataset("digits", val_fraction=0.1), Scenario("permuted", 2))
+    priors, posteriors = [], []
+    original = Trainer.run_epoch
+
+    def spy(trainer, progress):  # the prior each task trains against, and the posterior it ends with
+        opt = trainer.optimizer
+        priors.append([opt.state[p]["prior_lam"].clone() for g in opt.param_groups if g.get("binary")
+                       for p in g["params"]])
+        record = original(trainer, progress)
+        posteriors.append([opt.state[p]["lam"].clone() for g in opt.param_groups if g.get("binary")
+                           for p in g["params"]])
+        return record
+    Trainer.run_epoch = spy
+    try:
+        run_sequence(config, tasks, tmp_path, log=lambda _: None)
+    finally:
+        Trainer.run_epoch = original
+    assert all(torch.equal(a, b) for a, b in zip(priors[1], posteriors[0]))
+    assert not all(torch.equal(a, b) for a, b in zip(priors[0], posteriors[0]))
+
+
+def test_authors_preset_is_their_experiment_and_does_not_compile(tmp_path):
+    from bnn2hw.compile import CompileError
+    from bnn2hw.compile.api import compile_run
+    config = continual_config("authors")
+    assert (config.model, config.temperature, config.epochs, config.test_samples) == ("cl100", 1e-2, 100, 100)
+    assert method_lr(config, "bayesbinn", "authors") == 1e-3
+    short = replace(config, dataset="digits", epochs=2, test_samples=5, lr=0.05)
+    result = train_continual(short, tmp_path, "permuted:2", methods=("bayesbinn",), log=lambda _: None,
+                             preset="authors")
+    r = result["methods"]["bayesbinn"]
+    assert result["preset"] == "authors" and r["predictive"]["samples"] == 5 and r["acc_matrix"][0][0] > 0.3
+    _, model = load_run(tmp_path / "bayesbinn")
+    assert not model.hardware_ready and any(isinstance(m, torch.nn.ReLU) for m in model.modules())
+    with pytest.raises(CompileError, match="real-valued ReLU activations"):
+        compile_run(tmp_path / "bayesbinn", tmp_path / "build")
 
 
 def test_continual_config_puts_user_options_over_the_authors_settings():
@@ -66,7 +111,7 @@ def test_continual_config_puts_user_options_over_the_authors_settings():
 
 
 def test_continual_training_keeps_batchnorm_affine_fixed(tmp_path):
-    config = replace(tiny_config(epochs=1), **CONTINUAL_DEFAULTS)
+    config = replace(tiny_config(epochs=1), **PRESETS["binary"])
     train_continual(config, tmp_path, "permuted:2", methods=("bayesbinn",), log=lambda _: None)
     _, model = load_run(tmp_path / "bayesbinn")
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]

@@ -41,7 +41,7 @@ TRAIN_OPTIONS = [
     ("--val-split", "val_split", float, "fraction of the training set held out (default 0.1)"),
     ("--data-dir", "data_dir", str, "directory with the data set's files"),
     ("--init", "init", str, "trained run to start from: lns fine-tunes it (needed); pbnet / pbnet-s "
-                            "transfer its real weights (θ = W/std clipped to ±0.9)"),
+                            "transfer its real weights (θ = W/std clipped to ±0.9); ste continues it"),
     ("--pbnet-loss", "pbnet_loss", str, "PBNet loss of the mean logits: ce (default) or bce (per class)"),
     ("--lns-noise-rate", "lns_noise_rate", float, "LNS flip rate ρ of the noisy binary labels (default 0.1)"),
     ("--lns-weight", "lns_weight", float, "LNS weight β of the noisy-supervision loss (default 0.1)"),

@@ -48,7 +48,7 @@ class TrainConfig:
     test_samples: int = 10           # K of the Bernoulli ensemble at test time
     val_split: float = 0.1
     data_dir: str | None = None
-    init: str | None = None          # run a method starts from: lns (needed), pbnet / pbnet-s (transfer)
+    init: str | None = None          # run a method starts from: lns (needed), pbnet(-s) (transfer), ste (continue)
     pbnet_loss: str = "ce"           # PBNet: cross-entropy ("ce") or per-class BCE ("bce") of the mean logits
     lns_noise_rate: float = 0.1      # LNS: ρ, flip rate of the noisy binary labels
     lns_weight: float = 0.1          # LNS: β, weight of the noisy-supervision loss
@@ -94,7 +94,7 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-INIT_METHODS = (Method.LNS, Method.PBNET, Method.PBNET_S)
+INIT_METHODS = (Method.LNS, Method.PBNET, Method.PBNET_S, Method.STE)  # STE: plain fine-tuning
 
 # Fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = {"epochs", "data_dir", "test_samples"}

@@ -14,7 +14,8 @@ Contract:
   (default above) and ``evaluate(model, method, latent, data, config) -> readouts`` (default
   ``bnn2hw.train.evaluate.evaluate_readouts`` on the test split). PBNet (``pbnet``, ``pbnet-s``;
   ``config.init`` transfers a trained run's weights) and LNS (``lns``, needs ``config.init``) use
-  them; see ``bnn2hw.train.pbnet`` and ``lns``.
+  them; see ``bnn2hw.train.pbnet`` and ``lns``. STE with ``config.init`` continues a trained run
+  (its latents clipped to ±1): the plain fine-tuning control for LNS's extra epochs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 
 from bnn2hw.models import BinaryNet
 from bnn2hw.train.bayesbinn import BayesBiNN, bernoulli_sample, bipolar_sign
+from bnn2hw.train.checkpoint import load_matching_run
 from bnn2hw.train.lns import build_lns_optimizer, lns_latent, lns_loss
 from bnn2hw.train.pbnet import PBNetAdam, init_pbnet_weights, pbnet_loss
 from bnn2hw.train.ste import STEAdam
@@ -74,6 +76,9 @@ def _build_bayesbinn(model: BinaryNet, config, train_set_size: int, lr: float) -
 
 
 def _build_ste(model: BinaryNet, config, train_set_size: int, lr: float) -> STEAdam:
+    if config.init is not None:  # plain fine-tuning of a trained run: the control for LNS's extra epochs
+        for layer, latent in zip(model.binary_layers(), load_matching_run(model, config.init), strict=True):
+            layer.weight.data.copy_(latent.clamp(-1.0, 1.0))
     model.set_binarize_weights(True)
     binary, other = split_parameters(model)
     return STEAdam([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}], lr=lr)

@@ -59,6 +59,17 @@ def test_lns_fine_tunes_a_ste_run_and_compiles_exactly(tmp_path):
     assert report["label_mismatches"] == 0 and report["value_mismatches"] == 0
 
 
+def test_ste_fine_tuning_control_continues_the_run(tmp_path):
+    train(tiny_config(method="ste", epochs=2), tmp_path / "ste", **QUIET)
+    source = load_checkpoint(tmp_path / "ste" / "checkpoint.pt")
+    tuned = train(tiny_config(method="ste", init=str(tmp_path / "ste"), epochs=1, lr=1e-4), tmp_path / "ft", **QUIET)
+    after = load_checkpoint(tmp_path / "ft" / "checkpoint.pt")["latent"]
+    agree = torch.cat([(torch.sign(a) == torch.sign(b)).flatten() for a, b in zip(source["latent"], after)])
+    assert agree.float().mean() > 0.95 and tuned["test_acc"] >= source["metrics"]["test_acc"] - 0.05
+    with pytest.raises(ValueError, match="init"):
+        TrainConfig(method="bayesbinn", init=str(tmp_path / "ste"))
+
+
 def test_lns_needs_a_matching_init_run(tmp_path, tiny_run):
     with pytest.raises(ValueError, match="init"):
         TrainConfig(method="lns")

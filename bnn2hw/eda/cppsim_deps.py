@@ -17,7 +17,10 @@ Contract (no FINN, no torch):
   reads (``XILINX_HLS``, ``FINN_CUSTOM_HLS``) and ``CPATH`` = the ap types, searched after
   the shims so that a shim can wrap an ap-types header with ``#include_next``.
 * ``deps_fingerprint(deps)``: the content hash of everything g++ reads besides the generated
-  code (finn-hlslib and ap-types headers, shims, the g++ version), for the binary cache.
+  code (finn-hlslib and ap-types headers, shims, the g++ version), for the binary cache;
+  ``cached_binary(key)`` / ``store_binary(key, exe)`` read and fill that cache
+  (``CACHE/<key>/node_model``, stored by an atomic rename, so a concurrent or interrupted run
+  never leaves a half-written entry).
 """
 
 from __future__ import annotations
@@ -89,24 +92,31 @@ def _checked_dir(path: Path, marker: str, origin: str, help_text: str) -> Path:
     return path.resolve()
 
 
-def find_deps(hlslib: Path | None = None, config: Path | None = None) -> CppsimDeps:
-    """finn-hlslib and the ap types, looked up as the module docstring says."""
+def find_hlslib(hlslib: Path | None = None, config: Path | None = None) -> Path:
+    """finn-hlslib: ``--hlslib``, else the config file's ``[cppsim] hlslib``, else ``.deps/finn-hlslib``."""
     settings = read_config(config)
     if hlslib is not None:
-        hls = _checked_dir(hlslib, "bnn-library.h", "--hlslib", HLSLIB_HELP)
-    elif settings.get("hlslib"):
-        hls = _checked_dir(settings["hlslib"], "bnn-library.h", f"{config or CONFIG_FILE}", HLSLIB_HELP)
-    elif (DEPS_DIR / "finn-hlslib" / "bnn-library.h").is_file():
-        hls = (DEPS_DIR / "finn-hlslib").resolve()
-    else:
-        raise EdaError(f"finn-hlslib not found: {HLSLIB_HELP}")
+        return _checked_dir(hlslib, "bnn-library.h", "--hlslib", HLSLIB_HELP)
+    if settings.get("hlslib"):
+        return _checked_dir(settings["hlslib"], "bnn-library.h", f"{config or CONFIG_FILE}", HLSLIB_HELP)
+    if (DEPS_DIR / "finn-hlslib" / "bnn-library.h").is_file():
+        return (DEPS_DIR / "finn-hlslib").resolve()
+    raise EdaError(f"finn-hlslib not found: {HLSLIB_HELP}")
+
+
+def find_ap_types(config: Path | None = None) -> Path:
+    """The open ap types: the config file's ``[cppsim] ap_types``, else ``.deps/ap_types``."""
+    settings = read_config(config)
     if settings.get("ap_types"):
-        ap = _checked_dir(settings["ap_types"], "ap_int.h", f"{config or CONFIG_FILE}", AP_TYPES_HELP)
-    elif (DEPS_DIR / "ap_types" / "ap_int.h").is_file():
-        ap = (DEPS_DIR / "ap_types").resolve()
-    else:
-        raise EdaError(f"ap types not found: {AP_TYPES_HELP}")
-    return CppsimDeps(hls, ap)
+        return _checked_dir(settings["ap_types"], "ap_int.h", f"{config or CONFIG_FILE}", AP_TYPES_HELP)
+    if (DEPS_DIR / "ap_types" / "ap_int.h").is_file():
+        return (DEPS_DIR / "ap_types").resolve()
+    raise EdaError(f"ap types not found: {AP_TYPES_HELP}")
+
+
+def find_deps(hlslib: Path | None = None, config: Path | None = None) -> CppsimDeps:
+    """finn-hlslib and the ap types, looked up as the module docstring says."""
+    return CppsimDeps(find_hlslib(hlslib, config), find_ap_types(config))
 
 
 def _hash_tree(digest, root: Path, suffixes: tuple[str, ...]) -> None:

@@ -56,6 +56,19 @@ def hlslib_pin() -> str:
 
 
 @contextlib.contextmanager
+def _quiet_finn_log():
+    """FINN logs g++'s warnings (and its errors, which ``EdaError`` repeats briefly) at length."""
+    import logging
+    logger = logging.getLogger("finn_logger")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
 def _environment(updates: dict[str, str]):
     """``os.environ`` with ``updates`` for the block: FINN's compile step reads its paths from there."""
     saved = {name: os.environ.get(name) for name in updates}
@@ -102,7 +115,7 @@ def compile_node(inst, node_dir: Path, key: str, env: dict, cache_dir: Path) -> 
     exe = cppsim_deps.cached_binary(key, cache_dir)
     cached = exe is not None
     if not cached:
-        with _environment(env):
+        with _environment(env), _quiet_finn_log():
             try:
                 inst.compile_singlenode_code()
             except subprocess.CalledProcessError as err:

@@ -5,7 +5,7 @@ READY := $(VENV)/.bnn2hw-ready
 
 .PHONY: demo test bench clean-venv
 
-$(READY): requirements.lock pyproject.toml scripts/setup_venv.sh
+$(READY): requirements.lock pyproject.toml scripts/setup_venv.sh scripts/setup_cppsim_deps.sh
 	bash scripts/setup_venv.sh
 
 demo: $(READY)

@@ -22,6 +22,7 @@ bench: $(READY)
 	$(PY) scripts/bench_methods.py
 	$(PY) scripts/bench_rtl_layers.py
 	$(PY) scripts/bench_rtl.py
+	$(PY) scripts/bench_cppsim.py
 	$(PY) scripts/bench_ecp5.py
 
 clean-venv:

@@ -175,8 +175,9 @@ def _add_simulate_parser(sub) -> None:
                    help="run every RTL node (--impl rtl builds) in Verilator against the simulator, word for word "
                         "(BUILD/rtl_layers.json)")
     p.add_argument("--cppsim", action="store_true",
-                   help="compile every HLS node (--impl hls builds) with FINN's cppsim flow (g++, no Vitis) and compare "
-                        "it and the labels with the simulator, image by image (BUILD/cppsim.json; needs finn-hlslib)")
+                   help="compile every HLS node (--impl hls builds) with FINN's cppsim flow (g++, no Vitis) and "
+                        "compare it and the labels with the simulator, image by image (BUILD/cppsim.json; needs "
+                        "finn-hlslib)")
     p.add_argument("--hlslib", type=Path, default=None,
                    help="with --cppsim: the finn-hlslib checkout (default: the config file's [cppsim] hlslib, "
                         "then .deps/finn-hlslib)")

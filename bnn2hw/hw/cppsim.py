@@ -1,17 +1,19 @@
 """The cppsim rung: every HLS node of a build compiled with FINN's cppsim flow, against ``bnn2hw.sim``.
 
-Contract: ``cppsim_layers(build_dir, images, hlslib, config, cache_dir, log, edit_model)`` reads
+Contract: ``cppsim_layers(build_dir, streams, hlslib, config, cache_dir, log, edit_model)`` reads
 ``BUILD/hw/dataflow.onnx`` (an ``--impl hls`` build), writes FINN's cppsim C++ for every HLS
 node (``PrepareCppSim``) into ``BUILD/cppsim/<node>/`` and compiles it with FINN's own compile
 step (``compile_singlenode_code``: g++, no Vitis) against finn-hlslib, the open ap types and
 bnn2hw's shims (``bnn2hw.eda.cppsim_deps``). Binaries are cached by content hash in
 ``cache_dir`` (the generated sources with the build path taken out, and every header g++
-reads): a second run, or another build with equal layers, compiles nothing. Then, image by
-image, each HLS node runs under FINN's ``execute_node`` (exec mode ``cppsim``) on the input
-``bnn2hw.sim`` gives it, and its output is compared with the simulator's (integers,
+reads): a second run, or another build with equal layers, compiles nothing. ``streams`` are
+``bnn2hw.sim``'s values of every tensor of the partition, (images, ...) per tensor name
+(``Accelerator.node_streams``; computed by the caller: this stage imports no simulator). Image
+by image, each HLS node runs under FINN's ``execute_node`` (exec mode ``cppsim``) on its input
+from ``streams`` and its output is compared with the simulator's (integers,
 ``np.array_equal``); the whole partition also runs chained (HLS nodes in cppsim, the others in
-FINN's Python) from the simulator's partition input, and its final output (the labels) is
-compared with the simulator's. Writes ``BUILD/cppsim.json``: per node ``op_type``, ``images``,
+FINN's Python) from the partition input, and its final output (the labels) is compared with the
+simulator's. Writes ``BUILD/cppsim.json``: per node ``op_type``, ``images``,
 ``mismatched_images``, ``first_mismatches``, ``compile_seconds``, ``cached``; ``images``,
 ``label_mismatches``, ``passed``, the finn-hlslib directory, its commit and FINN's pin.
 ``edit_model(model)`` changes the copy compiled for cppsim only (tests plant a fault with it).
@@ -36,7 +38,6 @@ from bnn2hw.eda import cppsim_deps
 from bnn2hw.eda.cppsim_deps import CppsimDeps
 from bnn2hw.eda.verilator import EdaError
 from bnn2hw.hw.finn_env import FINN_PLUS_VERSION, finn_settings, import_finn
-from bnn2hw.sim.accelerator import Accelerator
 
 REPORT_FILE = "cppsim.json"
 WORK_DIR = "cppsim"
@@ -194,13 +195,11 @@ def _hlslib_link(work: Path, deps: CppsimDeps) -> Path:
     return folder
 
 
-def cppsim_layers(build_dir: Path, images: np.ndarray, hlslib: Path | None = None, config: Path | None = None,
-                  cache_dir: Path = cppsim_deps.CACHE_DIR, log=print, edit_model=None) -> dict:
+def cppsim_layers(build_dir: Path, streams: dict[str, np.ndarray], hlslib: Path | None = None,
+                  config: Path | None = None, cache_dir: Path = cppsim_deps.CACHE_DIR, log=print, edit_model=None) -> dict:
     build_dir = Path(build_dir).resolve()
     deps = cppsim_deps.find_deps(hlslib, config)
     fingerprint, stand_in = cppsim_deps.deps_fingerprint(deps), cppsim_deps.vitis_stand_in(cache_dir)
-    accelerator = Accelerator.load(build_dir / "hw")
-    streams = accelerator.node_streams(images)
     work = build_dir / WORK_DIR
     import_finn()
     import finn
@@ -220,10 +219,10 @@ def cppsim_layers(build_dir: Path, images: np.ndarray, hlslib: Path | None = Non
                                 "compile_seconds": round(seconds, 2), "cached": cached}
             log(f"    {nodes[node.name]['images']} images, {nodes[node.name]['mismatched_images']} mismatched, "
                 f"{'cached' if cached else 'compiled'} in {seconds:.1f} s")
-        partition_in, expected = streams[accelerator.input_name], streams[accelerator.output_name]
-        bad_labels = [i for i in range(len(images)) if not np.array_equal(
+        partition_in, expected = streams[model.graph.input[0].name], streams[model.graph.output[0].name]
+        bad_labels = [i for i in range(len(partition_in)) if not np.array_equal(
             chained_outputs(model, partition_in[i]), expected[i].astype(np.int64).reshape(-1))]
-    report = {"images": int(len(images)), "nodes": nodes, "label_mismatches": len(bad_labels),
+    report = {"images": int(len(partition_in)), "nodes": nodes, "label_mismatches": len(bad_labels),
               "first_label_mismatches": bad_labels[:10],
               "passed": not bad_labels and all(r["mismatched_images"] == 0 for r in nodes.values()),
               "hlslib": str(deps.hlslib), "hlslib_commit": deps.hlslib_commit(), "hlslib_pinned": hlslib_pin(),

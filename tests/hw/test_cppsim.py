@@ -33,9 +33,11 @@ def _missing_deps() -> str | None:
 requires_hlslib = pytest.mark.skipif(_missing_deps() is not None, reason=_missing_deps() or "")
 
 
-def digits_images(limit: int) -> np.ndarray:
+def digits_streams(root, limit: int) -> dict:
+    """``bnn2hw.sim``'s value of every tensor of the build's partition on the first digits test images."""
     from bnn2hw.data import load_dataset
-    return load_dataset("digits").x_test[:limit]
+    from bnn2hw.sim.accelerator import Accelerator
+    return Accelerator.load(root / "hw").node_streams(load_dataset("digits").x_test[:limit])
 
 
 def hls_tfc(root, input_bits: int, seed: int):
@@ -47,7 +49,7 @@ def hls_tfc(root, input_bits: int, seed: int):
 @pytest.fixture(scope="module")
 def tfc1_cppsim(tmp_path_factory):
     root = hls_tfc(tmp_path_factory.mktemp("tfc1_hls"), 1, seed=31)
-    return root, cppsim_layers(root, digits_images(IMAGES), log=lambda _: None)
+    return root, cppsim_layers(root, digits_streams(root, IMAGES), log=lambda _: None)
 
 
 def assert_agrees(report: dict) -> None:
@@ -67,7 +69,7 @@ def test_tfc_1bit_hls_nodes_agree_with_the_simulator(tfc1_cppsim):
 @requires_hlslib
 def test_tfc_8bit_input_hls_nodes_agree_with_the_simulator(tmp_path):
     root = hls_tfc(tmp_path, 8, seed=32)
-    assert_agrees(cppsim_layers(root, digits_images(IMAGES), log=lambda _: None))
+    assert_agrees(cppsim_layers(root, digits_streams(root, IMAGES), log=lambda _: None))
 
 
 def flip_one_weight(node_name: str):
@@ -84,7 +86,8 @@ def flip_one_weight(node_name: str):
 @requires_hlslib
 def test_a_flipped_weight_in_the_cppsim_copy_is_caught(tfc1_cppsim):
     root, _ = tfc1_cppsim
-    report = cppsim_layers(root, digits_images(IMAGES), log=lambda _: None, edit_model=flip_one_weight("MVAU_hls_1"))
+    report = cppsim_layers(root, digits_streams(root, IMAGES), log=lambda _: None,
+                           edit_model=flip_one_weight("MVAU_hls_1"))
     assert all(r["cached"] for r in report["nodes"].values())  # same sources: nothing recompiled
     assert report["nodes"]["MVAU_hls_1"]["mismatched_images"] > 0 and not report["passed"]
     assert all(r["mismatched_images"] == 0 for name, r in report["nodes"].items() if name != "MVAU_hls_1")

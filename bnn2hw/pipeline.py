@@ -219,14 +219,16 @@ def run_rtl_layers(build_dir: Path, dataset: str | None = None, limit: int | Non
 def run_cppsim(build_dir: Path, dataset: str | None = None, limit: int | None = None, data_dir: str | None = None,
                hlslib: Path | None = None, log=print) -> dict:
     """Every HLS node of ``BUILD/hw`` under FINN's cppsim (g++) against ``bnn2hw.sim`` -> ``BUILD/cppsim.json``."""
+    from bnn2hw.eda.cppsim_deps import find_deps
     from bnn2hw.hw.cppsim import cppsim_layers
     from bnn2hw.sim.accelerator import Accelerator
     from bnn2hw.sim.api import test_split
     check_count(limit, "--limit", 1)
+    deps = find_deps(hlslib)  # before any work: its message says how to get finn-hlslib
     with _existing_build(build_dir):
         images, _labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
         streams = Accelerator.load(Path(build_dir) / "hw").node_streams(images)
-        return cppsim_layers(Path(build_dir), streams, hlslib=hlslib, log=log)
+        return cppsim_layers(Path(build_dir), streams, deps, log=log)
 
 
 def check_cppsim(report: dict) -> None:

@@ -31,20 +31,20 @@ CACHED_IMAGES = 10
 
 
 def measure(builds: dict, images: int, hlslib: Path | None) -> tuple[list[dict], list[dict], dict]:
+    from bnn2hw.eda.cppsim_deps import find_deps
     from bnn2hw.hw.cppsim import cppsim_layers
     from bnn2hw.sim.accelerator import Accelerator
-    nodes, models = [], []
+    nodes, models, deps = [], [], find_deps(hlslib)
     cache = Path(tempfile.mkdtemp(prefix="bnn2hw-bench-cppsim-"))
     try:
         for name, (root, data, source) in builds.items():
             accelerator = Accelerator.load(root / "hw")
             t0 = time.perf_counter()
-            cold = cppsim_layers(root, accelerator.node_streams(data[:images]), hlslib=hlslib, cache_dir=cache,
-                                 log=print)
+            cold = cppsim_layers(root, accelerator.node_streams(data[:images]), deps, cache_dir=cache, log=print)
             cold_s = time.perf_counter() - t0
             compile_s = sum(r["compile_seconds"] for r in cold["nodes"].values())
-            warm = cppsim_layers(root, accelerator.node_streams(data[:CACHED_IMAGES]), hlslib=hlslib,
-                                 cache_dir=cache, log=lambda _: None)
+            warm = cppsim_layers(root, accelerator.node_streams(data[:CACHED_IMAGES]), deps, cache_dir=cache,
+                                 log=lambda _: None)
             for node, r in cold["nodes"].items():
                 nodes.append({"model": name, "node": node, **r, "cached_s": warm["nodes"][node]["compile_seconds"],
                               "warm_mismatches": warm["nodes"][node]["mismatched_images"]})

@@ -1,10 +1,10 @@
 """The cppsim rung: every HLS node of a build compiled with FINN's cppsim flow, against ``bnn2hw.sim``.
 
-Contract: ``cppsim_layers(build_dir, streams, hlslib, config, cache_dir, log, edit_model)`` reads
+Contract: ``cppsim_layers(build_dir, streams, deps, cache_dir, log, edit_model)`` reads
 ``BUILD/hw/dataflow.onnx`` (an ``--impl hls`` build), writes FINN's cppsim C++ for every HLS
 node (``PrepareCppSim``) into ``BUILD/cppsim/<node>/`` and compiles it with FINN's own compile
-step (``compile_singlenode_code``: g++, no Vitis) against finn-hlslib, the open ap types and
-bnn2hw's shims (``bnn2hw.eda.cppsim_deps``). Binaries are cached by content hash in
+step (``compile_singlenode_code``: g++, no Vitis) against finn-hlslib, the open ap types
+(``deps``, found by ``bnn2hw.eda.cppsim_deps.find_deps``) and bnn2hw's shims. Binaries are cached by content hash in
 ``cache_dir`` (the generated sources with the build path taken out, and every header g++
 reads): a second run, or another build with equal layers, compiles nothing. ``streams`` are
 ``bnn2hw.sim``'s values of every tensor of the partition, (images, ...) per tensor name
@@ -17,7 +17,7 @@ simulator's. Writes ``BUILD/cppsim.json``: per node ``op_type``, ``images``,
 ``mismatched_images``, ``first_mismatches``, ``compile_seconds``, ``cached``; ``images``,
 ``label_mismatches``, ``passed``, the finn-hlslib directory, its commit and FINN's pin.
 ``edit_model(model)`` changes the copy compiled for cppsim only (tests plant a fault with it).
-Missing finn-hlslib, ap types or g++, a failed compile, or a build without HLS nodes raise
+A missing g++, a failed compile, or a build without HLS nodes raise
 ``EdaError`` with a message for the user.
 """
 
@@ -195,10 +195,9 @@ def _hlslib_link(work: Path, deps: CppsimDeps) -> Path:
     return folder
 
 
-def cppsim_layers(build_dir: Path, streams: dict[str, np.ndarray], hlslib: Path | None = None,
-                  config: Path | None = None, cache_dir: Path = cppsim_deps.CACHE_DIR, log=print, edit_model=None) -> dict:
+def cppsim_layers(build_dir: Path, streams: dict[str, np.ndarray], deps: CppsimDeps,
+                  cache_dir: Path = cppsim_deps.CACHE_DIR, log=print, edit_model=None) -> dict:
     build_dir = Path(build_dir).resolve()
-    deps = cppsim_deps.find_deps(hlslib, config)
     fingerprint, stand_in = cppsim_deps.deps_fingerprint(deps), cppsim_deps.vitis_stand_in(cache_dir)
     work = build_dir / WORK_DIR
     import_finn()

@@ -49,7 +49,7 @@ def hls_tfc(root, input_bits: int, seed: int):
 @pytest.fixture(scope="module")
 def tfc1_cppsim(tmp_path_factory):
     root = hls_tfc(tmp_path_factory.mktemp("tfc1_hls"), 1, seed=31)
-    return root, cppsim_layers(root, digits_streams(root, IMAGES), log=lambda _: None)
+    return root, cppsim_layers(root, digits_streams(root, IMAGES), find_deps(), log=lambda _: None)
 
 
 def assert_agrees(report: dict) -> None:
@@ -69,7 +69,7 @@ def test_tfc_1bit_hls_nodes_agree_with_the_simulator(tfc1_cppsim):
 @requires_hlslib
 def test_tfc_8bit_input_hls_nodes_agree_with_the_simulator(tmp_path):
     root = hls_tfc(tmp_path, 8, seed=32)
-    assert_agrees(cppsim_layers(root, digits_streams(root, IMAGES), log=lambda _: None))
+    assert_agrees(cppsim_layers(root, digits_streams(root, IMAGES), find_deps(), log=lambda _: None))
 
 
 def flip_one_weight(node_name: str):
@@ -86,7 +86,7 @@ def flip_one_weight(node_name: str):
 @requires_hlslib
 def test_a_flipped_weight_in_the_cppsim_copy_is_caught(tfc1_cppsim):
     root, _ = tfc1_cppsim
-    report = cppsim_layers(root, digits_streams(root, IMAGES), log=lambda _: None,
+    report = cppsim_layers(root, digits_streams(root, IMAGES), find_deps(), log=lambda _: None,
                            edit_model=flip_one_weight("MVAU_hls_1"))
     assert all(r["cached"] for r in report["nodes"].values())  # same sources: nothing recompiled
     assert report["nodes"]["MVAU_hls_1"]["mismatched_images"] > 0 and not report["passed"]

@@ -46,12 +46,12 @@ HEADER_SUFFIXES = (".h", ".hpp")
 VITIS_LIBRARIES = {"lnx64/lib/csim": ("hlsmc++-GCC46",),
                    "lnx64/tools/fpo_v7_1": ("gmp", "mpfr", "Ip_floating_point_v7_1_bitacc_cmodel")}
 EMPTY_ARCHIVE = b"!<arch>\n"
-HLSLIB_HELP = ("finn-hlslib (github.com/Xilinx/finn-hlslib, BSD-3) is needed for --cppsim: run "
+HLSLIB_HELP = ("--cppsim compiles against finn-hlslib (github.com/Xilinx/finn-hlslib, BSD-3): run "
                "`bash scripts/setup_venv.sh` with network access (it clones FINN's pinned commit into "
                ".deps/finn-hlslib), or clone it yourself and pass `--hlslib DIR` or set `hlslib = \"DIR\"` "
                f"under [cppsim] in {CONFIG_FILE}")
-AP_TYPES_HELP = ("the open ap types (ap_int.h, hls_stream.h; from the hls4ml wheel on PyPI) are needed for "
-                 "--cppsim: run `bash scripts/setup_venv.sh` (it unpacks them into .deps/ap_types), or set "
+AP_TYPES_HELP = ("--cppsim compiles against the open ap types (ap_int.h, hls_stream.h; from the hls4ml wheel "
+                 "on PyPI): run `bash scripts/setup_venv.sh` (it unpacks them into .deps/ap_types), or set "
                  f"`ap_types = \"DIR\"` under [cppsim] in {CONFIG_FILE}")
 
 

@@ -5,7 +5,7 @@ READY := $(VENV)/.bnn2hw-ready
 
 .PHONY: demo test bench clean-venv
 
-$(READY): requirements.lock pyproject.toml scripts/setup_venv.sh
+$(READY): requirements.lock pyproject.toml scripts/setup_venv.sh scripts/setup_cppsim_deps.sh
 	bash scripts/setup_venv.sh
 
 demo: $(READY)
@@ -22,6 +22,7 @@ bench: $(READY)
 	$(PY) scripts/bench_methods.py
 	$(PY) scripts/bench_rtl_layers.py
 	$(PY) scripts/bench_rtl.py
+	$(PY) scripts/bench_cppsim.py
 	$(PY) scripts/bench_ecp5.py
 
 clean-venv:

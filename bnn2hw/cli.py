@@ -189,6 +189,13 @@ def _add_simulate_parser(sub) -> None:
     p.add_argument("--rtl-layers", action="store_true",
                    help="run every RTL node (--impl rtl builds) in Verilator against the simulator, word for word "
                         "(BUILD/rtl_layers.json)")
+    p.add_argument("--cppsim", action="store_true",
+                   help="compile every HLS node (--impl hls builds) with FINN's cppsim flow (g++, no Vitis) and "
+                        "compare it and the labels with the simulator, image by image (BUILD/cppsim.json; needs "
+                        "finn-hlslib)")
+    p.add_argument("--hlslib", type=Path, default=None,
+                   help="with --cppsim: the finn-hlslib checkout (default: the config file's [cppsim] hlslib, "
+                        "then .deps/finn-hlslib)")
     p.add_argument("--rtl", action="store_true",
                    help="run the stitched RTL accelerator (--impl rtl builds) in Verilator on the test split "
                         "(BUILD/rtlsim.json; with --ensemble K the samples' weights go in over AXI-lite)")
@@ -215,6 +222,11 @@ def _simulate(args) -> None:
         _print_rtlsim(args.build_dir, report)
         pipeline.check_rtlsim(report)
         return
+    if args.cppsim:
+        report = pipeline.run_cppsim(args.build_dir, args.dataset, args.limit, args.data_dir, args.hlslib)
+        _print_cppsim(args.build_dir, report)
+        pipeline.check_cppsim(report)
+        return
     if args.rtl_layers:
         report = pipeline.run_rtl_layers(args.build_dir, args.dataset, args.limit, args.stall, args.seed,
                                          args.data_dir)
@@ -239,6 +251,14 @@ def _print_sim(s: dict) -> None:
     if ens:
         print(f"  {ens.get('members', ens.get('samples'))}-sample ensemble: accuracy {ens['accuracy']:.4f}, "
               f"NLL {ens['nll']:.4f}, ECE {ens['ece']:.4f}, entropy {ens['entropy']:.4f}")
+
+
+def _print_cppsim(build_dir: Path, r: dict) -> None:
+    compiled = sum(n["compile_seconds"] for n in r["nodes"].values() if not n["cached"])
+    print(f"\nFINN cppsim (g++), node by node: {len(r['nodes'])} HLS nodes on {r['images']} images: "
+          f"{sum(n['mismatched_images'] for n in r['nodes'].values())} mismatched node outputs, "
+          f"{r['label_mismatches']} label mismatches with bnn2hw.sim; compiled in {compiled:.0f} s "
+          f"({sum(n['cached'] for n in r['nodes'].values())} nodes cached); {build_dir}/cppsim.json")
 
 
 def _print_rtlsim(build_dir: Path, r: dict) -> None:

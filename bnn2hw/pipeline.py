@@ -217,6 +217,29 @@ def run_rtl_layers(build_dir: Path, dataset: str | None = None, limit: int | Non
         return rtl_layers(Path(build_dir), images, stall=stall, seed=seed, log=log)
 
 
+def run_cppsim(build_dir: Path, dataset: str | None = None, limit: int | None = None, data_dir: str | None = None,
+               hlslib: Path | None = None, log=print) -> dict:
+    """Every HLS node of ``BUILD/hw`` under FINN's cppsim (g++) against ``bnn2hw.sim`` -> ``BUILD/cppsim.json``."""
+    from bnn2hw.eda.cppsim_deps import find_deps
+    from bnn2hw.hw.cppsim import cppsim_layers
+    from bnn2hw.sim.accelerator import Accelerator
+    from bnn2hw.sim.api import test_split
+    check_count(limit, "--limit", 1)
+    deps = find_deps(hlslib)  # before any work: its message says how to get finn-hlslib
+    with _existing_build(build_dir):
+        images, _labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
+        streams = Accelerator.load(Path(build_dir) / "hw").node_streams(images)
+        return cppsim_layers(Path(build_dir), streams, deps, log=log)
+
+
+def check_cppsim(report: dict) -> None:
+    """``CheckFailed`` when an HLS node or the labels under cppsim disagree with bnn2hw.sim."""
+    if not report["passed"]:
+        bad = {name: r["mismatched_images"] for name, r in report["nodes"].items() if r["mismatched_images"]}
+        raise CheckFailed(f"cppsim disagrees with bnn2hw.sim on {report['images']} images: mismatched images per "
+                          f"node {bad}, {report['label_mismatches']} label mismatches (see cppsim.json)")
+
+
 def run_rtlsim(build_dir: Path, dataset: str | None = None, limit: int | None = None, stall: float = 0.0,
                seed: int = 0, ensemble: int | None = None, data_dir: str | None = None, log=print) -> dict:
     """The stitched ``accelerator`` of ``BUILD/hw`` in Verilator on the test split -> ``BUILD/rtlsim.json``."""

@@ -29,7 +29,8 @@ from benchmarks_md import write_section
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def mlp_build(out: Path, name: str, bits: int, fps: float) -> tuple[Path, np.ndarray, str]:
+def mlp_build(out: Path, name: str, bits: int, fps: float, impl: str = "rtl") -> tuple[Path, np.ndarray, str]:
+    """A random-weight MLP on 28×28 images built with ``impl`` to code generation, and its test images."""
     from bnn2hw.hw import build
     from bnn2hw.hw.random_net import random_model_onnx
     root = out / name
@@ -41,7 +42,7 @@ def mlp_build(out: Path, name: str, bits: int, fps: float) -> tuple[Path, np.nda
     except Exception:
         images, source = np.random.default_rng(0).integers(0, 256, (2000, 1, 28, 28), dtype=np.uint8), "random"
     (root / "verify.json").write_text(json.dumps({"dataset": "fashion-mnist"}))
-    build(root, board="pynq-z2", fps=fps, verify_limit=20, impl="rtl", log=lambda _: None)
+    build(root, board="pynq-z2", fps=fps, verify_limit=20, impl=impl, log=lambda _: None)
     return root, images, source
 
 

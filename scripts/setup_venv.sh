@@ -33,5 +33,8 @@ if [ ${#debian_packages[@]} -gt 0 ]; then
          "and the Verilator rungs (they skip without it)"
   fi
 fi
+# finn-hlslib and the open ap types for `bnn2hw simulate --cppsim` (into .deps/; messages, never failures).
+bash scripts/setup_cppsim_deps.sh || echo "setup: the cppsim dependencies were not fetched; --cppsim and its tests skip"
+
 touch .venv/.bnn2hw-ready
 echo "setup: .venv ready"

@@ -2,7 +2,9 @@
 
 ``verilator``: build (cached by content hash) and run of an AXI-stream testbench;
 ``testbench``: the generated ``bnn2hw_tb_top`` around one RTL node;
-``rtl_layers``: the layer-by-layer Verilator rung against ``bnn2hw.sim``'s streams.
+``rtl_layers``: the layer-by-layer Verilator rung against ``bnn2hw.sim``'s streams;
+``cppsim_deps``: finn-hlslib, the open ap types and the Vitis shims for g++ (FINN's cppsim, run by
+``bnn2hw.hw.cppsim``).
 Every tool failure is an ``EdaError`` with a message for the user.
 """
 

@@ -5,7 +5,8 @@ QONNX (or FINN-ONNX) file of a binary network — 1-bit weights (``BipolarQuant`
 ±1 initializers) and 1-bit activations, the input quantizer excepted (CNV quantizes its input to 8
 bits) — with or without FINN's pre-/post-processing (input scaling, TensorNorm, reshape, TopK),
 cleaned by qonnx or not, and writes the build's input graph: ``BUILD/model.onnx`` taking raw uint8
-images (N, C, H, W) and returning the class index (a TopK is added when the export has none),
+images (N, C, H, W) and returning the class index (a TopK is added when the export has none;
+a flattening Reshape before the first layer becomes ``Flatten``, see ``flatten_input_reshapes``),
 ``BUILD/import.json`` (the source, its sha256, the input convention) and ``BUILD/verify.json``
 (the imported graph vs the source under qonnx execution on ``images``: ``label_mismatches`` must
 be 0; ``dataset`` recorded for the later stages).
@@ -169,9 +170,29 @@ def input_convention(model, path: Path, scale: Fraction | None) -> dict:
     return {"input_convention": f"raw uint8 pixels times {scale} (--input-scale)", "input_scale": str(scale)}
 
 
+def flatten_input_reshapes(model) -> int:
+    """Reshapes to (1, -1) before the first weighted layer (the ``x.view(N, -1)`` of Brevitas' FC
+    models) become ``Flatten``: the same values, and FINN then leaves the flatten to software around
+    the accelerator as it does for ``bnn2hw compile``'s graphs, instead of a HW ``Reshape`` whose
+    finn-rtllib source Verilator 5.006 cannot build (a recursive ``gcd``). Returns how many."""
+    first = next(n for n in model.graph.node if n.op_type in WEIGHTED_OPS)
+    count = 0
+    for i, node in enumerate(model.graph.node):
+        target = model.get_initializer(node.input[1]) if node.op_type == "Reshape" else None
+        out_shape = model.get_tensor_shape(node.output[0]) if target is not None else None
+        if out_shape is None or len(out_shape) != 2 or out_shape[0] != 1 or not _upstream_of(model, node, first):
+            continue
+        flatten = helper.make_node("Flatten", [node.input[0]], [node.output[0]], name=node.name, axis=1)
+        model.graph.node.remove(node)
+        model.graph.node.insert(i, flatten)
+        count += 1
+    return count
+
+
 def normalise(model, path: Path, scale: Fraction | None):
     """(model.onnx's graph, import.json fields): uint8 input, class index output, qonnx-cleaned."""
     check_w1a1(model, path)
+    flatten_input_reshapes(model)
     convention = input_convention(model, path, scale)
     added_topk = model.find_producer(model.graph.output[0].name).op_type != "TopK"
     return with_topk(model), {**convention, "added_topk": added_topk}

@@ -73,3 +73,19 @@ def torch_labels(model: nn.Module, images: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         x = torch.from_numpy(images).float().div(255)
         return torch.cat([model(x[i:i + 500]).argmax(dim=1) for i in range(0, len(x), 500)]).numpy()
+
+
+def train_steps(model: nn.Module, images: np.ndarray, labels: np.ndarray, steps: int, seed: int = 0) -> nn.Module:
+    """``steps`` Adam steps of cross-entropy on minibatches of 100 (uint8 / 255), then eval mode."""
+    torch.manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    order = np.random.default_rng(seed).permutation(len(images))
+    model.train()
+    for step in range(steps):
+        batch = order[(step * 100) % len(order):][:100]
+        x = torch.from_numpy(images[batch]).float().div(255)
+        loss = nn.functional.cross_entropy(model(x), torch.from_numpy(labels[batch]).long())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()

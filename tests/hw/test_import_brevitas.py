@@ -80,6 +80,14 @@ def test_random_tfc_notebook_export_negative_tensor_norm(fashion, tmp_path):
     _agrees_with_torch(build, model, fashion.x_test[:TFC_IMAGES])
 
 
+def test_tfc_without_tensor_norm_compares_integer_scores(fashion, tmp_path):
+    model = bnn_pynq_model("tfc_1w1a", seed=4)
+    del model.features[-1]  # the TensorNorm tail: the scores entering TopK are the last layer's integers
+    source = export(model, tmp_path / "tfc.onnx", "cleaned", (1, 28, 28))
+    _, sim = _build_simulate_deploy(tmp_path, source, fashion, "--input-scale", "1/255")
+    assert sim["scores_compared"] is True and sim["score_mismatches"] == 0
+
+
 @pytest.mark.slow
 def test_trained_tfc_cleaned_export_rtl(trained_tfc, fashion, tmp_path):
     source = export(trained_tfc, tmp_path / "tfc.onnx", "cleaned", (1, 28, 28))

@@ -12,6 +12,8 @@ directory is refused). A directory holding a previous run (``checkpoint.pt``), b
 (``model.onnx``) or package (``io_spec.json``) is not overwritten unless ``force`` (training:
 or ``resume``). A compiled build and a deploy package replace the old one only when complete.
 ``check_*`` raise ``CheckFailed`` for a report whose check failed (mismatches, overflows).
+``run_build(..., model=FILE)`` (``bnn2hw build BUILD --model FILE.onnx``) first imports a Brevitas /
+QONNX w1a1 export into the build directory (``run_import``; ``bnn2hw.compile.qonnx_import``).
 """
 
 from __future__ import annotations

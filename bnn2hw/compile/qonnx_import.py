@@ -27,7 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from onnx import TensorProto, helper
+from onnx import helper
 
 from bnn2hw.compile.integer_net import CompileError
 

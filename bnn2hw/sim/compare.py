@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnn2hw.sim.datatypes import SimError
 from bnn2hw.onnx_batch import execute_batched, integers_if_exact
+from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.graph import load_model
 from bnn2hw.sim.reference import run_model, unsupported_nodes
 

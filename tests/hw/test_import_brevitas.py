@@ -9,8 +9,6 @@ against the Brevitas torch model's own predictions on the same uint8 images / 25
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -198,9 +198,15 @@ def run_import(build_dir: Path, model: str, input_scale: str | None = None, data
     if dataset is not None:
         data = load_dataset(dataset, data_dir)
         images, labels = data.x_test[:limit], data.y_test[:limit]
+    created = not build_dir.exists()
     build_dir.mkdir(parents=True, exist_ok=True)
-    with lock_output(build_dir):
-        report = import_qonnx(model, build_dir, input_scale, images, labels, dataset)
+    try:
+        with lock_output(build_dir):
+            report = import_qonnx(model, build_dir, input_scale, images, labels, dataset)
+    except BaseException:
+        if created:  # a refused import leaves no empty build directory behind
+            shutil.rmtree(build_dir, ignore_errors=True)
+        raise
     log(f"bnn2hw import: {model} -> {build_dir / 'model.onnx'} ({report['input_convention']}); "
         f"{report['label_mismatches']} label mismatches with the export on {report['images']} images")
     if report["label_mismatches"]:

@@ -118,4 +118,4 @@ def test_refusals_name_the_file_and_the_option(tmp_path, capsys):
         assert _cli("build", tmp_path / "b", "--model", *argv) == 2, argv
         err = capsys.readouterr().err
         assert all(str(n) in err for n in needles) and "Traceback" not in err, err
-        assert not (tmp_path / "b" / "model.onnx").exists()
+        assert not (tmp_path / "b").exists()

@@ -95,12 +95,13 @@ def test_trained_tfc_cleaned_export_rtl(trained_tfc, fashion, tmp_path):
 
 
 @pytest.mark.slow
-def test_random_cnv_cleaned_export(tmp_path):
+@pytest.mark.parametrize("impl", ["hls", "rtl"])
+def test_random_cnv_cleaned_export(impl, tmp_path):
     model = bnn_pynq_model("cnv_1w1a", seed=2)
     source = export(model, tmp_path / "cnv.onnx", "cleaned", (3, 32, 32))
     build = tmp_path / "build"
     assert _cli("build", build, "--model", source, "--input-scale", "1/255", "--verify-limit", 4,
-                "--fps", 1000) == 0
+                "--fps", 1000, "--impl", impl) == 0
     images = np.random.default_rng(0).integers(0, 256, size=(CNV_IMAGES, 3, 32, 32), dtype=np.uint8)
     _agrees_with_torch(build, model, images)
     assert _cli("deploy", build, "--out", tmp_path / "package") == 0

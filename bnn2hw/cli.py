@@ -154,7 +154,19 @@ def _print_verify(build_dir: Path, v: dict) -> None:
 
 def _add_build_parser(sub) -> None:
     p = sub.add_parser("build", help="model.onnx -> FINN dataflow accelerator for a board (BUILD/hw/)")
-    p.add_argument("build_dir", type=Path, help="build directory holding model.onnx")
+    p.add_argument("build_dir", type=Path, help="build directory holding model.onnx (made from --model if given)")
+    p.add_argument("--model", type=str, default=None, metavar="FILE.onnx",
+                   help="bring your own model: a w1a1 QONNX export (Brevitas export_qonnx, e.g. BNN-PYNQ "
+                        "tfc/sfc/lfc/cnv_1w1a, with or without FINN's pre/post-processing) imported into "
+                        "BUILD/model.onnx first")
+    p.add_argument("--input-scale", type=str, default=None, metavar="S",
+                   help="with --model and a float input: what the model expects per raw uint8 pixel, "
+                        "e.g. 1/255 (trained on ToTensor images) or 1 (raw 0..255)")
+    p.add_argument("--dataset", default=None,
+                   help="with --model: data set whose test split checks the import and the build "
+                        "(default: 64 seeded random images)")
+    p.add_argument("--data-dir", type=str, default=None, help="with --dataset: where its files live")
+    p.add_argument("--force", action="store_true", help="with --model: replace a compiled model.onnx in BUILD")
     p.add_argument("--board", default="pynq-z2", help="board name (boards/*.yaml), default pynq-z2")
     p.add_argument("--fps", type=float, default=None, help="target frames/s (default: the highest that fits)")
     p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
@@ -176,7 +188,9 @@ def _add_build_parser(sub) -> None:
 def _build(args) -> None:
     _print_build(pipeline.run_build(args.build_dir, args.board, args.fps, args.clock_mhz, args.folding,
                                     args.verify_limit, args.runtime_weights, impl=args.impl,
-                                    baud=args.baud, ignore_estimates=args.ignore_estimates))
+                                    baud=args.baud, model=args.model, input_scale=args.input_scale,
+                                    dataset=args.dataset, data_dir=args.data_dir, force=args.force,
+                                    ignore_estimates=args.ignore_estimates))
 
 
 def _add_simulate_parser(sub) -> None:

@@ -12,6 +12,8 @@ directory is refused). A directory holding a previous run (``checkpoint.pt``), b
 (``model.onnx``) or package (``io_spec.json``) is not overwritten unless ``force`` (training:
 or ``resume``). A compiled build and a deploy package replace the old one only when complete.
 ``check_*`` raise ``CheckFailed`` for a report whose check failed (mismatches, overflows).
+``run_build(..., model=FILE)`` (``bnn2hw build BUILD --model FILE.onnx``) first imports a Brevitas /
+QONNX w1a1 export into the build directory (``run_import``; ``bnn2hw.compile.qonnx_import``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from bnn2hw.compile import CompileError, compile_run
+from bnn2hw.data import load_dataset
 from bnn2hw.errors import CheckFailed, OutputDirError
 from bnn2hw.output_dir import check_output_dir, lock_output, recover_interrupted, replace_on_success
 from bnn2hw.deploy import deploy
@@ -158,20 +161,59 @@ def check_compile(summary: dict) -> None:
 
 def run_build(build_dir: Path, board: str = "pynq-z2", fps: float | None = None, clock_mhz: float | None = None,
               folding: str | None = None, verify_limit: int | None = None, runtime_weights: bool = False,
-              log=print, impl: str = "hls", baud: int = 115200, ignore_estimates: bool = False) -> dict:
+              log=print, impl: str = "hls", baud: int = 115200, model: str | None = None,
+              input_scale: str | None = None, dataset: str | None = None, data_dir: str | None = None,
+              force: bool = False, ignore_estimates: bool = False) -> dict:
     """``BUILD/model.onnx`` -> FINN dataflow accelerator in ``BUILD/hw/`` (to code generation without
-    Vivado); every compiled posterior sample in ``BUILD/samples/<k>/`` is built with the same folding."""
+    Vivado); every compiled posterior sample in ``BUILD/samples/<k>/`` is built with the same folding.
+    With ``model`` (``--model``: a Brevitas / QONNX w1a1 export) the build directory is made from it
+    first (``run_import``)."""
     check_count(verify_limit, "--verify-limit")
+    if model is not None:
+        run_import(build_dir, model, input_scale, dataset, data_dir, verify_limit, force, log)
+    elif input_scale is not None or dataset is not None:
+        raise ValueError("--input-scale and --dataset describe an imported model: give them with --model FILE.onnx")
     with _existing_build(build_dir):
         summary = build_hw(Path(build_dir), board=board, fps=fps, clock_mhz=clock_mhz, folding=folding,
                            verify_limit=verify_limit, runtime_weights=runtime_weights, impl=impl, baud=baud,
-                           ignore_estimates=ignore_estimates, log=log)
+                           data_dir=data_dir, ignore_estimates=ignore_estimates, log=log)
         folding_json = str(Path(summary["hw_dir"]) / "folding.json")
         summary["samples"] = [build_hw(d, board=board, clock_mhz=clock_mhz, folding=folding_json,
                                        verify_limit=verify_limit, runtime_weights=runtime_weights, impl=impl,
                                        baud=baud, ignore_estimates=ignore_estimates, log=lambda _: None)
                               for d in sample_dirs(build_dir)]
     return summary
+
+
+def run_import(build_dir: Path, model: str, input_scale: str | None = None, dataset: str | None = None,
+               data_dir: str | None = None, limit: int | None = None, force: bool = False, log=print) -> dict:
+    """A Brevitas / QONNX w1a1 export -> ``BUILD/model.onnx``, ``import.json``, ``verify.json``
+    (``bnn2hw.compile.qonnx_import``), checked against the export on the dataset's test split (the
+    first ``limit`` images) or on seeded random images when no dataset is named."""
+    from bnn2hw.compile.qonnx_import import IMPORT_FILE, import_qonnx
+    build_dir = Path(build_dir)
+    check_output_dir(build_dir, "BUILD")
+    if not (build_dir / IMPORT_FILE).is_file():  # a previous import is replaced; a compiled build is not
+        _refuse_overwrite(build_dir, BUILD_MARKERS, "compiled build", force)
+    images = labels = None
+    if dataset is not None:
+        data = load_dataset(dataset, data_dir)
+        images, labels = data.x_test[:limit], data.y_test[:limit]
+    created = not build_dir.exists()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with lock_output(build_dir):
+            report = import_qonnx(model, build_dir, input_scale, images, labels, dataset)
+    except BaseException:
+        if created:  # a refused import leaves no empty build directory behind
+            shutil.rmtree(build_dir, ignore_errors=True)
+        raise
+    log(f"bnn2hw import: {model} -> {build_dir / 'model.onnx'} ({report['input_convention']}); "
+        f"{report['label_mismatches']} label mismatches with the export on {report['images']} images")
+    if report["label_mismatches"]:
+        raise CheckFailed(f"the imported model.onnx disagrees with {model} on {report['label_mismatches']} of "
+                          f"{report['images']} images; see {build_dir / 'verify.json'}")
+    return report
 
 
 @contextlib.contextmanager

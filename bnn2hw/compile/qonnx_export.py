@@ -20,7 +20,6 @@ and accumulator is annotated with the smallest qonnx integer datatype that holds
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import onnx
@@ -31,6 +30,7 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
+from bnn2hw import onnx_batch
 from bnn2hw.compile.integer_net import (
     ArgMax, Binarize, Conv, Dense, Flatten, IntegerNetwork, MaxPool, Pad, Threshold,
 )
@@ -148,18 +148,7 @@ def to_qonnx(net: IntegerNetwork) -> ModelWrapper:
 
 def with_batch(model: ModelWrapper, batch: int) -> ModelWrapper:
     """A copy of batch-1 ``model`` in which every activation tensor has batch size ``batch``."""
-    proto = copy.deepcopy(model.model)
-    constants = {init.name for init in proto.graph.initializer}
-    for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
-        dims = value.type.tensor_type.shape.dim
-        if value.name not in constants and len(dims) and dims[0].dim_value == 1:
-            dims[0].dim_value = batch
-    batched = ModelWrapper(proto)
-    for node in batched.get_nodes_by_op_type("Reshape"):  # e.g. Brevitas' flatten: Reshape to (1, -1)
-        shape = batched.get_initializer(node.input[1])
-        if shape is not None and len(shape) and shape[0] == 1:
-            batched.set_initializer(node.input[1], np.array([batch, *shape[1:]], dtype=np.int64))
-    return batched
+    return ModelWrapper(onnx_batch.with_batch(model.model, batch))
 
 
 def save(model: ModelWrapper, path) -> None:

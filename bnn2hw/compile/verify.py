@@ -2,10 +2,12 @@
 
 Contract: ``run_qonnx(model, images)`` executes ``model.onnx`` with
 ``qonnx.core.onnx_exec.execute_onnx`` on raw uint8 images, in as few batches as memory
-allows (a re-shaped copy of the batch-1 graph per batch size), and returns ``(labels, scores)`` as int64: the graph's
-output and the input of its TopK (the last layer's integer scores). The executed copy has no
-datatype annotations, so qonnx's rounding of tensors to them is off: every value must come
-out an integer by itself (checked), which is stricter than qonnx's default.
+allows (a re-shaped copy of the batch-1 graph per batch size), and returns ``(labels, scores)``:
+the graph's output as int64 labels and the input of its TopK (the last layer's scores), int64
+when every score is an integer (``bnn2hw compile``'s graphs: checked by ``verify_network``), else
+float64 (an imported model's TensorNorm tail: only its labels are compared). The executed copy has
+no datatype annotations, so qonnx's rounding of tensors to them is off: a label must come out an
+integer by itself (checked; the error names ``source`` and the tensor).
 ``verify_network`` compares them with the reference ``integer_forward`` with
 ``np.array_equal`` semantics and returns the ``verify.json`` dict: ``images``,
 ``label_mismatches`` (images), ``value_mismatches`` (score values), ``reference``,
@@ -20,11 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.core.onnx_exec import execute_onnx
 
 from bnn2hw.compile.integer_net import IntegerNetwork
-from bnn2hw.compile.qonnx_export import with_batch
 from bnn2hw.compile.reference import integer_forward
+from bnn2hw.onnx_batch import execute_batched, integers_if_exact
 
 REFERENCE = "bnn2hw.compile.reference.integer_forward: numpy integer forward of the folded network"
 CANDIDATE = "model.onnx under qonnx.core.onnx_exec.execute_onnx"
@@ -49,31 +50,16 @@ def _scores_name(model: ModelWrapper) -> str:
     return topk[0].input[0]
 
 
-def run_qonnx(model: ModelWrapper, images: np.ndarray, config: VerifyConfig = VerifyConfig()
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, scores) int64 of the QONNX graph on raw uint8 images (N, C, H, W)."""
-    name_in, name_out, name_scores = model.graph.input[0].name, model.graph.output[0].name, _scores_name(model)
-    labels, scores, batched, step = [], [], {}, _batch_size(model, config)
-    for start in range(0, len(images), step):
-        x = images[start:start + step]
-        if len(x) not in batched:
-            batched[len(x)] = with_batch(model, len(x))
-            # No datatype annotations in the executed copy: qonnx then does not round tensors
-            # to their annotated datatypes (slow, and it would hide a non-integer value).
-            del batched[len(x)].graph.quantization_annotation[:]
-        ctx = execute_onnx(batched[len(x)], {name_in: x.astype(np.float32)}, return_full_exec_context=True)
-        labels.append(np.asarray(ctx[name_out]).reshape(len(x)))
-        scores.append(np.asarray(ctx[name_scores]).reshape(len(x), -1))
-    if not labels:
-        return np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
-    return _as_int(np.concatenate(labels)), _as_int(np.concatenate(scores))
-
-
-def _as_int(values: np.ndarray) -> np.ndarray:
-    as_int = np.rint(values).astype(np.int64)
-    if not np.array_equal(as_int, values):
-        raise ValueError("QONNX execution produced non-integer values")
-    return as_int
+def run_qonnx(model: ModelWrapper, images: np.ndarray, config: VerifyConfig = VerifyConfig(),
+              source: str = "model.onnx") -> tuple[np.ndarray, np.ndarray]:
+    """(labels int64, scores int64 or float64) of the QONNX graph on images (N, C, H, W)."""
+    name_out, name_scores = model.graph.output[0].name, _scores_name(model)
+    labels, scores = execute_batched(model.model, images, [name_out, name_scores], _batch_size(model, config))
+    labels = labels[:, 0] if labels.size else np.zeros(0)
+    as_int = np.rint(labels).astype(np.int64)
+    if not np.array_equal(as_int, labels):
+        raise ValueError(f"{source}: QONNX execution produced non-integer labels in {name_out!r}")
+    return as_int, integers_if_exact(scores)
 
 
 def verify_network(net: IntegerNetwork, model: ModelWrapper, images: np.ndarray, labels: np.ndarray,
@@ -84,7 +70,7 @@ def verify_network(net: IntegerNetwork, model: ModelWrapper, images: np.ndarray,
     t1 = time.perf_counter()
     got_labels, got_scores = run_qonnx(model, images, config)
     t2 = time.perf_counter()
-    same_shape = got_scores.shape == ref_scores.shape
+    same_shape = got_scores.shape == ref_scores.shape and got_scores.dtype == np.int64
     report = {
         "images": int(len(images)),
         "label_mismatches": int((got_labels != ref_labels).sum()),

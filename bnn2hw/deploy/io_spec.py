@@ -27,8 +27,8 @@ LAYOUT_OPS = ("Transpose", "Flatten", "Reshape", "Identity")
 # elements per stream word of a node's input / output, by op family (finn-plus 1.6.1 methods
 # get_folded_input_shape / get_folded_output_shape); None = one element per word
 IN_WORD = {"MVAU": "SIMD", "VVAU": "SIMD", "ConvolutionInputGenerator": "SIMD", "FMPadding": "SIMD",
-           "Thresholding": "PE", "LabelSelect": "PE", "Pool": "PE"}
-OUT_WORD = {"MVAU": "PE", "VVAU": "PE", "Thresholding": "PE", "LabelSelect": None, "Pool": "PE"}
+           "Thresholding": "PE", "LabelSelect": "PE", "Pool": "PE", "Reshape": "PE"}
+OUT_WORD = {"MVAU": "PE", "VVAU": "PE", "Thresholding": "PE", "LabelSelect": None, "Pool": "PE", "Reshape": "PE"}
 # finn.util.basic.pynq_native_port_width (finn-plus 1.6.1): AXI HP port width per FINN board
 NATIVE_PORT_WIDTH = {"Pynq-Z1": 64, "Pynq-Z2": 64, "Ultra96": 128, "Ultra96-V2": 128, "ZCU102": 128,
                      "ZCU104": 128, "ZCU111": 128, "RFSoC2x2": 128, "RFSoC4x2": 128, "KV260_SOM": 128,
@@ -92,14 +92,15 @@ def _word_elems(node: onnx.NodeProto, table: dict, side: str) -> int:
         raise DeployError(f"the accelerator's {side} node {node.op_type} {node.name!r} is not supported "
                           f"by bnn2hw deploy (supported: {', '.join(sorted(table))})")
     attr = table[family]
-    return 1 if attr is None else int(node_attrs(node)[attr])
+    return 1 if attr is None else int(node_attrs(node).get(attr, 1))  # FINN leaves a default PE of 1 out
 
 
 def stream_side(graph: onnx.GraphProto, node: onnx.NodeProto, tensor: str, side: str, dma: str,
                 port_width: int | None) -> dict:
     """One DMA side: datatype, normal / folded / packed shapes, widths (FINN's get_driver_shapes)."""
     attrs = node_attrs(node)
-    dtype = tensor_datatype(graph, tensor) or attrs["inputDataType" if side == "input" else "outputDataType"]
+    dtype = tensor_datatype(graph, tensor) or attrs.get("dtype") or attrs[
+        "inputDataType" if side == "input" else "outputDataType"]
     bits = datatype_bits(dtype)
     normal = tensor_shape(graph, tensor)
     elems = _word_elems(node, IN_WORD if side == "input" else OUT_WORD, side)

@@ -32,7 +32,8 @@ WEIGHTED_OPS = ("MatMul", "Gemm", "Conv")
 
 def _load(path: Path) -> onnx.ModelProto:
     if not path.is_file():
-        raise HwError(f"{path}: no such model; run `bnn2hw compile` first or pass a QONNX file")
+        raise HwError(f"{path}: no such model; run `bnn2hw compile` first, or import a QONNX export with "
+                      f"`bnn2hw build BUILD --model FILE.onnx`")
     if path.stat().st_size == 0:
         raise HwError(f"{path}: empty file, not an ONNX model; run `bnn2hw compile` again")
     try:

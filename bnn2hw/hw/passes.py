@@ -67,6 +67,24 @@ def popcount_datatype(mw: int, current: DataType) -> DataType:
     return DataType[f"INT{bits}"]
 
 
+def set_input_datatype(node, tensor: str, dtype: DataType) -> None:
+    """Tell HW node ``node`` that its input ``tensor`` now has ``dtype``, under the attribute its op
+    uses: ``inputDataType`` (MVAU, Thresholding, LabelSelect, ...), ``lhs_dtype`` / ``rhs_dtype``
+    (FINN's ElementwiseBinary ops, e.g. the ElementwiseMul of a Brevitas TensorNorm tail), ``dtype``
+    (Reshape) or ``dataType`` (FIFOs, width converters)."""
+    op = getCustomOp(node)
+    attrs = op.get_nodeattr_types()
+    if "lhs_dtype" in attrs:
+        for side in [s for n, s in zip(node.input, ("lhs_dtype", "rhs_dtype")) if n == tensor]:
+            op.set_nodeattr(side, dtype.name)
+        return
+    for attr in ("inputDataType", "dtype", "dataType"):
+        if attr in attrs:
+            op.set_nodeattr(attr, dtype.name)
+            return
+    raise ValueError(f"{node.op_type} {node.name!r}: no input datatype attribute to widen to {dtype.name}")
+
+
 class WidenXnorAccumulators(Transformation):
     """Every XNOR-mode MVAU gets an accumulator (and thresholds) wide enough for its popcount."""
 
@@ -83,7 +101,7 @@ class WidenXnorAccumulators(Transformation):
                 op.set_nodeattr("outputDataType", wide.name)
                 model.set_tensor_datatype(node.output[0], wide)
                 for consumer in model.find_consumers(node.output[0]) or []:
-                    getCustomOp(consumer).set_nodeattr("inputDataType", wide.name)
+                    set_input_datatype(consumer, node.output[0], wide)
             elif len(node.input) > 2:
                 model.set_tensor_datatype(node.input[2], wide)
         return model, False

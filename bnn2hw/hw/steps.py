@@ -1,7 +1,9 @@
 """The build as a list of ``step(model, cfg) -> model`` functions: FINN's own steps plus bnn2hw's.
 
 Contract: ``flow_steps(state)`` returns the steps in order: FINN's ``step_qonnx_to_finn``,
-``step_tidy_up``, ``step_streamline``; bnn2hw's ``step_pad_to_nhwc`` (``MovePadAfterTranspose``);
+``step_tidy_up``, ``step_streamline``; bnn2hw's ``step_round_thresholds`` (FINN's
+``RoundAndClipThresholds``, which finn-plus 1.6.1's streamlining leaves out: imported models'
+float thresholds), ``step_pad_to_nhwc`` (``MovePadAfterTranspose``);
 FINN's ``step_convert_to_hw``, ``step_minimize_bit_width_initial``; bnn2hw's
 ``step_save_hw_layers`` (the HW-layer graph the final check executes); FINN's
 ``step_create_dataflow_partition``, ``step_specialize_layers``; bnn2hw's ``step_fold`` (rate-driven
@@ -82,6 +84,14 @@ def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
     def step_pad_to_nhwc(model, cfg):
         return model.transform(MovePadAfterTranspose())
 
+    def step_round_thresholds(model, cfg):
+        # finn-plus 1.6.1's step_streamline leaves the float thresholds it folds from an imported
+        # model's batchnorms (e.g. 378.74, or -35.7 below a popcount's range), which its XNOR MVAU
+        # refuses (minimize_bit_width asserts thresholds >= 0); on integer inputs, ceil and clip
+        # to the input's range change no comparison. bnn2hw's own thresholds are already exact.
+        from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+        return model.transform(RoundAndClipThresholds())
+
     def step_save_hw_layers(model, cfg):
         model.save(str(state.hw_dir / HW_LAYERS_FILE))
         return model
@@ -117,7 +127,8 @@ def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
         return model
 
     return {name: _named(name, fn) for name, fn in (
-        ("step_pad_to_nhwc", step_pad_to_nhwc), ("step_save_hw_layers", step_save_hw_layers),
+        ("step_pad_to_nhwc", step_pad_to_nhwc), ("step_round_thresholds", step_round_thresholds),
+        ("step_save_hw_layers", step_save_hw_layers),
         ("step_save_parent", step_save_parent), ("step_fold", step_fold),
         ("step_widen_xnor_accumulators", step_widen_xnor_accumulators), ("step_export_rtl", step_export_rtl))}
 
@@ -127,7 +138,7 @@ def flow_steps(state: BuildState, codegen: bool) -> list[Callable]:
     import finn.builder.build_dataflow_steps as finn_steps
     ours = _bnn2hw_steps(state)
     steps = [finn_steps.step_qonnx_to_finn, finn_steps.step_tidy_up, finn_steps.step_streamline,
-             ours["step_pad_to_nhwc"], finn_steps.step_convert_to_hw,
+             ours["step_round_thresholds"], ours["step_pad_to_nhwc"], finn_steps.step_convert_to_hw,
              finn_steps.step_minimize_bit_width_initial, ours["step_save_hw_layers"],
              finn_steps.step_create_dataflow_partition, ours["step_save_parent"],
              finn_steps.step_specialize_layers, ours["step_fold"], finn_steps.step_minimize_bit_width,

@@ -5,7 +5,9 @@ output_scale=None, reference="numpy", log=None)`` (the ``bnn2hw simulate`` comma
 ``BUILD/hw/dataflow.onnx`` (+ ``dataflow_parent.onnx``), runs the dataset's test split (the
 dataset named in ``BUILD/verify.json`` unless ``dataset`` is given; the first ``limit`` images)
 through ``bnn2hw.sim.Accelerator``, compares every image's label and integer scores with
-``BUILD/model.onnx`` (``compare.reference_outputs``) and writes ``BUILD/sim.json``:
+``BUILD/model.onnx`` (``compare.reference_outputs``: numpy, or qonnx's execution for graphs the
+numpy reference cannot run, e.g. an imported Brevitas export; ``reference`` says which; float
+scores before TopK are compared by label only, ``scores_compared``) and writes ``BUILD/sim.json``:
 ``images``, ``accuracy`` (of the simulated hardware), ``mismatches`` (images differing from
 model.onnx in label or any score), ``label_mismatches``, ``score_mismatches``, ``overflows``
 (every value flagged: accumulators/registers outside their annotated type, stream values
@@ -34,7 +36,7 @@ import numpy as np
 
 from bnn2hw.jsonfile import read_json, read_json_if_present
 from bnn2hw.sim.accelerator import Accelerator
-from bnn2hw.sim.compare import compare, reference_outputs
+from bnn2hw.sim.compare import compare, reference_engine, reference_outputs
 from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.ensemble import ensemble_metrics
 
@@ -112,13 +114,14 @@ def simulate_build(build_dir: Path, images: np.ndarray, labels: np.ndarray, refe
     """One build: simulator run, comparison with its model.onnx, flags and cycles."""
     accelerator = Accelerator.load(build_dir / "hw")
     sim_labels, sim_scores, seconds = run_accelerator(accelerator, images)
-    ref_labels, ref_scores = reference_outputs(build_dir / MODEL_FILE, images, reference)
+    engine, described = reference_engine(build_dir / MODEL_FILE, reference)
+    ref_labels, ref_scores = reference_outputs(build_dir / MODEL_FILE, images, engine)
     report = {"images": int(len(images)),
               "accuracy": float(np.mean(sim_labels[:, 0] == labels)) if len(labels) else float("nan"),
               **compare(sim_labels[:, 0], sim_scores, ref_labels, ref_scores),
               **_flag_totals(accelerator),
               "images_per_s": len(images) / seconds if seconds > 0 else float("inf"),
-              "sim_seconds": round(seconds, 4), "reference": f"model.onnx ({reference})",
+              "sim_seconds": round(seconds, 4), "reference": described,
               **_cycles(accelerator, build_dir / "hw")}
     report["_scores"] = sim_scores
     return report

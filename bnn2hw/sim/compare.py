@@ -1,53 +1,67 @@
 """Simulator vs the build's reference, image by image, with ``np.array_equal`` semantics.
 
-Contract: ``reference_outputs(model_path, images, engine)`` returns ``(labels, scores)`` int64 of
-``model.onnx``: ``engine="numpy"`` (default) uses ``bnn2hw.sim.reference`` (numpy only);
-``engine="qonnx"`` imports qonnx lazily and runs ``qonnx.core.onnx_exec.execute_onnx`` image by
-image (slow; for cross-checks — the simulator core never imports qonnx).
-``compare(sim_labels, sim_scores, ref_labels, ref_scores)`` returns the counts sim.json reports:
-``mismatches`` (images whose label or any score differs), ``label_mismatches``,
-``score_mismatches`` (score values) and the first mismatched image indices.
+Contract: ``reference_outputs(model_path, images, engine)`` returns ``(labels, scores)`` of
+``model.onnx`` (labels int64; scores int64, or float64 when they are not all integers: an imported
+model's TensorNorm tail): ``engine="numpy"`` (default) uses ``bnn2hw.sim.reference`` (numpy only)
+unless the graph has nodes it cannot run (an imported Brevitas export), and then, like
+``engine="qonnx"``, imports qonnx lazily and runs ``qonnx.core.onnx_exec.execute_onnx`` in
+batches (the simulator core never imports qonnx); ``reference_engine`` says which and why, for
+sim.json. ``compare(sim_labels, sim_scores, ref_labels, ref_scores)`` returns the counts sim.json
+reports: ``mismatches`` (images whose label or, for integer reference scores, any score
+differs), ``label_mismatches``, ``score_mismatches`` (score values), ``scores_compared`` and
+the first mismatched image indices.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from bnn2hw.onnx_batch import execute_batched, integers_if_exact
 from bnn2hw.sim.datatypes import SimError
-from bnn2hw.sim.reference import run_model
+from bnn2hw.sim.graph import load_model
+from bnn2hw.sim.reference import run_model, unsupported_nodes
 
 ENGINES = ("numpy", "qonnx")
 
 
-def _run_qonnx(model_path, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.core.onnx_exec import execute_onnx
-    model = ModelWrapper(str(model_path))
-    topk = model.get_nodes_by_op_type("TopK")[0]
-    name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
-    labels, scores = [], []
-    for image in images:
-        ctx = execute_onnx(model, {name_in: image[None].astype(np.float32)}, return_full_exec_context=True)
-        labels.append(int(np.asarray(ctx[name_out]).reshape(-1)[0]))
-        scores.append(np.rint(np.asarray(ctx[topk.input[0]])).astype(np.int64).reshape(-1))
-    return np.array(labels, np.int64), np.array(scores, np.int64).reshape(len(images), -1)
+def _run_qonnx(model_path, images: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    proto = load_model(model_path)
+    topk = [n for n in proto.graph.node if n.op_type == "TopK"]
+    if len(topk) != 1:
+        raise SimError(f"{model_path}: expected exactly one TopK node")
+    labels, scores = execute_batched(proto, images, [proto.graph.output[0].name, topk[0].input[0]], chunk)
+    return (labels[:, 0] if labels.size else np.zeros(0)).astype(np.int64), integers_if_exact(scores)
+
+
+def reference_engine(model_path, engine: str = "numpy") -> tuple[str, str]:
+    """(the engine that runs ``model_path``, a description for sim.json): numpy unless it cannot."""
+    if engine not in ENGINES:
+        raise SimError(f"unknown reference engine {engine!r}; choose from {', '.join(ENGINES)}")
+    gaps = unsupported_nodes(model_path) if engine == "numpy" else []
+    if gaps:
+        return "qonnx", (f"model.onnx under qonnx.core.onnx_exec.execute_onnx (the numpy reference cannot run "
+                         f"{', '.join(gaps[:3])}{', ...' if len(gaps) > 3 else ''})")
+    return engine, f"model.onnx ({engine})"
 
 
 def reference_outputs(model_path, images: np.ndarray, engine: str = "numpy") -> tuple[np.ndarray, np.ndarray]:
-    if engine == "numpy":
+    if reference_engine(model_path, engine)[0] == "numpy":
         return run_model(model_path, images)
-    if engine == "qonnx":
-        return _run_qonnx(model_path, images)
-    raise SimError(f"unknown reference engine {engine!r}; choose from {', '.join(ENGINES)}")
+    return _run_qonnx(model_path, images)
 
 
 def compare(sim_labels: np.ndarray, sim_scores: np.ndarray, ref_labels: np.ndarray,
             ref_scores: np.ndarray) -> dict:
+    if ref_scores.dtype.kind == "f":  # an imported model's float scores (TensorNorm): labels only
+        label_diff = sim_labels != ref_labels
+        return {"mismatches": int(label_diff.sum()), "label_mismatches": int(label_diff.sum()),
+                "score_mismatches": 0, "scores_compared": False,
+                "mismatched_images": [int(i) for i in np.flatnonzero(label_diff)[:20]]}
     if sim_scores.shape != ref_scores.shape:
         raise SimError(f"simulator scores {sim_scores.shape} and reference scores {ref_scores.shape} differ in shape")
     label_diff = sim_labels != ref_labels
     score_diff = sim_scores != ref_scores
     bad = label_diff | score_diff.any(axis=1)
     return {"mismatches": int(bad.sum()), "label_mismatches": int(label_diff.sum()),
-            "score_mismatches": int(score_diff.sum()),
+            "score_mismatches": int(score_diff.sum()), "scores_compared": True,
             "mismatched_images": [int(i) for i in np.flatnonzero(bad)[:20]]}

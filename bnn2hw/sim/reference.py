@@ -5,7 +5,10 @@ ONNX ``Pad``, ``Flatten``, ``MatMul``, ``Conv`` (group 1, no padding), ``MaxPool
 ``TopK`` and qonnx ``MultiThreshold`` (``out_bias + out_scale·#{T ≤ x}``, NCHW or NC) — on raw
 uint8 images (N, C, H, W) and returns ``(labels (N,), scores (N, classes))`` as int64: the
 graph's output and the input of its TopK. Every tensor is an int64 array; dot products use the
-exact integer matmul of the MVAU kernel. Any other op raises ``SimError`` naming it. The compile
+exact integer matmul of the MVAU kernel. Any other op raises ``SimError`` naming it;
+``unsupported_nodes(path)`` lists them beforehand (an imported Brevitas export's ``Quant``,
+``Gemm``, ``BatchNormalization``, ``Div``: float graphs, which ``bnn2hw.sim.compare`` hands to
+qonnx's execution instead). The compile
 stage has already verified ``model.onnx`` under qonnx's ``execute_onnx`` against the torch
 integer reference on the whole test split, so this is rung 2 of the ladder, re-executed fast and
 without qonnx; ``bnn2hw.sim.compare`` can cross-check it with qonnx.
@@ -66,6 +69,14 @@ def pad(node: NodeView, x: np.ndarray) -> np.ndarray:
     if node.attr("mode", "constant") != "constant" or value != int(value):
         raise SimError(f"{node}: only constant integer padding is supported")
     return np.pad(x, widths, constant_values=int(value))
+
+
+SUPPORTED_OPS = ("MultiThreshold", "MatMul", "Conv", "Flatten", "MaxPool", "Pad", "TopK")
+
+
+def unsupported_nodes(path) -> list[str]:
+    """The nodes of the graph at ``path`` this reference cannot run (an imported QONNX's Quant, Gemm, ...)."""
+    return [f"{n.op_type} {n.name!r}" for n in load_model(path).graph.node if n.op_type not in SUPPORTED_OPS]
 
 
 def _step(node: NodeView, x: np.ndarray):

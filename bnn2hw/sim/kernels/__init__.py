@@ -12,13 +12,13 @@ from bnn2hw.sim.graph import NodeView
 from bnn2hw.sim.kernels.base import Kernel, NodeStats
 from bnn2hw.sim.kernels.mvau import MVAU
 from bnn2hw.sim.kernels.pool import LabelSelect, Pool
-from bnn2hw.sim.kernels.streams import PassThrough
+from bnn2hw.sim.kernels.streams import PassThrough, Reshape
 from bnn2hw.sim.kernels.thresholding import Thresholding
 from bnn2hw.sim.kernels.window import FMPadding, SlidingWindow
 
 KERNELS: dict[str, type[Kernel]] = {
     op_type: cls
-    for cls in (MVAU, Thresholding, SlidingWindow, FMPadding, Pool, LabelSelect, PassThrough)
+    for cls in (MVAU, Thresholding, SlidingWindow, FMPadding, Pool, LabelSelect, PassThrough, Reshape)
     for op_type in cls.op_types
 }
 

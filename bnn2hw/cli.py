@@ -91,7 +91,14 @@ def _uncertainty(args) -> None:
     print(f"\n{report['method']} run {report['run']}, out-of-distribution images: {report['ood']}")
     for name, r in report["readouts"].items():
         print(f"  {name:9s} acc {r['acc']:.4f}  nll {r['nll']:.4f}  ece {r['ece']:.4f}  "
-              f"entropy {r['entropy']:.4f}  OOD AUROC {r['ood_auroc']:.4f}")
+              f"entropy {r['entropy']:.4f}  OOD AUROC {r['ood_auroc']:.4f}"
+              + (f"  disagrees with mode on {100 * r['disagreement']:.1f} % of images" if "disagreement" in r else ""))
+    posterior = report.get("posterior")
+    if posterior:
+        low, high = posterior["band"]
+        print(f"  posterior: {100 * posterior['uncertain_share']:.2f} % of the weights have q(w=+1) in "
+              f"[{low:g}, {high:g}]" + ("  (collapsed: its samples are the mode network)"
+                                        if posterior["uncertain_share"] < 0.01 else ""))
     print(f"  {out}/uncertainty.json, {out}/reliability.png")
 
 
@@ -156,12 +163,15 @@ def _add_build_parser(sub) -> None:
     p.add_argument("--impl", choices=("hls", "rtl"), default="hls",
                    help="layers as FINN's HLS (default) or as RTL (bnn2hw + finn-rtllib; BUILD/hw/rtl/, "
                         "checked with `simulate --rtl-layers`)")
+    p.add_argument("--output", choices=("labels", "scores"), default="labels",
+                   help="what the accelerator outputs: the class label (default) or the last layer's integer "
+                        "scores, so a board ensemble averages probabilities (--impl hls)")
 
 
 def _build(args) -> None:
     _print_build(pipeline.run_build(args.build_dir, args.board, args.fps, args.clock_mhz, args.folding,
                                     args.verify_limit, args.runtime_weights, impl=args.impl,
-                                    baud=args.baud))
+                                    baud=args.baud, output=args.output))
 
 
 def _add_simulate_parser(sub) -> None:
@@ -223,7 +233,12 @@ def _print_sim(s: dict) -> None:
     ens = s.get("ensemble")
     if ens:
         print(f"  {ens.get('members', ens.get('samples'))}-sample ensemble: accuracy {ens['accuracy']:.4f}, "
-              f"NLL {ens['nll']:.4f}, ECE {ens['ece']:.4f}, entropy {ens['entropy']:.4f}")
+              f"NLL {ens['nll']:.4f}, ECE {ens['ece']:.4f}, entropy {ens['entropy']:.4f}; mode network: "
+              f"NLL {s['mode_nll']:.4f}, ECE {s['mode_ece']:.4f}")
+        share = ens.get("posterior_uncertain_share")
+        print(f"  ensemble label differs from the mode network's on {100 * ens['disagreement']:.1f} % of images; "
+              + ("posterior share of weights with q(w=+1) in [0.05, 0.95]: unknown (not in verify.json)"
+                 if share is None else f"{100 * share:.2f} % of the weights have q(w=+1) in [0.05, 0.95]"))
 
 
 def _print_rtlsim(build_dir: Path, r: dict) -> None:

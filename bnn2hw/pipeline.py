@@ -157,18 +157,18 @@ def check_compile(summary: dict) -> None:
 
 def run_build(build_dir: Path, board: str = "pynq-z2", fps: float | None = None, clock_mhz: float | None = None,
               folding: str | None = None, verify_limit: int | None = None, runtime_weights: bool = False,
-              log=print, impl: str = "hls", baud: int = 115200) -> dict:
+              log=print, impl: str = "hls", baud: int = 115200, output: str = "labels") -> dict:
     """``BUILD/model.onnx`` -> FINN dataflow accelerator in ``BUILD/hw/`` (to code generation without
     Vivado); every compiled posterior sample in ``BUILD/samples/<k>/`` is built with the same folding."""
     check_count(verify_limit, "--verify-limit")
     with _existing_build(build_dir):
         summary = build_hw(Path(build_dir), board=board, fps=fps, clock_mhz=clock_mhz, folding=folding,
                            verify_limit=verify_limit, runtime_weights=runtime_weights, impl=impl, baud=baud,
-                           log=log)
+                           output=output, log=log)
         folding_json = str(Path(summary["hw_dir"]) / "folding.json")
         summary["samples"] = [build_hw(d, board=board, clock_mhz=clock_mhz, folding=folding_json,
                                        verify_limit=verify_limit, runtime_weights=runtime_weights, impl=impl,
-                                       baud=baud, log=lambda _: None)
+                                       baud=baud, output=output, log=lambda _: None)
                               for d in sample_dirs(build_dir)]
     return summary
 

@@ -84,6 +84,9 @@ class BayesBiNN(Optimizer):
         momentum: float = 0.0,
         lambda_init: float = 10.0,
         kl_weight: float = 1.0,
+        likelihood_scale: float = 1.0,
+        lambda_bound: float | None = None,
+        scale_bound: float | None = None,
         adam_betas: tuple[float, float] = (0.9, 0.999),
         adam_eps: float = 1e-8,
     ):
@@ -93,14 +96,20 @@ class BayesBiNN(Optimizer):
             raise ValueError(
                 f"need temperature > 0, mc_samples >= 1, 0 <= momentum < 1, lr > 0; got "
                 f"{temperature}, {mc_samples}, {momentum}, {lr}")
+        if likelihood_scale <= 0 or any(b is not None and b <= 0 for b in (lambda_bound, scale_bound)):
+            raise ValueError(f"need likelihood_scale > 0, lambda_bound and scale_bound > 0 (or None); got "
+                             f"{likelihood_scale}, {lambda_bound}, {scale_bound}")
         defaults = dict(lr=lr, binary=False, temperature=temperature, momentum=momentum,
-                        kl_weight=kl_weight, adam_betas=adam_betas, adam_eps=adam_eps)
+                        kl_weight=kl_weight, lambda_bound=lambda_bound, scale_bound=scale_bound,
+                        adam_betas=adam_betas, adam_eps=adam_eps)
         super().__init__(params, defaults)
         self.train_set_size = int(train_set_size)
+        self.likelihood_scale = float(likelihood_scale)
         self.mc_samples = int(mc_samples)
+        start = lambda_init if lambda_bound is None else min(lambda_init, lambda_bound)
         for p in self.binary_params():
             state = self.state[p]
-            state["lam"] = lambda_init * bipolar_sign(p.detach())
+            state["lam"] = start * bipolar_sign(p.detach())
             state["prior_lam"] = torch.zeros_like(p)
             state["momentum"] = torch.zeros_like(p)
             state["step"] = 0
@@ -153,7 +162,9 @@ class BayesBiNN(Optimizer):
                 if group["binary"]:
                     scale = natural_gradient_scale(samples[p], self.state[p]["lam"], group["temperature"],
                                                    saturations[p])
-                    sums[p].addcmul_(scale, p.grad, value=float(self.train_set_size))
+                    if group["scale_bound"] is not None:
+                        scale.clamp_(max=group["scale_bound"])
+                    sums[p].addcmul_(scale, p.grad, value=self.train_set_size * self.likelihood_scale)
                 else:
                     sums[p] += p.grad
 
@@ -165,6 +176,8 @@ class BayesBiNN(Optimizer):
         momentum = state["momentum"].mul_(beta).add_(grad_hat, alpha=1.0 - beta)
         momentum.add_(state["lam"], alpha=pull).sub_(state["prior_lam"], alpha=pull)
         state["lam"].sub_(momentum, alpha=group["lr"] / (1.0 - beta ** state["step"]))
+        if group["lambda_bound"] is not None:
+            state["lam"].clamp_(-group["lambda_bound"], group["lambda_bound"])
         p.data.copy_(bipolar_sign(state["lam"]))
 
     def _adam_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:

@@ -45,6 +45,10 @@ class TrainConfig:
     mc_samples: int = 1
     momentum: float = 0.0
     lambda_init: float = 10.0
+    likelihood_scale: float = 1.0    # BayesBiNN: N of the likelihood scaled by this (tempering)
+    lambda_bound: float | None = None  # BayesBiNN: |λ| clipped to this after every step
+    kl_weight: float = 1.0           # BayesBiNN: strength of the pull towards the prior
+    scale_bound: float | None = None  # BayesBiNN: natural-gradient scale (1-w²)/(τ(1-μ²)) capped here
     test_samples: int = 10           # K of the Bernoulli ensemble at test time
     val_split: float = 0.1
     data_dir: str | None = None
@@ -62,6 +66,9 @@ class TrainConfig:
 # (field, lowest allowed, whether the lowest is allowed, highest allowed or None); all must be finite
 NUMBER_RANGES = [("lr", 0.0, False, None), ("bn_lr", 0.0, True, None), ("temperature", 0.0, False, None),
                  ("mc_samples", 1, True, None), ("momentum", 0.0, True, 1.0), ("lambda_init", 0.0, True, None),
+                 ("likelihood_scale", 0.0, False, None), ("lambda_bound", 0.0, False, None),
+                 ("scale_bound", 0.0, False, None),
+                 ("kl_weight", 0.0, True, None),
                  ("val_split", 0.0, True, 1.0), ("seed", 0, True, None)]
 
 

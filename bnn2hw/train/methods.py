@@ -7,6 +7,10 @@ Contract:
 - ``latent_weights(method, model, optimizer)`` returns, per binary layer in order, the
   tensor whose sign is the network that goes to hardware: λ for BayesBiNN, the real
   latent weights for STE. Checkpoints store these.
+- ``posterior_plus_probability(latent)`` is q(w = +1) = sigmoid(2·latent) of a probabilistic
+  method (what ``binary_weights(..., SAMPLE)`` draws from); ``uncertain_share(latent)`` the share
+  of weights with that probability in [0.05, 0.95] (``UNCERTAIN_BAND``): near 0 for a collapsed
+  posterior, whose samples all equal the mode network.
 - ``ReadOut`` says which binary network to evaluate: the posterior ``mode`` (sign of the
   latent), the ``mean`` (tanh λ, BayesBiNN only) or a Bernoulli ``sample`` of the posterior.
 - A ``MethodSpec`` may replace three steps of the loop: ``train_loss(model, optimizer, x, y)
@@ -69,6 +73,8 @@ def _build_bayesbinn(model: BinaryNet, config, train_set_size: int, lr: float) -
         [{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}],
         train_set_size=train_set_size, lr=lr, temperature=config.temperature,
         mc_samples=config.mc_samples, momentum=config.momentum, lambda_init=config.lambda_init,
+        kl_weight=config.kl_weight, likelihood_scale=config.likelihood_scale, lambda_bound=config.lambda_bound,
+        scale_bound=config.scale_bound,
     )
 
 
@@ -135,6 +141,20 @@ def binary_weights(method: Method, latent: list[torch.Tensor], readout: ReadOut,
     if readout is ReadOut.MEAN:
         return [torch.tanh(t) for t in latent]
     return [bernoulli_sample(t, generator) for t in latent]
+
+
+UNCERTAIN_BAND = (0.05, 0.95)
+
+
+def posterior_plus_probability(latent: list[torch.Tensor]) -> torch.Tensor:
+    """q(w = +1) of every binary weight, flattened in layer order (float64)."""
+    return torch.cat([torch.sigmoid(2.0 * t.detach().double()).flatten() for t in latent])
+
+
+def uncertain_share(latent: list[torch.Tensor], band: tuple[float, float] = UNCERTAIN_BAND) -> float:
+    """Share of the weights whose posterior probability q(w = +1) lies in ``band`` (inclusive)."""
+    p = posterior_plus_probability(latent)
+    return float(((p >= band[0]) & (p <= band[1])).double().mean()) if p.numel() else 0.0
 
 
 class use_weights:

@@ -23,6 +23,7 @@ from bnn2hw.hw import HwError
 from bnn2hw.sim import SimError
 from bnn2hw.data import DATASETS, DatasetError
 from bnn2hw.train import CheckpointError, Method, TrainingDiverged
+from bnn2hw.train.presets import DEFAULT_PRESET, PRESETS
 
 # (flag, TrainConfig field, type, help); a flag left out keeps the config's default.
 TRAIN_OPTIONS = [
@@ -34,9 +35,13 @@ TRAIN_OPTIONS = [
     ("--batch-size", "batch_size", int, "minibatch size (default 100)"),
     ("--seed", "seed", int, "random seed (default 0)"),
     ("--input-bits", "input_bits", int, "1: pixel >= 128 is +1; 8: raw integer pixels (default 1)"),
-    ("--temperature", "temperature", float, "BayesBiNN relaxation temperature (default 1e-10)"),
-    ("--mc-samples", "mc_samples", int, "BayesBiNN Monte-Carlo samples per step (default 1)"),
-    ("--momentum", "momentum", float, "BayesBiNN momentum on λ (default 0)"),
+    ("--preset", "preset", str, f"BayesBiNN settings by name: {', '.join(PRESETS)} (default {DEFAULT_PRESET}); "
+                                "the options below change one setting of it"),
+    ("--temperature", "temperature", float, "BayesBiNN relaxation temperature (presets: 1e-10)"),
+    ("--mc-samples", "mc_samples", int, "BayesBiNN Monte-Carlo samples per step (presets: 1)"),
+    ("--momentum", "momentum", float, "BayesBiNN momentum on λ (presets: 0)"),
+    ("--likelihood-scale", "likelihood_scale", float, "BayesBiNN: N of the likelihood times this (tempering)"),
+    ("--scale-bound", "scale_bound", float, "BayesBiNN: cap of the natural-gradient scale (1-w²)/(τ(1-μ²))"),
     ("--test-samples", "test_samples", int, "K posterior samples in the test ensemble (default 10)"),
     ("--val-split", "val_split", float, "fraction of the training set held out (default 0.1)"),
     ("--data-dir", "data_dir", str, "directory with the data set's files"),

@@ -15,17 +15,36 @@ posterior in continual learning (``use_posterior_as_prior``). As in the authors'
 1e-10 is added to both 1 - w² and 1 - μ² so that a saturated sample still carries gradient.
 After a step every binary parameter holds sign(λ), the posterior mode (sign(0) = +1).
 
+Why the paper's posterior collapses. With τ = 1e-10 every relaxed sample is saturated
+(w² = 1 in float32), so the scale is (1e-10) / (1e-10 (1 - μ² + 1e-10)) = 1/(1 - μ²) = cosh²λ,
+and exactly 1e10 once |λ| > 9 (1 - μ² rounds to 0). In μ = tanh λ the step is then
+μ ← μ - α N g (STE on the mean, clipped at ±1), while the prior's pull κ(λ - λ₀) acts on λ,
+where it is negligible against α N g cosh²λ: |λ| runs to 1e5–1e9 and q(w = +1) to exactly 0 or 1.
+Tempering the likelihood alone (N → sN) does not stop it: sN|g| cosh²λ outgrows |λ| for any
+weight with a consistent gradient (measured: s = 1e-3 still leaves 2 % of the weights in
+[0.05, 0.95]). Three extra settings, all off in the ``paper`` preset (``bnn2hw.train.presets``):
+
+    ĝ ← s ĝ                       likelihood_scale s: a tempered posterior ∝ p(D|w)^s p(w)
+    scale ← min(scale, c)         scale_bound c: with c = 1 the step is λ ← λ - α(s N g + κ(λ - λ₀)),
+                                  a linear recursion whose fixed point is λ* = λ₀ - s N E[g] / κ
+    λ ← clip(λ, -b, b)            lambda_bound b
+
+With c = 1 a weight whose expected gradient is small against 1/(sN) keeps |λ| ≲ 1.5, i.e.
+q(w = +1) in [0.05, 0.95], and one with a strong, consistent gradient saturates as before; the
+step no longer grows with |λ|, so the learning rate must be larger than the paper's (the
+``calibrated`` preset's rate is in ``bnn2hw.train.methods``). Measured choices and the
+evidence are in BENCHMARKS.md ("BayesBiNN posterior").
+
 Parameter groups: a group with ``binary=True`` follows the rule above and its tensors must be
 the ``weight`` of binary layers read without sign (``binarize_weights=False``). Every other
 group (batchnorm affine, output scale) is updated by Adam with the same sampled gradients,
 averaged over samples. ``step`` needs a closure that zeroes the gradients, runs the forward
 and backward pass on the current weights and returns the loss.
 
-Defaults and their sources: λ initialised to ±10 with the sign of the layer's initial weight,
-τ = 1e-10, one training sample, zero prior, β = 0, κ = 1 are the authors' MNIST settings
-(team-approx-bayes/BayesBiNN, main_mnist.py); the learning rate is chosen in
-``bnn2hw.train.methods`` for these small networks (see BENCHMARKS.md), with the cosine
-schedule of the paper applied by the training loop.
+Constructor defaults are the authors' MNIST settings (team-approx-bayes/BayesBiNN,
+main_mnist.py): λ initialised to ±10 with the sign of the layer's initial weight, τ = 1e-10,
+one training sample, zero prior, β = 0, κ = 1, s = 1, no bounds; the training loop applies the
+paper's cosine schedule to the learning rate.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from bnn2hw.train.methods import Method, ReadOut, latent_weights
 from bnn2hw.train.uncertainty import permute_pixels
 
 
-CONTINUAL_DEFAULTS = {"temperature": 1e-2, "bn_lr": 0.0}
+CONTINUAL_DEFAULTS = {"preset": "paper", "temperature": 1e-2, "bn_lr": 0.0}
 CONTINUAL_LR = {Method.BAYESBINN: 1e-2}  # other methods: their single-task default
 
 

@@ -27,6 +27,7 @@ from bnn2hw.train.evaluate import EVAL_BATCH, evaluate_readouts
 from bnn2hw.train.methods import (
     METHODS, Method, ReadOut, binary_weights, latent_weights, make_optimizer, use_weights,
 )
+from bnn2hw.train.presets import DEFAULT_PRESET, check_preset
 from bnn2hw.train.report import write_curves, write_metrics
 
 
@@ -41,14 +42,15 @@ class TrainConfig:
     batch_size: int = 100
     seed: int = 0
     input_bits: int = 1
-    temperature: float = 1e-10
-    mc_samples: int = 1
-    momentum: float = 0.0
-    lambda_init: float = 10.0
-    likelihood_scale: float = 1.0    # BayesBiNN: N of the likelihood scaled by this (tempering)
-    lambda_bound: float | None = None  # BayesBiNN: |λ| clipped to this after every step
-    kl_weight: float = 1.0           # BayesBiNN: strength of the pull towards the prior
-    scale_bound: float | None = None  # BayesBiNN: natural-gradient scale (1-w²)/(τ(1-μ²)) capped here
+    preset: str = DEFAULT_PRESET     # BayesBiNN settings by name (bnn2hw.train.presets); None below: the preset's
+    temperature: float | None = None
+    mc_samples: int | None = None
+    momentum: float | None = None
+    lambda_init: float | None = None
+    likelihood_scale: float | None = None  # N of the likelihood scaled by this (tempering)
+    scale_bound: float | None = None       # natural-gradient scale (1-w²)/(τ(1-μ²)) capped here
+    lambda_bound: float | None = None      # |λ| clipped to this after every step
+    kl_weight: float | None = None         # strength of the pull towards the prior
     test_samples: int = 10           # K of the Bernoulli ensemble at test time
     val_split: float = 0.1
     data_dir: str | None = None
@@ -56,6 +58,7 @@ class TrainConfig:
 
     def __post_init__(self):
         Method(self.method)  # raises on an unknown method
+        check_preset(self.preset)
         if (Method(self.method) is Method.LNS) != (self.init is not None):
             raise ValueError("init (a trained run directory) is needed by, and only by, method 'lns'")
         if self.epochs < 1 or self.batch_size < 1 or self.test_samples < 0:
@@ -150,7 +153,7 @@ class Trainer:
 
     def restore(self) -> None:
         ckpt = load_checkpoint(self.checkpoint_path)
-        saved = TrainConfig(**ckpt["config"])
+        saved = saved_config(ckpt["config"])
         changed = {k for k in asdict(saved) if getattr(saved, k) != getattr(self.config, k)}
         if changed - RESUMABLE_CHANGES:
             raise CheckpointError(f"{self.checkpoint_path}: cannot resume with different "
@@ -264,4 +267,9 @@ def resume_config(out_dir: Path, **changes) -> TrainConfig:
     if bad:
         raise ValueError(f"cannot change {', '.join(sorted(bad))} when resuming")
     saved = load_checkpoint(Path(out_dir) / "checkpoint.pt")["config"]
-    return replace(TrainConfig(**saved), **{k: v for k, v in changes.items() if v is not None})
+    return replace(saved_config(saved), **{k: v for k, v in changes.items() if v is not None})
+
+
+def saved_config(saved: dict) -> TrainConfig:
+    """The TrainConfig a checkpoint stored; one saved before presets existed trained with the paper's."""
+    return TrainConfig(**{"preset": "paper", **saved})

@@ -23,7 +23,7 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import Enum
 
 import torch
@@ -31,6 +31,7 @@ import torch
 from bnn2hw.models import BinaryNet
 from bnn2hw.train.bayesbinn import BayesBiNN, bernoulli_sample, bipolar_sign
 from bnn2hw.train.lns import build_lns_optimizer, lns_latent, lns_loss
+from bnn2hw.train.presets import bayesbinn_settings
 from bnn2hw.train.pbnet import PBNetAdam, init_pbnet_weights, pbnet_loss
 from bnn2hw.train.ste import STEAdam
 
@@ -51,7 +52,7 @@ class ReadOut(str, Enum):
 
 @dataclass(frozen=True)
 class MethodSpec:
-    default_lr: float
+    default_lr: float | None  # None: the optimizer's settings choose (BayesBiNN: the preset's rate)
     build: Callable[..., torch.optim.Optimizer]
     probabilistic: bool  # has a posterior to sample ensembles from
     train_loss: Callable | None = None   # (model, optimizer, x, y) -> (loss, logits)
@@ -69,13 +70,10 @@ def split_parameters(model: BinaryNet) -> tuple[list[torch.nn.Parameter], list[t
 def _build_bayesbinn(model: BinaryNet, config, train_set_size: int, lr: float) -> BayesBiNN:
     model.set_binarize_weights(False)
     binary, other = split_parameters(model)
-    return BayesBiNN(
-        [{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}],
-        train_set_size=train_set_size, lr=lr, temperature=config.temperature,
-        mc_samples=config.mc_samples, momentum=config.momentum, lambda_init=config.lambda_init,
-        kl_weight=config.kl_weight, likelihood_scale=config.likelihood_scale, lambda_bound=config.lambda_bound,
-        scale_bound=config.scale_bound,
-    )
+    settings = asdict(bayesbinn_settings(config))
+    preset_lr = settings.pop("lr")
+    return BayesBiNN([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}],
+                     train_set_size=train_set_size, lr=preset_lr if lr is None else lr, **settings)
 
 
 def _build_ste(model: BinaryNet, config, train_set_size: int, lr: float) -> STEAdam:
@@ -103,9 +101,9 @@ def _pbnet_spec(sample_activations: bool) -> MethodSpec:
 
 
 METHODS: dict[Method, MethodSpec] = {
-    # lr for BayesBiNN acts on λ, for STE on the latent weights; chosen on tfc/digits and
-    # sfc/fashion-mnist (BENCHMARKS.md).
-    Method.BAYESBINN: MethodSpec(default_lr=3e-4, build=_build_bayesbinn, probabilistic=True),
+    # lr for BayesBiNN acts on λ (its preset's, bnn2hw.train.presets), for STE on the latent
+    # weights; chosen on tfc/digits and sfc/fashion-mnist (BENCHMARKS.md).
+    Method.BAYESBINN: MethodSpec(default_lr=None, build=_build_bayesbinn, probabilistic=True),
     Method.STE: MethodSpec(default_lr=1e-2, build=_build_ste, probabilistic=False),
     # PBNet: lr acts on a (θ = tanh a); LNS: on the full-precision weights and binarizers.
     Method.PBNET: _pbnet_spec(sample_activations=False),

@@ -167,6 +167,7 @@ def main() -> int:
         parser.error(f"--methods: choose from {', '.join(METHODS)} (lns needs ste); got {', '.join(args.methods)}")
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_methods-"))
     start = time.perf_counter()
+    reused = sum((out / f"{n}-{seed}" / "bench_run.json").is_file() for n in args.methods for seed in range(args.seeds))
     summary = summarise(run_methods(args, out))
     table = methods_table(summary)
     print(table, flush=True)
@@ -190,7 +191,9 @@ def main() -> int:
             f"'ens. ≠ mode': share of test images whose ensemble label differs from the mode network's. "
             f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.jobs} runs at a time on "
             f"1 thread each, shared machine (load: 1-minute load average at the end of each run); "
-            f"{time.perf_counter() - start:.0f} s in all.\n\n{table}{ctable}\n{targets}")
+            f"{time.perf_counter() - start:.0f} s in all"
+            + (f" ({reused} runs measured by earlier calls with the same --out)" if reused else "")
+            + f".\n\n{table}{ctable}\n{targets}")
     if not args.no_write:
         full = args.methods == list(METHODS) and not args.no_continual
         key, title = (("bench_methods", "Training methods: calibration, OOD, continual learning") if full else

@@ -16,13 +16,15 @@ import numpy as np
 import pytest
 
 from bnn2hw import pipeline
+from bnn2hw.data import load_dataset
 from bnn2hw.deploy.package import load_driver
 from bnn2hw.hw import HwError, build
 from bnn2hw.hw.config import BuildConfig
 from bnn2hw.sim import Accelerator
 from bnn2hw.sim.compare import reference_outputs
+from bnn2hw.sim.api import simulate
 from bnn2hw.sim.ensemble import probabilities
-from bnn2hw.train.methods import Method
+from bnn2hw.train.methods import Method, uncertain_share
 from bnn2hw.train.uncertainty import ensemble_probs, load_trained
 from tests.deploy import fake_pynq
 from tests.deploy.conftest import quiet_deploy
@@ -80,6 +82,7 @@ def test_driver_ensemble_equals_pc_ensemble(tiny_run, scores_build, scores_packa
         members.append(driver.output_scores(driver.member_outputs(backend, images, spec), spec))
         expected = Accelerator.load(scores_build / "samples" / str(k) / "hw").run(images).scores
         assert np.array_equal(members[-1], expected)
+    assert not np.array_equal(members[0], members[1])  # the posterior has not collapsed: samples differ
     result = driver.run_ensemble(backend, images, spec, scores_package, SAMPLES)
     scale = spec["output"]["output_scale"]
     assert np.array_equal(result["probabilities"], np.mean([probabilities(m, scale) for m in members], axis=0))
@@ -127,3 +130,14 @@ def test_scores_with_rtl_layers_is_refused():
         BuildConfig(output="scores", impl="rtl")
     with pytest.raises(HwError, match="--output"):
         BuildConfig(output="logits")
+
+
+def test_simulate_ensemble_reports_posterior_share_and_disagreement(tiny_run, scores_build):
+    report = simulate(scores_build, ensemble=SAMPLES)
+    ckpt, _ = load_trained(tiny_run)
+    assert report["ensemble"]["posterior_uncertain_share"] == uncertain_share(list(ckpt["latent"]))
+    images = load_dataset("digits").x_test
+    members = [Accelerator.load(scores_build / "samples" / str(k) / "hw").run(images).scores for k in range(SAMPLES)]
+    ensemble = np.argmax(np.mean([probabilities(m, report["output_scale"]) for m in members], axis=0), axis=1)
+    mode = Accelerator.load(scores_build / "hw").run(images).labels[:, 0]
+    assert report["ensemble"]["disagreement"] == float(np.mean(ensemble != mode))

@@ -54,3 +54,9 @@ def test_continual_and_uncertainty_commands(tiny_run, tmp_path, capsys):
     assert (tmp_path / "u" / "reliability.png").is_file()
     assert main(["train", "--method", "lns", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "init" in capsys.readouterr().err
+
+
+def test_scores_output_with_rtl_layers_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["build", str(tmp_path), "--impl", "rtl", "--output", "scores"]) == 2
+    err = capsys.readouterr().err
+    assert "--output scores needs --impl hls" in err and "Traceback" not in err

@@ -183,10 +183,10 @@ def main() -> int:
                   f"bnn2hw.train.continual):\n\n{continual_table(continual)}")
     targets = targets_text(summary, continual)
     print(ctable + "\n" + targets)
-    text = (f"{args.model} on {args.dataset}, {args.epochs} epochs per method (LNS: {args.lns_epochs} fine-tuning "
-            f"epochs on the STE run), default learning rates, seeds 0..{args.seeds - 1} (mean ± sd); ensembles of "
-            f"{args.samples} posterior samples (PBNet members re-estimate batchnorm statistics on 10 training "
-            f"batches); OOD = sklearn digits upscaled ×3 and zero-padded to 28×28, scored by predictive entropy. "
+    lns = f" (LNS: {args.lns_epochs} fine-tuning epochs on the STE run)" if "lns" in args.methods else ""
+    pbnet = " (PBNet members re-estimate batchnorm statistics on 10 training batches)" if "pbnet" in args.methods else ""
+    text = (f"{args.model} on {args.dataset}, {args.epochs} epochs per method{lns}, default learning rates, seeds "
+            f"0..{args.seeds - 1} (mean ± sd); ensembles of {args.samples} posterior samples{pbnet}; OOD = sklearn digits upscaled ×3 and zero-padded to 28×28, scored by predictive entropy. "
             f"bayesbinn = the default preset ({TrainConfig().preset}), bayesbinn-paper = the authors' settings. "
             f"'ens. ≠ mode': share of test images whose ensemble label differs from the mode network's. "
             f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.jobs} runs at a time on "

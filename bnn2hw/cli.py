@@ -23,6 +23,7 @@ from bnn2hw.hw import HwError
 from bnn2hw.sim import SimError
 from bnn2hw.data import DATASETS, DatasetError
 from bnn2hw.train import CheckpointError, Method, TrainingDiverged
+from bnn2hw.train.presets import DEFAULT_PRESET, PRESETS
 
 # (flag, TrainConfig field, type, help); a flag left out keeps the config's default.
 TRAIN_OPTIONS = [
@@ -34,9 +35,13 @@ TRAIN_OPTIONS = [
     ("--batch-size", "batch_size", int, "minibatch size (default 100)"),
     ("--seed", "seed", int, "random seed (default 0)"),
     ("--input-bits", "input_bits", int, "1: pixel >= 128 is +1; 8: raw integer pixels (default 1)"),
-    ("--temperature", "temperature", float, "BayesBiNN relaxation temperature (default 1e-10)"),
-    ("--mc-samples", "mc_samples", int, "BayesBiNN Monte-Carlo samples per step (default 1)"),
-    ("--momentum", "momentum", float, "BayesBiNN momentum on λ (default 0)"),
+    ("--preset", "preset", str, f"BayesBiNN settings by name: {', '.join(PRESETS)} (default {DEFAULT_PRESET}); "
+                                "the options below change one setting of it"),
+    ("--temperature", "temperature", float, "BayesBiNN relaxation temperature (presets: 1e-10)"),
+    ("--mc-samples", "mc_samples", int, "BayesBiNN Monte-Carlo samples per step (presets: 1)"),
+    ("--momentum", "momentum", float, "BayesBiNN momentum on λ (presets: 0)"),
+    ("--likelihood-scale", "likelihood_scale", float, "BayesBiNN: N of the likelihood times this (tempering)"),
+    ("--scale-bound", "scale_bound", float, "BayesBiNN: cap of the natural-gradient scale (1-w²)/(τ(1-μ²))"),
     ("--test-samples", "test_samples", int, "K posterior samples in the test ensemble (default 10)"),
     ("--val-split", "val_split", float, "fraction of the training set held out (default 0.1)"),
     ("--data-dir", "data_dir", str, "directory with the data set's files"),
@@ -103,7 +108,14 @@ def _uncertainty(args) -> None:
     print(f"\n{report['method']} run {report['run']}, out-of-distribution images: {report['ood']}")
     for name, r in report["readouts"].items():
         print(f"  {name:9s} acc {r['acc']:.4f}  nll {r['nll']:.4f}  ece {r['ece']:.4f}  "
-              f"entropy {r['entropy']:.4f}  OOD AUROC {r['ood_auroc']:.4f}")
+              f"entropy {r['entropy']:.4f}  OOD AUROC {r['ood_auroc']:.4f}"
+              + (f"  disagrees with mode on {100 * r['disagreement']:.1f} % of images" if "disagreement" in r else ""))
+    posterior = report.get("posterior")
+    if posterior:
+        low, high = posterior["band"]
+        print(f"  posterior: {100 * posterior['uncertain_share']:.2f} % of the weights have q(w=+1) in "
+              f"[{low:g}, {high:g}]" + ("  (collapsed: its samples are the mode network)"
+                                        if posterior["uncertain_share"] < 0.01 else ""))
     print(f"  {out}/uncertainty.json, {out}/reliability.png")
 
 
@@ -183,6 +195,9 @@ def _add_build_parser(sub) -> None:
     p.add_argument("--impl", choices=("hls", "rtl"), default="hls",
                    help="layers as FINN's HLS (default) or as RTL (bnn2hw + finn-rtllib; BUILD/hw/rtl/, "
                         "checked with `simulate --rtl-layers`)")
+    p.add_argument("--output", choices=("labels", "scores"), default="labels",
+                   help="what the accelerator outputs: the class label (default) or the last layer's integer "
+                        "scores, so a board ensemble averages probabilities (--impl hls)")
 
 
 def _build(args) -> None:
@@ -190,7 +205,7 @@ def _build(args) -> None:
                                     args.verify_limit, args.runtime_weights, impl=args.impl,
                                     baud=args.baud, model=args.model, input_scale=args.input_scale,
                                     dataset=args.dataset, data_dir=args.data_dir, force=args.force,
-                                    ignore_estimates=args.ignore_estimates))
+                                    ignore_estimates=args.ignore_estimates, output=args.output))
 
 
 def _add_simulate_parser(sub) -> None:
@@ -264,7 +279,12 @@ def _print_sim(s: dict) -> None:
     ens = s.get("ensemble")
     if ens:
         print(f"  {ens.get('members', ens.get('samples'))}-sample ensemble: accuracy {ens['accuracy']:.4f}, "
-              f"NLL {ens['nll']:.4f}, ECE {ens['ece']:.4f}, entropy {ens['entropy']:.4f}")
+              f"NLL {ens['nll']:.4f}, ECE {ens['ece']:.4f}, entropy {ens['entropy']:.4f}; mode network: "
+              f"NLL {s['mode_nll']:.4f}, ECE {s['mode_ece']:.4f}")
+        share = ens.get("posterior_uncertain_share")
+        print(f"  ensemble label differs from the mode network's on {100 * ens['disagreement']:.1f} % of images; "
+              + ("posterior share of weights with q(w=+1) in [0.05, 0.95]: unknown (not in verify.json)"
+                 if share is None else f"{100 * share:.2f} % of the weights have q(w=+1) in [0.05, 0.95]"))
 
 
 def _print_cppsim(build_dir: Path, r: dict) -> None:

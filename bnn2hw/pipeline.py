@@ -163,7 +163,8 @@ def run_build(build_dir: Path, board: str = "pynq-z2", fps: float | None = None,
               folding: str | None = None, verify_limit: int | None = None, runtime_weights: bool = False,
               log=print, impl: str = "hls", baud: int = 115200, model: str | None = None,
               input_scale: str | None = None, dataset: str | None = None, data_dir: str | None = None,
-              force: bool = False, ignore_estimates: bool = False) -> dict:
+              force: bool = False, ignore_estimates: bool = False,
+              output: str = "labels") -> dict:
     """``BUILD/model.onnx`` -> FINN dataflow accelerator in ``BUILD/hw/`` (to code generation without
     Vivado); every compiled posterior sample in ``BUILD/samples/<k>/`` is built with the same folding.
     With ``model`` (``--model``: a Brevitas / QONNX w1a1 export) the build directory is made from it
@@ -176,11 +177,12 @@ def run_build(build_dir: Path, board: str = "pynq-z2", fps: float | None = None,
     with _existing_build(build_dir):
         summary = build_hw(Path(build_dir), board=board, fps=fps, clock_mhz=clock_mhz, folding=folding,
                            verify_limit=verify_limit, runtime_weights=runtime_weights, impl=impl, baud=baud,
-                           data_dir=data_dir, ignore_estimates=ignore_estimates, log=log)
+                           data_dir=data_dir, ignore_estimates=ignore_estimates, output=output, log=log)
         folding_json = str(Path(summary["hw_dir"]) / "folding.json")
         summary["samples"] = [build_hw(d, board=board, clock_mhz=clock_mhz, folding=folding_json,
                                        verify_limit=verify_limit, runtime_weights=runtime_weights, impl=impl,
-                                       baud=baud, ignore_estimates=ignore_estimates, log=lambda _: None)
+                                       baud=baud, ignore_estimates=ignore_estimates, output=output,
+                                       log=lambda _: None)
                               for d in sample_dirs(build_dir)]
     return summary
 

@@ -49,7 +49,14 @@ def test_continual_and_uncertainty_commands(tiny_run, tmp_path, capsys):
     assert set(report["methods"]) == {"bayesbinn", "ste"}
     assert len(report["methods"]["bayesbinn"]["acc_matrix"]) == 2
     assert main(["uncertainty", str(tiny_run), "--out", str(tmp_path / "u"), "--samples", "2"]) == 0
-    assert "OOD AUROC" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "OOD AUROC" in printed and "disagrees with mode" in printed and "have q(w=+1) in [0.05, 0.95]" in printed
     assert (tmp_path / "u" / "reliability.png").is_file()
     assert main(["train", "--method", "lns", "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "init" in capsys.readouterr().err
+
+
+def test_scores_output_with_rtl_layers_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["build", str(tmp_path), "--impl", "rtl", "--output", "scores"]) == 2
+    err = capsys.readouterr().err
+    assert "--output scores needs --impl hls" in err and "Traceback" not in err

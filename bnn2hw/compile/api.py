@@ -6,7 +6,9 @@ sign(λ) by default, or posterior sample ``k`` (the k-th Bernoulli draw, 0-based
 ``torch.Generator`` seeded with the run's seed: member k of the training ensemble; where the
 members re-estimate batchnorm (PBNet), sample k does so on the run's training split exactly as
 member k) — folds it into an ``IntegerNetwork``, writes the QONNX graph and verifies it on the
-run's whole test split against the integer reference; returns the summary dict (also ``verify.json``).
+run's whole test split against the integer reference; returns the summary dict (also ``verify.json``;
+for a method with a posterior it holds ``posterior_uncertain_share``, the share of weights with
+q(w = +1) in [0.05, 0.95], which ``bnn2hw simulate --ensemble`` reports).
 Anything that cannot be compiled raises ``CompileError`` saying why: a missing file, a corrupt
 or foreign checkpoint, an unsupported layer or a network that is not binary, a bad ``sample``.
 """
@@ -26,7 +28,7 @@ from bnn2hw.compile.verify import verify_network
 from bnn2hw.data import DatasetError, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, OutputScale, build_model
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into
-from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
+from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, uncertain_share, use_weights
 from bnn2hw.train.pbnet import reestimate_batchnorm
 from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION, member_bn_seed
 
@@ -147,5 +149,7 @@ def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> d
                "readout": "mode" if sample is None else f"sample {sample}",
                "compile_seconds": round(t1 - t0 - data_seconds, 3), "total_seconds": round(time.perf_counter() - t0, 3),
                "model_onnx": MODEL_FILE, "output_scale": output_scale(model)}
+    if METHODS[Method(ckpt["config"]["method"])].probabilistic:
+        summary["posterior_uncertain_share"] = uncertain_share(list(ckpt["latent"]))
     (out_dir / VERIFY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary

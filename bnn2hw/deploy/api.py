@@ -15,7 +15,7 @@ split, the first ``test_limit``), and for builds with runtime-writable weights
 ``ensemble`` caps the samples, 0 = none).
 ``io_spec.json``: ``format``, ``build`` (``sha256`` over ``dataflow.onnx`` + bitfile, ``files``,
 board, part, clock, estimated fps and latency), ``image``, ``preprocess``, ``input``/``output``
-(``bnn2hw.deploy.io_spec``), ``classes``, ``dataset``, ``test_data``, ``bitfile``/``hwh``,
+(``bnn2hw.deploy.io_spec``; a scores output adds ``output_scale``, as ``bnn2hw simulate`` takes it), ``classes``, ``dataset``, ``test_data``, ``bitfile``/``hwh``,
 ``runtime_weights`` (layers, ``mode``, ``samples``), ``finn_driver_information`` (FINN's
 settings.json block), ``manifest`` (sha256 of every other packaged file), ``package.sha256`` (every file, io_spec.json
 included: ``package.write_checksums``). Finally the packaged
@@ -37,6 +37,8 @@ from bnn2hw.deploy import package
 from bnn2hw.deploy.io_spec import DeployError, finn_driver_information, stream_spec
 from bnn2hw.jsonfile import read_json, read_json_if_present
 from bnn2hw.output_dir import replace_on_success
+from bnn2hw.sim.api import output_scale_for
+from bnn2hw.sim.datatypes import SimError
 from bnn2hw.deploy.weights import graph_weights, runtime_layers, runtime_words, sample_dirs, sample_weights
 
 FORMAT = "bnn2hw-deploy/1"
@@ -127,6 +129,11 @@ def _write_package(build_dir: Path, hw_dir: Path, out_dir: Path, final_dir: Path
     parent = _load_onnx(parent_path) if parent_path.is_file() else None
     build = _estimates(hw_dir)
     spec = {"format": FORMAT, **stream_spec(dataflow, parent, build["finn_board"])}
+    if spec["output"]["kind"] == "scores":  # the softmax scale the PC ensemble uses (bnn2hw.sim)
+        try:
+            spec["output"]["output_scale"], spec["output"]["output_scale_source"] = output_scale_for(build_dir)
+        except SimError as err:
+            raise DeployError(f"the output scale of {build_dir}: {err}") from None
     files = package.copy_build_files(hw_dir, out_dir, notes)
     spec["build"] = {**build, "sha256": package.build_sha256(out_dir, files), "files": files}
     spec.update(bitfile=files.get(package.BITFILE) or files.get(package.ECP5_BITFILE), hwh=package.copied_hwh(out_dir),

@@ -17,10 +17,14 @@ Copied verbatim as ``driver.py`` into every ``bnn2hw deploy`` package, with its 
   ``unpack_stream`` is the inverse (``packed_bytearray_to_finnpy``). Backends map packed input
   bytes to packed output bytes (``execute``) and take runtime weights (``load_weights``).
 * ``--ensemble K`` loads posterior sample k = 0..K-1 (``weights/sample_k/*.dat``, FINN's
-  runtime-weight files) into the runtime-writable weight memories, runs every input under each
-  and returns the majority vote of the K predicted labels (ties: lowest class index; the
-  hardware outputs labels, not scores, so votes are what a board can average). The vote share
-  of the winner is printed as the ensemble's agreement.
+  runtime-weight files) into the runtime-writable weight memories and runs every input under
+  each. A build whose accelerator outputs scores (``bnn2hw build --output scores``) averages the
+  K members' probabilities, softmax(``output.output_scale`` · integer scores) (``ensemble``
+  part): the label is the argmax of the average, and the report gives each image's predictive
+  entropy (``--probabilities FILE.npz`` saves ``probabilities`` (N, classes) and ``entropy``);
+  with ``--validate`` also the NLL and the mean entropy. A build that outputs labels can only take
+  the majority vote of the K labels (ties: lowest class index). Either way the share of members
+  agreeing with the ensemble's label is printed as its agreement.
 * ``package.sha256`` (``sha256sum`` format: ``<sha256>  <path>`` a line) lists every file of the
   package, ``io_spec.json`` and ``driver.py`` included; the driver checks it, and io_spec.json's
   shape (``check_spec``: keys, output kind, class names, a manifest covering the test data and
@@ -69,19 +73,34 @@ def vote(member_labels: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarra
     return np.argmax(counts, axis=1), counts.max(axis=1) / len(member_labels)
 
 
+def member_outputs(backend, images: np.ndarray, spec: dict) -> np.ndarray:
+    """The accelerator's outputs (N, values) for checked images: a label, or the raw scores."""
+    return unpack_outputs(backend.execute(pack_inputs(images, spec)), spec).reshape(len(images), -1)
+
+
+def run_ensemble(backend, images: np.ndarray, spec: dict, package: Path, ensemble: int) -> dict:
+    """Every posterior sample's outputs; ``labels`` and ``agreement`` (N,), and for a scores build
+    ``probabilities`` (N, classes) and ``entropy`` (N,) of the averaged distribution."""
+    weights = [sample_weights(spec, package, k) for k in range(ensemble)]
+    outputs = []
+    for sample in weights:
+        backend.load_weights(sample)
+        outputs.append(member_outputs(backend, images, spec))
+    backend.load_weights(sample_weights(spec, package, "mode"))  # leave the accelerator as the build made it
+    if spec["output"]["kind"] == "labels":
+        labels, agreement = vote(np.stack([o[:, 0] for o in outputs]), len(spec.get("classes") or []))
+        return {"labels": labels, "agreement": agreement}
+    scores = [output_scores(o, spec) for o in outputs]
+    probs = average_probabilities(scores, float(spec["output"].get("output_scale") or 1.0))
+    labels = np.argmax(probs, axis=1)
+    agreement = np.mean([np.argmax(s, axis=1) == labels for s in scores], axis=0)
+    return {"labels": labels, "agreement": agreement, "probabilities": probs, "entropy": predictive_entropy(probs)}
+
+
 def predict(backend, images, spec: dict, package: Path, ensemble: int | None = None):
     """Class indices of the images (and the ensemble's agreement, or None)."""
-    images = check_images(images, spec)
-    if not ensemble:
-        return classify(backend, images, spec), None
-    weights = [sample_weights(spec, package, k) for k in range(ensemble)]
-
-    def member(sample: dict) -> np.ndarray:
-        backend.load_weights(sample)
-        return classify(backend, images, spec)
-    members = [member(sample) for sample in weights]
-    backend.load_weights(sample_weights(spec, package, "mode"))  # leave the accelerator as the build made it
-    return vote(np.stack(members), len(spec.get("classes") or []))
+    labels, extra = _predict(backend, images, spec, package, ensemble)
+    return labels, extra.get("agreement")
 
 
 def benchmark(backend, spec: dict, batch: int, repeats: int = 5) -> dict:
@@ -98,6 +117,15 @@ def benchmark(backend, spec: dict, batch: int, repeats: int = 5) -> dict:
             "batch_latency_ms": 1e3 * best, "single_image_latency_ms": 1e3 * single}
 
 
+def _predict(backend, images, spec: dict, package: Path, ensemble: int) -> tuple[np.ndarray, dict]:
+    """(labels, the ensemble's extras: agreement, probabilities and entropy where it has them)."""
+    images = check_images(images, spec)
+    if not ensemble:
+        return classify(backend, images, spec), {}
+    result = run_ensemble(backend, images, spec, package, ensemble)
+    return result["labels"], result
+
+
 def main(argv=None, package: Path = HERE) -> int:
     parser = argparse.ArgumentParser(description="Run a bnn2hw accelerator package (see io_spec.json).")
     parser.add_argument("--inputs", help=".npy of raw uint8 images (N, C, H, W)")
@@ -109,7 +137,10 @@ def main(argv=None, package: Path = HERE) -> int:
     parser.add_argument("--port", help="uart backend: the board's serial port (/dev/ttyUSB0, COM3, a pyserial URL)")
     parser.add_argument("--baud", type=int, default=115200, help="uart backend: the build's baud rate")
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--ensemble", type=int, default=0, help="vote over K posterior weight samples")
+    parser.add_argument("--ensemble", type=int, default=0,
+                        help="K posterior weight samples: averaged probabilities (scores builds) or a vote (labels)")
+    parser.add_argument("--probabilities", help="with --ensemble on a scores build: save probabilities and "
+                                                "entropy per image to this .npz")
     parser.add_argument("--limit", type=int, help="use only the first N images")
     parser.epilog = ("exit status: 0 done; 1 --validate found labels that differ from the simulator's "
                      "(the accelerator is not bit-exact); 2 refused input (error: ... says why)")
@@ -129,6 +160,8 @@ def _run(args, package: Path) -> int:
         raise DriverError("--batch must be >= 1 and --ensemble >= 0")
     if args.limit is not None and args.limit < 1:
         raise DriverError(f"--limit must be >= 1, got {args.limit}")
+    if args.probabilities and not (args.ensemble and (args.inputs or args.validate)):
+        raise DriverError("--probabilities needs --ensemble K and --inputs or --validate")
     if args.output and not Path(args.output).resolve().parent.is_dir():
         raise DriverError(f"--output {args.output}: no such directory {Path(args.output).resolve().parent}")
     if not (args.inputs or args.validate or args.benchmark):
@@ -143,19 +176,24 @@ def _run(args, package: Path) -> int:
     status = EXIT_OK
     if args.inputs:
         images = load_images(args.inputs, args.limit)
-        labels, agreement = predict(backend, images, spec, package, args.ensemble)
+        labels, extra = _predict(backend, images, spec, package, args.ensemble)
         names = spec.get("classes") or []
         report["labels"] = labels.tolist()
         report["classes"] = [names[i] if i < len(names) else str(i) for i in labels.tolist()]
+        if "entropy" in extra:
+            report["entropy"] = [round(float(e), 6) for e in extra["entropy"]]
     if args.validate:
         if not spec.get("test_data"):
             raise DriverError("this package has no test data (its build named no dataset); use --inputs")
         data = np.load(package / spec["test_data"], allow_pickle=False)
         images, truth = data["images"][:args.limit], data["labels"][:args.limit]
-        labels, agreement = predict(backend, images, spec, package, args.ensemble)
+        labels, extra = _predict(backend, images, spec, package, args.ensemble)
         report.update(images=int(len(labels)), accuracy=float(np.mean(labels == truth)) if len(labels) else 0.0)
-        if agreement is not None:
-            report.update(ensemble=args.ensemble, mean_agreement=float(agreement.mean()))
+        if args.ensemble:
+            report.update(ensemble=args.ensemble, mean_agreement=float(extra["agreement"].mean()))
+            if "probabilities" in extra and len(labels):
+                picked = np.maximum(extra["probabilities"][np.arange(len(truth)), truth], PROB_FLOOR)
+                report.update(nll=float(-np.mean(np.log(picked))), mean_entropy=float(extra["entropy"].mean()))
         elif "expected" in data.files:
             mismatches = int(np.count_nonzero(labels != data["expected"][:args.limit]))
             report["mismatches_with_simulator"] = mismatches
@@ -163,6 +201,11 @@ def _run(args, package: Path) -> int:
                 status = EXIT_MISMATCH
                 print(f"error: {mismatches} of {len(labels)} labels differ from bnn2hw.sim's (bundled in "
                       f"{spec['test_data']}): this accelerator is not bit-exact", file=sys.stderr)
+    if args.probabilities:
+        if "probabilities" not in extra:
+            raise DriverError("--probabilities needs --ensemble K on a package whose accelerator outputs scores "
+                              "(bnn2hw build --output scores)")
+        np.savez(args.probabilities, probabilities=extra["probabilities"], entropy=extra["entropy"])
     if args.output and (args.inputs or args.validate):
         np.save(args.output, labels)
     if args.benchmark:

@@ -8,7 +8,9 @@ before the ``StreamingDataflowPartition``: Transpose / Flatten / Reshape / Ident
 stream widths exactly as FINN's ``get_driver_shapes`` / ``InsertIODMA`` compute them from the
 first / last node (``get_folded_input_shape``, ``get_instream_width_padded``, ...; finn-plus
 1.6.1), the DMA instance names of FINN's zynq shell (``idma0`` / ``odma0``) and their AXI-MM
-widths (``gcd(transfer bits, board port width)``). ``finn_driver_information(spec)`` is the
+widths (``gcd(transfer bits, board port width)``). An output of ``kind`` ``scores`` (a ``--output scores`` build) also carries ``score_map``
+(``multiply``, ``add``): the QONNX graph's integer score is ``multiply · word + add`` (2p − MW for
+an XNOR layer's popcount p, else the value itself). ``finn_driver_information(spec)`` is the
 ``driver_information`` block FINN's ``MakePYNQDriver`` writes to ``settings.json``.
 ``DeployError`` is what the deploy stage raises, with a message for the user.
 """
@@ -151,9 +153,19 @@ def stream_spec(dataflow: onnx.ModelProto, parent: onnx.ModelProto | None, finn_
     first, last = graph.node[0], graph.node[-1]
     out = stream_side(graph, last, graph.output[0].name, "output", "odma0", port)
     out["kind"] = "labels" if _family(last.op_type) == "LabelSelect" else "scores"
+    if out["kind"] == "scores":
+        out["score_map"] = score_map(last)
     return {"image": {"shape": image, "dtype": "uint8", "range": [0, 255]}, "preprocess": preprocess,
             "input": stream_side(graph, first, graph.input[0].name, "input", "idma0", port),
             "output": out, "platform": PLATFORM, "board_port_width_bits": port}
+
+
+def score_map(node: onnx.NodeProto) -> dict:
+    """How the last layer's output words become the QONNX graph's integer scores."""
+    attrs = node_attrs(node)
+    if _family(node.op_type) == "MVAU" and int(attrs.get("binaryXnorMode", 0)):
+        return {"multiply": 2, "add": -int(attrs["MW"])}
+    return {"multiply": 1, "add": 0}
 
 
 def finn_driver_information(spec: dict) -> dict:

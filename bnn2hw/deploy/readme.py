@@ -60,6 +60,17 @@ def _board(name: str, spec: dict) -> list[str]:
             "board's Python: `sudo -E python3`, or the pynq virtual environment).", ""]
 
 
+def _ensemble_lines(kind: str) -> list[str]:
+    head = ["- `--ensemble K`: posterior ensemble: loads weight sample k = 0..K-1 into the runtime-writable",
+            "  weight memories and runs every image under each (needs a package with `weights/`)."]
+    if kind == "scores":
+        return head + ["  The accelerator outputs integer scores: the driver averages the members' probabilities",
+                       "  (softmax of score x output_scale, as `bnn2hw simulate --ensemble`) and prints each image's",
+                       "  predictive entropy; `--probabilities FILE.npz` saves probabilities and entropies."]
+    return head + ["  The accelerator outputs labels: the driver takes the majority vote (ties: lowest class index)",
+                   "  and reports the mean agreement; for probabilities rebuild with `bnn2hw build --output scores`."]
+
+
 def readme_text(name: str, spec: dict) -> str:
     build, io_in, io_out = spec["build"], spec["input"], spec["output"]
     shape = ", ".join(str(d) for d in spec["image"]["shape"])
@@ -76,9 +87,7 @@ def readme_text(name: str, spec: dict) -> str:
              "- `--inputs FILE.npy`: raw uint8 images (N, " + shape + "); prints class indices and names;",
              "  `--output FILE.npy` saves the indices.",
              "- `--batch N` (default 100): images per DMA transfer. `--limit N`: first N images only.",
-             "- `--ensemble K`: posterior ensemble: loads weight sample k = 0..K-1 into the runtime-writable",
-             "  weight memories, runs every image under each and takes the majority vote (ties: lowest",
-             "  class index); reports the mean agreement. Needs a package with `weights/`.", "",
+             *_ensemble_lines(io_out["kind"]), "",
              "## Stream format", "",
              f"Input: `{io_in['datatype']}`, {io_in['shape_folded'][-1]} elements per {io_in['stream_width_padded_bits']}-bit "
              f"word, {io_in['shape_packed'][-1]} bytes per word, DMA `{io_in['dma']}`. Output: `{io_out['datatype']}`, "

@@ -5,10 +5,13 @@ Contract: ``BuildConfig`` is the frozen description of one build: the board, the
 the clock (None = the board's default), how far to go (``Stage``), and how many test images
 the final FINN-vs-QONNX check uses (``verify_limit``; None = all), and whether the MVAU weights
 are writable at run time (``runtime_weights``, for posterior ensembles on the board), and how
-layers are implemented (``impl``: FINN's HLS layers, or RTL for every layer), and whether the
-folding for ``fps`` (or ``folding``) may exceed the board by FINN's analytical estimates (``ignore_estimates``: they
-run about twice Yosys's synthesized LUT counts; ``bnn2hw synth`` then decides whether it fits). ``HwError`` is the one
-exception the stage raises for anything it refuses, with a message meant for the user;
+layers are implemented (``impl``: FINN's HLS layers, or RTL for every layer), what the
+accelerator outputs (``output``: the class label from FINN's LabelSelect, or the last layer's
+integer scores, so that a board ensemble can average probabilities; scores need ``impl`` hls:
+the stitched RTL top and the UART shell carry labels), and whether the folding for ``fps`` (or
+``folding``) may exceed the board by FINN's analytical estimates (``ignore_estimates``: they run
+about twice Yosys's synthesized LUT counts; ``bnn2hw synth`` then decides whether it fits).
+``HwError`` is the one exception the stage raises for anything it refuses, with a message meant for the user;
 ``BuildCheckFailed`` is the ``HwError`` for a check that ran and failed (exit status 1).
 """
 
@@ -30,6 +33,13 @@ class Impl(str, Enum):
 
     HLS = "hls"
     RTL = "rtl"
+
+
+class Output(str, Enum):
+    """What the accelerator's output stream carries."""
+
+    LABELS = "labels"  # FINN's LabelSelect: the top-1 class index
+    SCORES = "scores"  # the last MVAU's accumulators (the integer scores before LabelSelect)
 
 
 class BuildCheckFailed(HwError, CheckFailed):
@@ -60,6 +70,7 @@ class BuildConfig:
     impl: Impl = Impl.HLS                # layer implementation: FINN HLS, or RTL (simulated in Verilator)
     baud: int = 115200                   # UART rate of the ECP5 boards' serial shell
     ignore_estimates: bool = False       # fold for ``fps`` even where FINN's estimates exceed the board
+    output: Output = Output.LABELS       # labels, or the last layer's integer scores (board ensembles)
 
     def __post_init__(self):
         if self.fps is not None and not 0 < self.fps < math.inf:
@@ -80,3 +91,12 @@ class BuildConfig:
             object.__setattr__(self, "impl", Impl(self.impl))
         except ValueError:
             raise HwError(f"impl must be one of {', '.join(i.value for i in Impl)}, got {self.impl!r}") from None
+        try:
+            object.__setattr__(self, "output", Output(self.output))
+        except ValueError:
+            raise HwError(f"output (--output) must be one of {', '.join(o.value for o in Output)}, "
+                          f"got {self.output!r}") from None
+        if self.output == Output.SCORES and self.impl == Impl.RTL:
+            raise HwError("--output scores needs --impl hls: bnn2hw's stitched RTL top, its Verilator checks "
+                          "and the UART shell carry the LabelSelect label; build with --impl hls, or keep "
+                          "--output labels")

@@ -14,6 +14,11 @@ The hardware would wrap and disagree with the network; FINN's Python execution i
 and does not see it (found by ``bnn2hw.sim``). The pass widens every XNOR MVAU to
 INT(bitlen(MW) + 1): its accDataType, its threshold tensor's datatype, and, for a layer
 without activation, its outputDataType and the input datatype of the layer that reads it.
+
+``DropLabelSelect``: for ``--output scores``, removes the LabelSelect HW layer that ends the
+graph, so the graph output is the tensor it read: the last MVAU's accumulators (for an XNOR
+layer the popcount p, whose QONNX score is 2p - MW; ``bnn2hw.sim`` maps it). Run after the
+HW-layer graph is saved (the label check still runs on it) and before the dataflow partition.
 """
 
 from __future__ import annotations
@@ -105,3 +110,21 @@ class WidenXnorAccumulators(Transformation):
             elif len(node.input) > 2:
                 model.set_tensor_datatype(node.input[2], wide)
         return model, False
+
+
+class DropLabelSelect(Transformation):
+    """LabelSelect ending the graph -> gone; the graph outputs the scores it read."""
+
+    def apply(self, model):
+        graph = model.graph
+        last = graph.node[-1] if len(graph.node) else None
+        if last is None or not last.op_type.startswith("LabelSelect") or last.output[0] != graph.output[0].name:
+            raise ValueError("expected the graph to end in a LabelSelect layer (model.onnx ends in TopK)")
+        scores = last.input[0]
+        info = model.get_tensor_valueinfo(scores)
+        graph.node.remove(last)
+        graph.output.remove(graph.output[0])
+        if info in graph.value_info:
+            graph.value_info.remove(info)
+        graph.output.append(info)
+        return model.transform(InferShapes()), False

@@ -5,7 +5,8 @@ Contract: ``flow_steps(state)`` returns the steps in order: FINN's ``step_qonnx_
 ``RoundAndClipThresholds``, which finn-plus 1.6.1's streamlining leaves out: imported models'
 float thresholds), ``step_pad_to_nhwc`` (``MovePadAfterTranspose``);
 FINN's ``step_convert_to_hw``, ``step_minimize_bit_width_initial``; bnn2hw's
-``step_save_hw_layers`` (the HW-layer graph the final check executes); FINN's
+``step_save_hw_layers`` (the HW-layer graph the final check executes), with ``output`` scores
+``step_drop_label_select`` (``DropLabelSelect``: the accelerator outputs the scores); FINN's
 ``step_create_dataflow_partition``, ``step_specialize_layers``; bnn2hw's ``step_fold`` (rate-driven
 folding or the user's JSON, in place of FINN's ``step_target_fps_parallelization``); FINN's
 ``step_minimize_bit_width``; bnn2hw's ``step_widen_xnor_accumulators`` (a finn-plus 1.6.1 bug, see
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bnn2hw.hw.boards import Board
-from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl
+from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl, Output
 from bnn2hw.hw.finn_env import import_finn
 
 HW_LAYERS_FILE, PARENT_FILE = "hw_layers.onnx", "dataflow_parent.onnx"
@@ -79,7 +80,7 @@ def _named(name: str, fn: Callable) -> Callable:
 
 
 def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
-    from bnn2hw.hw.passes import MovePadAfterTranspose, WidenXnorAccumulators
+    from bnn2hw.hw.passes import DropLabelSelect, MovePadAfterTranspose, WidenXnorAccumulators
 
     def step_pad_to_nhwc(model, cfg):
         return model.transform(MovePadAfterTranspose())
@@ -95,6 +96,12 @@ def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
     def step_save_hw_layers(model, cfg):
         model.save(str(state.hw_dir / HW_LAYERS_FILE))
         return model
+
+    def step_drop_label_select(model, cfg):
+        try:
+            return model.transform(DropLabelSelect())
+        except ValueError as err:
+            raise HwError(f"--output scores: {err}") from None
 
     def step_save_parent(model, cfg):
         parent = Path(cfg.output_dir) / "intermediate_models" / PARENT_FILE
@@ -130,6 +137,7 @@ def _bnn2hw_steps(state: BuildState) -> dict[str, Callable]:
         ("step_pad_to_nhwc", step_pad_to_nhwc), ("step_round_thresholds", step_round_thresholds),
         ("step_save_hw_layers", step_save_hw_layers),
         ("step_save_parent", step_save_parent), ("step_fold", step_fold),
+        ("step_drop_label_select", step_drop_label_select),
         ("step_widen_xnor_accumulators", step_widen_xnor_accumulators), ("step_export_rtl", step_export_rtl))}
 
 
@@ -147,6 +155,8 @@ def flow_steps(state: BuildState, codegen: bool) -> list[Callable]:
     from bnn2hw.hw.rtl.specialize import step_specialize_layers_hls, step_specialize_layers_rtl
     specialize = step_specialize_layers_rtl if state.config.impl == Impl.RTL else step_specialize_layers_hls
     steps[steps.index(finn_steps.step_specialize_layers)] = specialize
+    if state.config.output == Output.SCORES:
+        steps.insert(steps.index(ours["step_save_hw_layers"]) + 1, ours["step_drop_label_select"])
     if codegen:
         steps.append(finn_steps.step_hw_codegen)
         if state.config.impl == Impl.RTL:

@@ -9,7 +9,9 @@ partition input into FINN stream words of the first node's input width (``packin
 what the input DMA sends) and unpacks them as the first node reads them, runs every node in
 graph order, and returns a ``RunOutput``: labels (N, K), the raw scores entering LabelSelect
 (the last MVAU's accumulators as its output register holds them) and those scores mapped to
-the QONNX graph's integer dot products (``2·popcount − MW`` for an XNOR layer). Per-node flags
+the QONNX graph's integer dot products (``2·popcount − MW`` for an XNOR layer). A build made
+with ``--output scores`` has no LabelSelect: its output is those raw scores, its label their
+first maximum (as LabelSelect's), and ``score_node`` is its last MVAU. Per-node flags
 accumulate in each kernel's ``stats``; ``cycles()`` lists FINN's expected cycles per node.
 """
 
@@ -88,8 +90,8 @@ class Accelerator:
         return cls(GraphView(load_model(hw_dir / DATAFLOW_FILE)), parent)
 
     def _score_node(self) -> MVAU | None:
-        if self.label_select is None:
-            return None
+        if self.label_select is None:  # a scores build ends in the MVAU whose scores it outputs
+            return self.kernels[-1] if isinstance(self.kernels[-1], MVAU) else None
         source = self.label_select.node.inputs[0]
         return next((k for k in self.kernels if source in k.node.outputs and isinstance(k, MVAU)), None)
 
@@ -127,7 +129,8 @@ class Accelerator:
         result = context[self.output_name]
         if self.label_select is None:
             raw = result.reshape(n, -1).astype(np.int64)
-            return RunOutput(np.argmax(raw, axis=1)[:, None], raw, raw)
+            scores = self.score_node.bipolar_scores(raw) if self.score_node is not None else raw
+            return RunOutput(np.argmax(raw, axis=1)[:, None], raw, scores)
         raw = context[self.label_select.node.inputs[0]].reshape(n, -1).astype(np.int64)
         scores = self.score_node.bipolar_scores(raw) if self.score_node is not None else raw
         return RunOutput(result.reshape(n, -1).astype(np.int64), raw, scores)

@@ -20,7 +20,9 @@ Ensembles: ``ensemble=K`` also simulates posterior samples 0..K-1, each a comple
 ``BUILD/samples/<k>/`` (``model.onnx`` from ``compile_run(run, BUILD/samples/<k>, sample=k)``,
 ``hw/`` from ``build(BUILD/samples/<k>, board, folding=BUILD/hw/folding.json)`` so every member
 has the same folding), and reports under ``ensemble`` the averaged softmax of
-``output_scale · scores`` (``bnn2hw.sim.ensemble``). ``output_scale`` defaults to
+``output_scale · scores`` (``bnn2hw.sim.ensemble``), its ``disagreement`` with the mode build's
+labels and ``posterior_uncertain_share`` (from ``verify.json``, written by ``compile``; None
+when absent). ``output_scale`` defaults to
 ``verify.json``'s ``output_scale`` when present, else 1/sqrt(fan-in of the last layer) (the
 initial value of the model's OutputScale), and sim.json says which. Raises ``SimError``.
 """
@@ -127,19 +129,22 @@ def simulate_build(build_dir: Path, images: np.ndarray, labels: np.ndarray, refe
     return report
 
 
-def _output_scale(build_dir: Path, scores: np.ndarray, given: float | None) -> tuple[float, str]:
+def output_scale_for(build_dir: Path, given: float | None = None) -> tuple[float, str]:
+    """(scale, where it came from): the softmax scale of the build's integer scores (module docstring)."""
     if given is not None:
         return float(given), "given by the caller"
-    summary = build_dir / "verify.json"
+    summary = Path(build_dir) / "verify.json"
     stored = read_json_if_present(summary, SimError).get("output_scale")
     if stored:
         return float(stored), "verify.json output_scale"
-    accelerator = Accelerator.load(build_dir / "hw")
-    fan_in = accelerator.score_node.mw if accelerator.score_node is not None else scores.shape[1]
-    return 1.0 / math.sqrt(fan_in), f"1/sqrt({fan_in}): OutputScale's initial value (none stored in verify.json)"
+    node = Accelerator.load(Path(build_dir) / "hw").score_node
+    if node is None:
+        return 1.0, "1: no score layer found and none stored in verify.json"
+    return 1.0 / math.sqrt(node.mw), f"1/sqrt({node.mw}): OutputScale's initial value (none stored in verify.json)"
 
 
-def _ensemble(build_dir: Path, k: int, images, labels, reference: str, scale: float) -> dict:
+def _ensemble(build_dir: Path, k: int, images, labels, reference: str, scale: float,
+              mode_scores: np.ndarray) -> dict:
     members, flags = [], {"mismatches": 0, "overflows": 0}
     for sample in range(k):
         sample_dir = build_dir / SAMPLES_DIR / str(sample)
@@ -151,7 +156,9 @@ def _ensemble(build_dir: Path, k: int, images, labels, reference: str, scale: fl
         members.append(report.pop("_scores"))
         flags["mismatches"] += report["mismatches"]
         flags["overflows"] += report["overflows"]
-    return {**ensemble_metrics(members, labels, scale), **flags, "samples_dir": str(build_dir / SAMPLES_DIR)}
+    posterior = read_json_if_present(build_dir / "verify.json", SimError).get("posterior_uncertain_share")
+    return {**ensemble_metrics(members, labels, scale, mode_scores), **flags,
+            "posterior_uncertain_share": posterior, "samples_dir": str(build_dir / SAMPLES_DIR)}
 
 
 def simulate(build_dir, dataset: str | None = None, limit: int | None = None, ensemble: int | None = None,
@@ -169,12 +176,12 @@ def simulate(build_dir, dataset: str | None = None, limit: int | None = None, en
     report = simulate_build(build_dir, images, labels, reference)
     scores = report.pop("_scores")
     report = {"build": str(build_dir), "dataset": dataset, **report}
-    scale, source = _output_scale(build_dir, scores, output_scale)
+    scale, source = output_scale_for(build_dir, output_scale)
     report.update(output_scale=scale, output_scale_source=source,
                   **{f"mode_{key}": value for key, value in ensemble_metrics([scores], labels, scale).items()
                      if key in ("nll", "ece", "entropy")})
     if ensemble:
-        report["ensemble"] = _ensemble(build_dir, int(ensemble), images, labels, reference, scale)
+        report["ensemble"] = _ensemble(build_dir, int(ensemble), images, labels, reference, scale, scores)
     (build_dir / SIM_FILE).write_text(json.dumps(report, indent=2) + "\n")
     if log is not None:
         log(f"bnn2hw simulate: {report['images']} images, accuracy {report['accuracy']:.4f}, "

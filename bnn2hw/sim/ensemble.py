@@ -4,7 +4,9 @@ Contract: ``probabilities(scores, scale)`` is ``softmax(scale · scores)`` row-w
 max-subtracted); ``ensemble_metrics(member_scores, labels, scale)`` averages the members'
 probabilities and returns ``accuracy``, ``nll``, ``ece`` (15 equal-width confidence bins,
 (i/15, (i+1)/15], ``bnn2hw.metrics``) and ``entropy`` (mean predictive entropy, nats),
-plus each member's accuracy. ``scale`` is the trained network's positive output scale
+plus each member's accuracy; given the mode network's scores, also ``disagreement``: the share
+of images whose ensemble label differs from the mode network's (≈ 0 for a collapsed posterior,
+whose samples are the mode network). ``scale`` is the trained network's positive output scale
 (``OutputScale``, dropped by the compiler because argmax does not need it): with it the
 probabilities are the trained model's; its value only changes calibration, never labels.
 """
@@ -25,9 +27,12 @@ def probabilities(scores: np.ndarray, scale: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def ensemble_metrics(member_scores: list[np.ndarray], labels: np.ndarray, scale: float) -> dict:
+def ensemble_metrics(member_scores: list[np.ndarray], labels: np.ndarray, scale: float,
+                     mode_scores: np.ndarray | None = None) -> dict:
     member_probs = [probabilities(s, scale) for s in member_scores]
     probs = np.mean(member_probs, axis=0)
+    extra = {} if mode_scores is None else {
+        "disagreement": float(np.mean(np.argmax(probs, axis=1) != np.argmax(mode_scores, axis=1)))}
     picked = probs[np.arange(len(labels)), labels]
     entropy = -np.sum(probs * np.log(np.maximum(probs, PROB_FLOOR)), axis=1)
     return {
@@ -37,4 +42,5 @@ def ensemble_metrics(member_scores: list[np.ndarray], labels: np.ndarray, scale:
         "ece": expected_calibration_error(probs, labels),
         "entropy": float(entropy.mean()),
         "member_accuracy": [float(np.mean(np.argmax(p, axis=1) == labels)) for p in member_probs],
+        **extra,
     }

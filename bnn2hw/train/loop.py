@@ -27,6 +27,7 @@ from bnn2hw.train.evaluate import EVAL_BATCH, evaluate_readouts
 from bnn2hw.train.methods import (
     METHODS, Method, ReadOut, binary_weights, latent_weights, make_optimizer, use_weights,
 )
+from bnn2hw.train.presets import DEFAULT_PRESET, check_preset
 from bnn2hw.train.report import write_curves, write_metrics
 
 
@@ -41,10 +42,15 @@ class TrainConfig:
     batch_size: int = 100
     seed: int = 0
     input_bits: int = 1
-    temperature: float = 1e-10
-    mc_samples: int = 1
-    momentum: float = 0.0
-    lambda_init: float = 10.0
+    preset: str = DEFAULT_PRESET     # BayesBiNN settings by name (bnn2hw.train.presets); None below: the preset's
+    temperature: float | None = None
+    mc_samples: int | None = None
+    momentum: float | None = None
+    lambda_init: float | None = None
+    likelihood_scale: float | None = None  # N of the likelihood scaled by this (tempering)
+    scale_bound: float | None = None       # natural-gradient scale (1-w²)/(τ(1-μ²)) capped here
+    lambda_bound: float | None = None      # |λ| clipped to this after every step
+    kl_weight: float | None = None         # strength of the pull towards the prior
     test_samples: int = 10           # K of the Bernoulli ensemble at test time
     val_split: float = 0.1
     data_dir: str | None = None
@@ -55,6 +61,7 @@ class TrainConfig:
 
     def __post_init__(self):
         method = Method(self.method)  # raises on an unknown method
+        check_preset(self.preset)
         if method is Method.LNS and self.init is None:
             raise ValueError("method 'lns' fine-tunes a trained run: give init (--init RUN_DIR)")
         if self.init is not None and method not in INIT_METHODS:
@@ -70,6 +77,8 @@ class TrainConfig:
 # (field, lowest allowed, whether the lowest is allowed, highest allowed or None); all must be finite
 NUMBER_RANGES = [("lr", 0.0, False, None), ("bn_lr", 0.0, True, None), ("temperature", 0.0, False, None),
                  ("mc_samples", 1, True, None), ("momentum", 0.0, True, 1.0), ("lambda_init", 0.0, True, None),
+                 ("likelihood_scale", 0.0, False, None), ("lambda_bound", 0.0, False, None),
+                 ("scale_bound", 0.0, False, None), ("kl_weight", 0.0, True, None),
                  ("val_split", 0.0, True, 1.0), ("seed", 0, True, None), ("lns_noise_rate", 0.0, True, 0.5),
                  ("lns_weight", 0.0, True, None)]
 
@@ -154,7 +163,7 @@ class Trainer:
 
     def restore(self) -> None:
         ckpt = load_checkpoint(self.checkpoint_path)
-        saved = TrainConfig(**ckpt["config"])
+        saved = saved_config(ckpt["config"])
         changed = {k for k in asdict(saved) if getattr(saved, k) != getattr(self.config, k)}
         if changed - RESUMABLE_CHANGES:
             raise CheckpointError(f"{self.checkpoint_path}: cannot resume with different "
@@ -268,4 +277,9 @@ def resume_config(out_dir: Path, **changes) -> TrainConfig:
     if bad:
         raise ValueError(f"cannot change {', '.join(sorted(bad))} when resuming")
     saved = load_checkpoint(Path(out_dir) / "checkpoint.pt")["config"]
-    return replace(TrainConfig(**saved), **{k: v for k, v in changes.items() if v is not None})
+    return replace(saved_config(saved), **{k: v for k, v in changes.items() if v is not None})
+
+
+def saved_config(saved: dict) -> TrainConfig:
+    """The TrainConfig a checkpoint stored; one saved before presets existed trained with the paper's."""
+    return TrainConfig(**{"preset": "paper", **saved})

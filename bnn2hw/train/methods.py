@@ -7,6 +7,10 @@ Contract:
 - ``latent_weights(method, model, optimizer)`` returns, per binary layer in order, the
   tensor whose sign is the network that goes to hardware: λ for BayesBiNN, the real
   latent weights for STE. Checkpoints store these.
+- ``posterior_plus_probability(latent)`` is q(w = +1) = sigmoid(2·latent) of a probabilistic
+  method (what ``binary_weights(..., SAMPLE)`` draws from); ``uncertain_share(latent)`` the share
+  of weights with that probability in [0.05, 0.95] (``UNCERTAIN_BAND``): near 0 for a collapsed
+  posterior, whose samples all equal the mode network.
 - ``ReadOut`` says which binary network to evaluate: the posterior ``mode`` (sign of the
   latent), the ``mean`` (tanh λ, BayesBiNN only) or a Bernoulli ``sample`` of the posterior.
 - A ``MethodSpec`` may replace three steps of the loop: ``train_loss(model, optimizer, x, y)
@@ -21,7 +25,7 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import Enum
 
 import torch
@@ -30,6 +34,7 @@ from bnn2hw.models import BinaryNet
 from bnn2hw.train.bayesbinn import BayesBiNN, bernoulli_sample, bipolar_sign
 from bnn2hw.train.checkpoint import load_matching_run
 from bnn2hw.train.lns import build_lns_optimizer, lns_latent, lns_loss
+from bnn2hw.train.presets import bayesbinn_settings
 from bnn2hw.train.pbnet import PBNetAdam, init_pbnet_weights, pbnet_loss
 from bnn2hw.train.ste import STEAdam
 
@@ -50,7 +55,7 @@ class ReadOut(str, Enum):
 
 @dataclass(frozen=True)
 class MethodSpec:
-    default_lr: float
+    default_lr: float | None  # None: the optimizer's settings choose (BayesBiNN: the preset's rate)
     build: Callable[..., torch.optim.Optimizer]
     probabilistic: bool  # has a posterior to sample ensembles from
     train_loss: Callable | None = None   # (model, optimizer, x, y) -> (loss, logits)
@@ -68,11 +73,10 @@ def split_parameters(model: BinaryNet) -> tuple[list[torch.nn.Parameter], list[t
 def _build_bayesbinn(model: BinaryNet, config, train_set_size: int, lr: float) -> BayesBiNN:
     model.set_binarize_weights(False)
     binary, other = split_parameters(model)
-    return BayesBiNN(
-        [{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}],
-        train_set_size=train_set_size, lr=lr, temperature=config.temperature,
-        mc_samples=config.mc_samples, momentum=config.momentum, lambda_init=config.lambda_init,
-    )
+    settings = asdict(bayesbinn_settings(config))
+    preset_lr = settings.pop("lr")
+    return BayesBiNN([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}],
+                     train_set_size=train_set_size, lr=preset_lr if lr is None else lr, **settings)
 
 
 def _build_ste(model: BinaryNet, config, train_set_size: int, lr: float) -> STEAdam:
@@ -104,9 +108,9 @@ def _pbnet_spec(sample_activations: bool) -> MethodSpec:
 
 
 METHODS: dict[Method, MethodSpec] = {
-    # lr for BayesBiNN acts on λ, for STE on the latent weights; chosen on tfc/digits and
-    # sfc/fashion-mnist (BENCHMARKS.md).
-    Method.BAYESBINN: MethodSpec(default_lr=3e-4, build=_build_bayesbinn, probabilistic=True),
+    # lr for BayesBiNN acts on λ (its preset's, bnn2hw.train.presets), for STE on the latent
+    # weights; chosen on tfc/digits and sfc/fashion-mnist (BENCHMARKS.md).
+    Method.BAYESBINN: MethodSpec(default_lr=None, build=_build_bayesbinn, probabilistic=True),
     Method.STE: MethodSpec(default_lr=1e-2, build=_build_ste, probabilistic=False),
     # PBNet: lr acts on a (θ = tanh a); LNS: on the full-precision weights and binarizers.
     Method.PBNET: _pbnet_spec(sample_activations=False),
@@ -142,6 +146,20 @@ def binary_weights(method: Method, latent: list[torch.Tensor], readout: ReadOut,
     if readout is ReadOut.MEAN:
         return [torch.tanh(t) for t in latent]
     return [bernoulli_sample(t, generator) for t in latent]
+
+
+UNCERTAIN_BAND = (0.05, 0.95)
+
+
+def posterior_plus_probability(latent: list[torch.Tensor]) -> torch.Tensor:
+    """q(w = +1) of every binary weight, flattened in layer order (float64)."""
+    return torch.cat([torch.sigmoid(2.0 * t.detach().double()).flatten() for t in latent])
+
+
+def uncertain_share(latent: list[torch.Tensor], band: tuple[float, float] = UNCERTAIN_BAND) -> float:
+    """Share of the weights whose posterior probability q(w = +1) lies in ``band`` (inclusive)."""
+    p = posterior_plus_probability(latent)
+    return float(((p >= band[0]) & (p <= band[1])).double().mean()) if p.numel() else 0.0
 
 
 class use_weights:

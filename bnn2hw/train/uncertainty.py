@@ -13,8 +13,11 @@ Contract:
   permutation of pixel positions).
 - ``reliability_diagram(probs, labels, path)``: accuracy vs confidence in the 15 ECE bins, PNG.
 - ``uncertainty_report(run_dir, out_dir, ood=..., samples=...)``: for a run directory,
-  ``uncertainty.json`` (mode and ensemble acc/NLL/ECE, OOD AUROC from predictive entropy) and
-  ``reliability.png``; returns the dict.
+  ``uncertainty.json`` (mode and ensemble acc/NLL/ECE, OOD AUROC from predictive entropy; for
+  the ensemble also ``disagreement``, the share of test images whose ensemble label differs
+  from the mode network's; for probabilistic methods ``posterior``: ``uncertain_share`` of the
+  weights with q(w = +1) in [0.05, 0.95]) and ``reliability.png``; returns the dict. A
+  collapsed posterior shows as uncertain_share ≈ 0 and disagreement ≈ 0.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from bnn2hw.data import load_dataset, load_digits_raw
 from bnn2hw.models import BinaryNet, ModelConfig, build_model
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into
 from bnn2hw.train.evaluate import predict_probs
-from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
+from bnn2hw.train.methods import (
+    METHODS, UNCERTAIN_BAND, Method, ReadOut, binary_weights, uncertain_share, use_weights,
+)
 from bnn2hw.train.metrics import ECE_BINS, classification_metrics, predictive_entropy
 from bnn2hw.train.pbnet import reestimate_batchnorm
 
@@ -167,7 +172,8 @@ def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "d
     if METHODS[method].probabilistic and samples > 0:
         bn_images = data.x_train if method in NEEDS_BN_REESTIMATION else None
         ens = ensemble_probs(model, method, latent, images, samples, seed, bn_images)
-        readouts["ensemble"] = {**_scores(ens, len(data.x_test), data.y_test), "samples": samples}
+        readouts["ensemble"] = {**_scores(ens, len(data.x_test), data.y_test), "samples": samples,
+                                "disagreement": disagreement(ens[:len(data.x_test)], mode[:len(data.x_test)])}
     best = "ensemble" if "ensemble" in readouts else "mode"
     out_dir = Path(out_dir or run_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -175,8 +181,15 @@ def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "d
     reliability_diagram(probs[:len(data.x_test)], data.y_test, out_dir / "reliability.png",
                         f"{cfg['model']} / {cfg['dataset']} / {method.value} ({best})")
     report = {"run": str(run_dir), "method": method.value, "ood": ood, "readouts": readouts}
+    if METHODS[method].probabilistic:
+        report["posterior"] = {"uncertain_share": uncertain_share(latent), "band": list(UNCERTAIN_BAND)}
     (out_dir / "uncertainty.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def disagreement(probs: np.ndarray, reference: np.ndarray) -> float:
+    """Share of rows whose argmax differs between two sets of predictions."""
+    return float(np.mean(probs.argmax(1) != reference.argmax(1))) if len(probs) else 0.0
 
 
 def _scores(probs: np.ndarray, n_in: int, labels: np.ndarray) -> dict:

@@ -4,6 +4,7 @@ statistics of the relaxation and of the posterior sampler."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -15,6 +16,8 @@ from bnn2hw.train.bayesbinn import (
     natural_gradient_scale,
     relaxed_sample,
 )
+from bnn2hw.train.loop import TrainConfig, saved_config
+from bnn2hw.train.presets import DEFAULT_PRESET, PRESETS, bayesbinn_settings
 
 
 def _toy(lam0, lr, temperature, momentum=0.0, n=10):
@@ -136,3 +139,36 @@ def test_non_binary_group_gets_adam_and_bad_arguments_are_refused():
             BayesBiNN([{"params": [w], "binary": True}], train_set_size=5, **bad)
     with pytest.raises(ValueError):
         BayesBiNN([{"params": [w], "binary": True}], train_set_size=0)
+
+
+def test_tempered_likelihood_and_capped_scale_follow_the_formula():
+    # τ = 1e-10: saturated samples, the paper's scale is 1/(1 - tanh²λ) = cosh²λ; capped at 1 the
+    # step is λ - lr·(s·N·c + λ) whatever λ is (s: likelihood scale).
+    lam0, c = [0.5, -3.0, 8.0], torch.tensor([0.3, -0.2, 0.1])
+    w = torch.nn.Parameter(torch.ones(3))
+    opt = BayesBiNN([{"params": [w], "binary": True}], train_set_size=1000, lr=0.01, temperature=1e-10,
+                    likelihood_scale=0.05, scale_bound=1.0)
+    opt.state[w]["lam"] = torch.tensor(lam0)
+    opt.step(_closure(w, c))
+    expected = [l - 0.01 * (0.05 * 1000 * ci + l) for l, ci in zip(lam0, c.tolist())]
+    assert torch.allclose(opt.state[w]["lam"].double(), torch.tensor(expected, dtype=torch.float64), rtol=1e-5)
+
+
+def test_lambda_bound_clips_the_natural_parameter_and_its_start():
+    w = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
+    opt = BayesBiNN([{"params": [w], "binary": True}], train_set_size=10_000, lr=0.1, lambda_bound=2.0)
+    assert torch.equal(opt.state[w]["lam"], torch.tensor([2.0, -2.0]))  # λ init 10 clipped to the bound
+    opt.step(_closure(w, torch.tensor([-5.0, 5.0])))  # pushes λ far beyond the bound
+    assert torch.equal(opt.state[w]["lam"], torch.tensor([2.0, -2.0]))
+    for bad in (dict(likelihood_scale=0), dict(lambda_bound=-1.0), dict(scale_bound=0.0)):
+        with pytest.raises(ValueError):
+            BayesBiNN([{"params": [w], "binary": True}], train_set_size=5, **bad)
+
+
+def test_presets_resolve_with_explicit_settings_over_them():
+    assert bayesbinn_settings(TrainConfig()) == PRESETS[DEFAULT_PRESET]
+    paper = bayesbinn_settings(TrainConfig(preset="paper", temperature=1e-2))
+    assert paper == replace(PRESETS["paper"], temperature=1e-2) and paper.likelihood_scale == 1.0
+    assert saved_config({"method": "bayesbinn"}).preset == "paper"  # saved before presets existed
+    with pytest.raises(ValueError, match="preset"):
+        TrainConfig(preset="nonexistent")

@@ -12,10 +12,10 @@ import torch
 from bnn2hw.compile.api import load_run, run_weights
 from bnn2hw.data import load_dataset
 from bnn2hw.train.continual import (
-    PRESETS, continual_config, make_tasks, method_lr, parse_scenario, sequence_scores, train_continual,
+    CONTINUAL_PRESETS, continual_config, make_tasks, method_lr, parse_scenario, sequence_scores, train_continual,
 )
-from bnn2hw.train.methods import ReadOut, binary_weights
-from bnn2hw.train.uncertainty import auroc, ood_images, permute_pixels, uncertainty_report
+from bnn2hw.train.methods import ReadOut, binary_weights, uncertain_share
+from bnn2hw.train.uncertainty import auroc, disagreement, ood_images, permute_pixels, uncertainty_report
 from tests.conftest import tiny_config
 
 
@@ -63,7 +63,7 @@ def test_train_continual_writes_the_accuracy_matrix(tmp_path):
 def test_each_task_starts_from_the_previous_posterior_as_prior(tmp_path):
     from bnn2hw.train.continual import Scenario, run_sequence
     from bnn2hw.train.loop import Trainer
-    config = replace(tiny_config(epochs=1, test_samples=0), **PRESETS["binary"])
+    config = replace(tiny_config(epochs=1, test_samples=0), **CONTINUAL_PRESETS["binary"])
     tasks = make_tasks(load_dataset("digits", val_fraction=0.1), Scenario("permuted", 2))
     priors, posteriors = [], []
     original = Trainer.run_epoch
@@ -111,7 +111,7 @@ def test_continual_config_puts_user_options_over_the_authors_settings():
 
 
 def test_continual_training_keeps_batchnorm_affine_fixed(tmp_path):
-    config = replace(tiny_config(epochs=1), **PRESETS["binary"])
+    config = replace(tiny_config(epochs=1), **CONTINUAL_PRESETS["binary"])
     train_continual(config, tmp_path, "permuted:2", methods=("bayesbinn",), log=lambda _: None)
     _, model = load_run(tmp_path / "bayesbinn")
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
@@ -136,3 +136,20 @@ def test_uncertainty_report_and_ensemble_members_are_compiled_samples(tiny_run, 
     gen = torch.Generator().manual_seed(ckpt["config"]["seed"])
     members = [binary_weights("bayesbinn", ckpt["latent"], ReadOut.SAMPLE, gen) for _ in range(2)]
     assert all(torch.equal(a, b) for a, b in zip(members[1], run_weights(ckpt, model, sample=1)))
+
+
+def test_uncertain_share_counts_the_band_inclusively():
+    # q(w=+1) = sigmoid(2λ): λ = ±atanh(0.9) sits on the band's edges 0.05 and 0.95
+    edge = float(np.arctanh(0.9))
+    latent = [torch.tensor([0.0, edge - 1e-6, -edge + 1e-6, 3.0]), torch.tensor([[-3.0, 40.0]])]
+    assert uncertain_share(latent) == pytest.approx(3 / 6)
+    assert uncertain_share([torch.full((4,), 1e9)]) == 0.0
+
+
+def test_report_shows_posterior_share_and_disagreement(tiny_run, tmp_path):
+    report = uncertainty_report(tiny_run, tmp_path, ood="permuted", samples=3)
+    ckpt, _ = load_run(tiny_run)
+    assert report["posterior"]["uncertain_share"] == uncertain_share(list(ckpt["latent"]))
+    ens = report["readouts"]["ensemble"]
+    assert 0.0 <= ens["disagreement"] <= 1.0
+    assert disagreement(np.eye(3)[[0, 1, 2, 2]], np.eye(3)[[0, 2, 2, 1]]) == 0.5

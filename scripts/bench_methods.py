@@ -1,14 +1,17 @@
-"""Method benchmark: STE, BayesBiNN (default preset and the paper's), PBNet and LNS on SFC /
-Fashion-MNIST — accuracy, NLL, ECE (mode and ensemble), OOD AUROC (digits upscaled to 28×28,
+"""Method benchmark: STE, BayesBiNN (default preset and the paper's), PBNet, PBNet-S (uniform
+and transferred initialisation), LNS and its plain fine-tuning control on SFC / Fashion-MNIST — accuracy, NLL, ECE (mode and ensemble), OOD AUROC (digits upscaled to 28×28,
 predictive entropy), the share of weights with posterior probability in [0.05, 0.95], the
-ensemble's disagreement with the mode network, seconds per epoch; mean ± sd over seeds — and a
-continual-learning matrix (permuted Fashion-MNIST) for BayesBiNN and STE. Prints tables and
+ensemble's disagreement with the mode network, seconds per epoch; mean ± sd over seeds — and
+continual-learning matrices (permuted Fashion-MNIST) for BayesBiNN and STE, for each preset of
+``--continual-presets`` (``binary``: the hardware-ready network; ``authors``: the official
+experiment, ``--authors-epochs`` per task, 100 as published). Prints tables and
 writes them into BENCHMARKS.md: key ``bench_methods`` for the full run, key ``bench_posterior``
 when ``--methods`` picks a subset or ``--no-continual`` is given.
 
 Usage: PYTHONPATH=. python scripts/bench_methods.py [--epochs 10] [--seeds 3] [--jobs 1]
-       [--methods ste,bayesbinn,bayesbinn-paper,pbnet,lns] [--lns-epochs 2] [--continual-epochs 2]
-       [--tasks 5] [--samples 20] [--no-continual] [--out DIR] [--no-write]
+       [--methods ste,bayesbinn,...] [--lns-epochs 2] [--continual-epochs 2] [--authors-epochs 100]
+       [--continual-presets binary,authors] [--tasks 5] [--samples 20] [--no-continual] [--out DIR]
+       [--no-write]
 A run whose ``bench_run.json`` is already in ``--out`` (same options assumed) is reused, so the
 methods can be measured in several calls and tabulated together by the last.
 """
@@ -36,10 +39,13 @@ from bnn2hw.train.uncertainty import uncertainty_report
 QUIET = dict(progress=False, log=lambda _: None)
 
 
-# name -> TrainConfig options; lns fine-tunes the same seed's ste run (so it runs after it)
+# name -> TrainConfig options; the runs of FROM_STE start from the same seed's ste run (so run after it)
 METHODS = {"ste": {"method": "ste"}, "bayesbinn": {"method": "bayesbinn"},
            "bayesbinn-paper": {"method": "bayesbinn", "preset": "paper"}, "pbnet": {"method": "pbnet"},
-           "lns": {"method": "lns"}}
+           "pbnet-s": {"method": "pbnet-s"}, "pbnet-s-transfer": {"method": "pbnet-s"},
+           "lns": {"method": "lns"}, "ste-finetune": {"method": "ste"}}
+# name -> the option giving its epochs: LNS and its control (plain STE fine-tuning) get the same extra epochs
+FROM_STE = {"lns": "lns_epochs", "ste-finetune": "lns_epochs", "pbnet-s-transfer": "epochs"}
 KEYS = ("acc", "nll", "ece", "ood_auroc")
 
 
@@ -48,8 +54,8 @@ def run_one(name: str, seed: int, args, out: Path) -> dict:
     torch.set_num_threads(1)
     base = dict(model=args.model, dataset=args.dataset, epochs=args.epochs, test_samples=0, seed=seed)
     options = {**base, **METHODS[name]}
-    if name == "lns":
-        options.update(init=str(out / f"ste-{seed}"), epochs=args.lns_epochs)
+    if name in FROM_STE:
+        options.update(init=str(out / f"ste-{seed}"), epochs=getattr(args, FROM_STE[name]))
     run = out / f"{name}-{seed}"
     if (run / "bench_run.json").is_file():  # finished by an earlier call with the same --out
         print(f"reusing {run}", flush=True)
@@ -67,14 +73,12 @@ def run_one(name: str, seed: int, args, out: Path) -> dict:
 
 
 def run_methods(args, out: Path) -> list[dict]:
-    """Every (method, seed) run, ``args.jobs`` at a time; lns after the ste runs it starts from."""
-    names = [n for n in args.methods if n != "lns"]
+    """Every (method, seed) run, ``args.jobs`` at a time; FROM_STE runs after the ste runs they start from."""
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        jobs = [pool.submit(run_one, n, seed, args, out) for n in names for seed in range(args.seeds)]
-        rows = [job.result() for job in jobs]
-        if "lns" in args.methods:
-            rows += list(pool.map(run_one, ["lns"] * args.seeds, range(args.seeds), [args] * args.seeds,
-                                  [out] * args.seeds))
+        rows = []
+        for stage in ([n for n in args.methods if n not in FROM_STE], [n for n in args.methods if n in FROM_STE]):
+            jobs = [pool.submit(run_one, n, seed, args, out) for n in stage for seed in range(args.seeds)]
+            rows += [job.result() for job in jobs]
     return rows
 
 
@@ -112,13 +116,36 @@ def continual_table(result: dict) -> str:
     out = []
     for method, r in result["methods"].items():
         tasks = len(r["acc_matrix"])
-        out.append(f"**{method}**: average accuracy {r['average_acc']:.4f}, forgetting {r['forgetting']:.4f}, "
-                   f"{r['train_seconds']:.0f} s training\n")
+        pred = r["predictive"]
+        predictive = (f"; predictive of {pred['samples']} samples: average accuracy {pred['average_acc']:.4f}, "
+                      f"forgetting {pred['forgetting']:.4f}" if pred["samples"] else "")
+        out.append(f"**{method}** (mode network): average accuracy {r['average_acc']:.4f}, forgetting "
+                   f"{r['forgetting']:.4f}{predictive}, {r['train_seconds']:.0f} s training\n")
         out.append("| after task | " + " | ".join(f"task {j + 1}" for j in range(tasks)) + " |")
         out.append("|---|" + "---|" * tasks)
         out += [f"| {i + 1} | " + " | ".join(f"{a:.3f}" for a in row) + " |" for i, row in enumerate(r["acc_matrix"])]
         out.append("")
     return "\n".join(out)
+
+
+def run_continual_preset(args, out: Path, preset: str) -> tuple[dict, str]:
+    """One continual preset's sequence for BayesBiNN and STE, and its tables."""
+    if preset == "binary":
+        config = continual_config(preset, model=args.model, dataset=args.dataset, epochs=args.continual_epochs)
+        what = (f"the hardware-ready {args.model} (binary activations and input); the authors' τ = "
+                f"{config.temperature:g} and batchnorm without affine parameters, but BayesBiNN lr "
+                f"{method_lr(config, 'bayesbinn', preset):g} (theirs: 1e-3 with 100 epochs per task)")
+    else:
+        config = continual_config(preset, dataset=args.dataset, epochs=args.authors_epochs)
+        what = (f"the authors' experiment (their 784-100-100-10 with binary weights and ReLU activations, τ = "
+                f"{config.temperature:g}, BayesBiNN lr {method_lr(config, 'bayesbinn', preset):g}, "
+                f"{config.test_samples}-sample predictive" + (", as published" if args.authors_epochs == 100 else
+                f"; {args.authors_epochs} epochs per task instead of their 100") + "; not hardware")
+    result = train_continual(config, out / f"continual-{preset}", f"permuted:{args.tasks}", log=lambda _: None,
+                             preset=preset)
+    return result, (f"\nContinual learning, preset `{preset}`, permuted {args.dataset} ({args.tasks} tasks, task 1 "
+                    f"unpermuted), {config.epochs} epochs per task: {what}; see bnn2hw.train.continual."
+                    f"\n\n{continual_table(result)}")
 
 
 def _check(text: str, value: float, bound: float, at_most: bool) -> str:
@@ -138,11 +165,20 @@ def targets_text(rows: list[dict], continual: dict | None) -> str:
                   _check("ensemble ECE vs 0.7 × STE's", bb["ens_ece"], 0.7 * ste["mode_ece"], True),
                   _check("ensemble OOD AUROC vs STE's + 0.03", bb["ens_ood_auroc"], ste["mode_ood_auroc"] + 0.03, False),
                   _check("share of weights with q(w=+1) in [0.05, 0.95] vs 5 %", bb["uncertain_share"], 0.05, False)]
-    if continual and {"bayesbinn", "ste"} <= set(continual["methods"]):
-        methods = continual["methods"]
-        gap = methods["bayesbinn"]["average_acc"] - methods["ste"]["average_acc"]
-        lines.append(f"- continual average accuracy, BayesBiNN − STE = {100 * gap:+.1f} points (target ≥ +5): "
-                     f"{'met' if gap >= 0.05 else 'MISSED'}")
+    for preset, result in (continual or {}).items():
+        if {"bayesbinn", "ste"} <= set(result["methods"]):
+            methods = result["methods"]
+            gap = methods["bayesbinn"]["average_acc"] - methods["ste"]["average_acc"]
+            lines.append(f"- continual ({preset}) average accuracy, BayesBiNN − STE = {100 * gap:+.1f} points "
+                         f"(target ≥ +5): {'met' if gap >= 0.05 else 'MISSED'}")
+    for a, b, what in (("pbnet-s-transfer", "pbnet", "PBNet-S (transferred init) vs PBNet"),
+                       ("pbnet-s-transfer", "ste", "PBNet-S (transferred init) vs STE"),
+                       ("lns", "ste-finetune", "LNS vs plain fine-tuning (same extra epochs)")):
+        if a in by and b in by:
+            diff = by[a]["mode_acc"] - by[b]["mode_acc"]
+            spread = (by[a].get("mode_acc_sd", 0.0) ** 2 + by[b].get("mode_acc_sd", 0.0) ** 2) ** 0.5
+            lines.append(f"- {what}: mode accuracy {100 * diff:+.2f} ± {100 * spread:.2f} points (sd of the difference "
+                         f"of means from the per-method sds)")
     return "Targets (means over seeds):\n\n" + "\n".join(lines) + "\n"
 
 
@@ -155,7 +191,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each on one thread)")
     parser.add_argument("--methods", type=lambda t: t.split(","), default=list(METHODS))
     parser.add_argument("--lns-epochs", type=int, default=2)
-    parser.add_argument("--continual-epochs", type=int, default=2)
+    parser.add_argument("--continual-epochs", type=int, default=2, help="epochs per task, binary preset")
+    parser.add_argument("--authors-epochs", type=int, default=100, help="epochs per task, authors preset")
+    parser.add_argument("--continual-presets", type=lambda t: t.split(","), default=["binary", "authors"])
     parser.add_argument("--tasks", type=int, default=5)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--no-continual", action="store_true")
@@ -163,27 +201,23 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     unknown = set(args.methods) - set(METHODS)
-    if unknown or ("lns" in args.methods and "ste" not in args.methods):
-        parser.error(f"--methods: choose from {', '.join(METHODS)} (lns needs ste); got {', '.join(args.methods)}")
+    if unknown or (set(FROM_STE) & set(args.methods) and "ste" not in args.methods):
+        parser.error(f"--methods: choose from {', '.join(METHODS)} ({', '.join(FROM_STE)} need ste); "
+                     f"got {', '.join(args.methods)}")
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_methods-"))
     start = time.perf_counter()
     reused = sum((out / f"{n}-{seed}" / "bench_run.json").is_file() for n in args.methods for seed in range(args.seeds))
     summary = summarise(run_methods(args, out))
     table = methods_table(summary)
     print(table, flush=True)
-    continual, ctable = None, ""
-    if not args.no_continual:
-        config = continual_config(model=args.model, dataset=args.dataset, epochs=args.continual_epochs,
-                                  test_samples=0)
-        continual = train_continual(config, out / "continual", f"permuted:{args.tasks}", log=lambda _: None)
-        ctable = (f"\nContinual learning, permuted {args.dataset} ({args.tasks} tasks, task 1 unpermuted), "
-                  f"{args.continual_epochs} epochs per task, accuracy of the mode network; the authors' continual "
-                  f"settings (preset paper, τ = {config.temperature:g}, BayesBiNN lr "
-                  f"{method_lr(config, 'bayesbinn'):g}, batchnorm without affine parameters for both methods, see "
-                  f"bnn2hw.train.continual):\n\n{continual_table(continual)}")
+    continual, ctable = {}, ""
+    for preset in ([] if args.no_continual else args.continual_presets):
+        continual[preset], text = run_continual_preset(args, out, preset)
+        ctable += text
     targets = targets_text(summary, continual)
     print(ctable + "\n" + targets)
-    lns = f" (LNS: {args.lns_epochs} fine-tuning epochs on the STE run)" if "lns" in args.methods else ""
+    lns = (f" (lns and ste-finetune: {args.lns_epochs} more epochs on the STE run; pbnet-s-transfer: initialised "
+           f"from it)" if set(FROM_STE) & set(args.methods) else "")
     pbnet = " (PBNet members re-estimate batchnorm statistics on 10 training batches)" if "pbnet" in args.methods else ""
     text = (f"{args.model} on {args.dataset}, {args.epochs} epochs per method{lns}, default learning rates, seeds "
             f"0..{args.seeds - 1} (mean ± sd); ensembles of {args.samples} posterior samples{pbnet}; OOD = sklearn digits upscaled ×3 and zero-padded to 28×28, scored by predictive entropy. "

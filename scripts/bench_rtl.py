@@ -97,7 +97,7 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         target = f"{r['fps_target']:,}" if r["fps_target"] else f"max: {r['fps_est']:,.0f}"
         if r.get("refused"):
-            target = f"{r['fps_target']:,} (FINN's estimates: {r['refused']}; built anyway)"
+            target = f"{r['fps_target']:,} (refused: FINN's {r['refused']}; built anyway)"
         synth = (f"{r['luts']:,} / {r['ffs']:,} / {r['brams']:g}" if "luts" in r else r.get("synth_error", "–"))
         if "synth_fits" in r:
             synth += " (fits)" if r["synth_fits"] else " (does NOT fit)"

@@ -255,7 +255,7 @@ def test_failed_checks_exit_1(build_copy, tmp_path, capsys, monkeypatch):
         (out_dir / "model.onnx").write_text("x")
         return {"images": 10, "label_mismatches": 2, "value_mismatches": 5, "model": "m", "readout": "mode",
                 "compile_seconds": 0.0, "dataset": "digits", "reference": "r", "integer_accuracy": 1.0}
-    monkeypatch.setattr(pipeline, "compile_run", compile_with_mismatches)
+    monkeypatch.setattr(pipeline.building, "compile_run", compile_with_mismatches)
     (tmp_path / "run").mkdir()
     refused(["compile", tmp_path / "run", "--out", tmp_path / "b"], capsys, "2 label and 5 score mismatches",
             status=1)

@@ -9,7 +9,10 @@ would hide a non-integer value). ``integers_if_exact(values)`` gives int64 when 
 integer, else the values unchanged (an imported model's float scores).
 ``execute_batched(proto, images, names, chunk)`` runs ``qonnx.core.onnx_exec.execute_onnx`` on
 batches of ``chunk`` images (one re-shaped, annotation-free copy per batch size) and returns the
-named tensors, each (N, -1) float64. Imports onnx and numpy, qonnx only when executing, so
+named tensors, each (N, -1) float64. ``labels_and_scores(proto, images, chunk, source)`` runs a
+graph that ends in one TopK: (labels int64, the TopK input as ``integers_if_exact``), raising
+``ValueError`` naming ``source`` and the tensor for a graph without one TopK or non-integer labels.
+Imports onnx and numpy, qonnx only when executing, so
 compile and sim (which never imports qonnx otherwise) both use it.
 """
 
@@ -60,3 +63,17 @@ def execute_batched(proto: onnx.ModelProto, images: np.ndarray, names: list[str]
         for out, name in zip(outs, names):
             out.append(np.asarray(ctx[name], np.float64).reshape(len(x), -1))
     return [np.concatenate(out) if out else np.zeros((0, 0)) for out in outs]
+
+
+def labels_and_scores(proto: onnx.ModelProto, images: np.ndarray, chunk: int,
+                      source: str = "model.onnx") -> tuple[np.ndarray, np.ndarray]:
+    topk = [node for node in proto.graph.node if node.op_type == "TopK"]
+    if len(topk) != 1:
+        raise ValueError(f"{source}: expected exactly one TopK node ending the graph")
+    name_out = proto.graph.output[0].name
+    labels, scores = execute_batched(proto, images, [name_out, topk[0].input[0]], chunk)
+    labels = labels[:, 0] if labels.size else np.zeros(0)
+    as_int = np.rint(labels).astype(np.int64)
+    if not np.array_equal(as_int, labels):
+        raise ValueError(f"{source}: QONNX execution produced non-integer labels in {name_out!r}")
+    return as_int, integers_if_exact(scores)

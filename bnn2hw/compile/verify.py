@@ -25,7 +25,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from bnn2hw.compile.integer_net import IntegerNetwork
 from bnn2hw.compile.reference import integer_forward
-from bnn2hw.onnx_batch import execute_batched, integers_if_exact
+from bnn2hw.onnx_batch import labels_and_scores
 
 REFERENCE = "bnn2hw.compile.reference.integer_forward: numpy integer forward of the folded network"
 CANDIDATE = "model.onnx under qonnx.core.onnx_exec.execute_onnx"
@@ -43,23 +43,10 @@ def _batch_size(model: ModelWrapper, config: VerifyConfig) -> int:
     return max(1, config.max_elements // max(largest, 1))
 
 
-def _scores_name(model: ModelWrapper) -> str:
-    topk = model.get_nodes_by_op_type("TopK")
-    if len(topk) != 1:
-        raise ValueError("expected exactly one TopK node ending the graph")
-    return topk[0].input[0]
-
-
 def run_qonnx(model: ModelWrapper, images: np.ndarray, config: VerifyConfig = VerifyConfig(),
               source: str = "model.onnx") -> tuple[np.ndarray, np.ndarray]:
     """(labels int64, scores int64 or float64) of the QONNX graph on images (N, C, H, W)."""
-    name_out, name_scores = model.graph.output[0].name, _scores_name(model)
-    labels, scores = execute_batched(model.model, images, [name_out, name_scores], _batch_size(model, config))
-    labels = labels[:, 0] if labels.size else np.zeros(0)
-    as_int = np.rint(labels).astype(np.int64)
-    if not np.array_equal(as_int, labels):
-        raise ValueError(f"{source}: QONNX execution produced non-integer labels in {name_out!r}")
-    return as_int, integers_if_exact(scores)
+    return labels_and_scores(model.model, images, _batch_size(model, config), source)
 
 
 def verify_network(net: IntegerNetwork, model: ModelWrapper, images: np.ndarray, labels: np.ndarray,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bnn2hw.onnx_batch import execute_batched, integers_if_exact
+from bnn2hw.onnx_batch import labels_and_scores
 from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.graph import load_model
 from bnn2hw.sim.reference import run_model, unsupported_nodes
@@ -25,12 +25,10 @@ ENGINES = ("numpy", "qonnx")
 
 
 def _run_qonnx(model_path, images: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    proto = load_model(model_path)
-    topk = [n for n in proto.graph.node if n.op_type == "TopK"]
-    if len(topk) != 1:
-        raise SimError(f"{model_path}: expected exactly one TopK node")
-    labels, scores = execute_batched(proto, images, [proto.graph.output[0].name, topk[0].input[0]], chunk)
-    return (labels[:, 0] if labels.size else np.zeros(0)).astype(np.int64), integers_if_exact(scores)
+    try:
+        return labels_and_scores(load_model(model_path), images, chunk, str(model_path))
+    except ValueError as err:
+        raise SimError(str(err)) from None
 
 
 def reference_engine(model_path, engine: str = "numpy") -> tuple[str, str]:

@@ -11,7 +11,9 @@ graph order, and returns a ``RunOutput``: labels (N, K), the raw scores entering
 (the last MVAU's accumulators as its output register holds them) and those scores mapped to
 the QONNX graph's integer dot products (``2·popcount − MW`` for an XNOR layer). A build made
 with ``--output scores`` has no LabelSelect: its output is those raw scores, its label their
-first maximum (as LabelSelect's), and ``score_node`` is its last MVAU. Per-node flags
+first maximum (``top1``, as LabelSelect's), and ``score_node`` is its last MVAU; ``outputs``
+and ``scores_output`` map a run's tensors, or output values read elsewhere (the stitched RTL's),
+the same way. Per-node flags
 accumulate in each kernel's ``stats``; ``cycles()`` lists FINN's expected cycles per node.
 """
 
@@ -41,6 +43,13 @@ class RunOutput:
     labels: np.ndarray          # (N, K) int64, best first
     raw_scores: np.ndarray      # (N, classes) int64, what LabelSelect reads
     scores: np.ndarray          # (N, classes) int64, the QONNX graph's integer scores
+
+
+def top1(scores: np.ndarray) -> np.ndarray:
+    """(N, classes) scores (or averaged probabilities) -> (N,) labels: the first maximum, as FINN's
+    LabelSelect and ONNX TopK break ties (the one definition for labels read off scores; the deploy
+    driver, numpy only, uses the same ``np.argmax``)."""
+    return np.argmax(scores, axis=1).astype(np.int64)
 
 
 def layout_op(node: NodeView, x: np.ndarray) -> np.ndarray:
@@ -107,7 +116,7 @@ class Accelerator:
         raise SimError(f"{PARENT_FILE}: no {PARTITION_OP} node")
 
     def run(self, images: np.ndarray) -> RunOutput:
-        return self._outputs(self.node_streams(images), len(images))
+        return self.outputs(self.node_streams(images), len(images))
 
     def node_streams(self, images: np.ndarray) -> dict[str, np.ndarray]:
         """Raw uint8 images -> every tensor of the partition (what each node reads and writes)."""
@@ -125,15 +134,21 @@ class Accelerator:
                 context[kernel.node.outputs[0]] = kernel.execute(context[kernel.node.inputs[0]])
         return context
 
-    def _outputs(self, context: dict, n: int) -> RunOutput:
+    def outputs(self, context: dict, n: int) -> RunOutput:
+        """``node_streams``' tensors of ``n`` images -> their labels and scores."""
         result = context[self.output_name]
         if self.label_select is None:
-            raw = result.reshape(n, -1).astype(np.int64)
-            scores = self.score_node.bipolar_scores(raw) if self.score_node is not None else raw
-            return RunOutput(np.argmax(raw, axis=1)[:, None], raw, scores)
+            return self.scores_output(result.reshape(n, -1))
         raw = context[self.label_select.node.inputs[0]].reshape(n, -1).astype(np.int64)
         scores = self.score_node.bipolar_scores(raw) if self.score_node is not None else raw
         return RunOutput(result.reshape(n, -1).astype(np.int64), raw, scores)
+
+    def scores_output(self, raw: np.ndarray) -> RunOutput:
+        """A scores build's output values (N, classes) -> labels, raw and QONNX scores. The label is
+        ``top1`` of the raw scores: for an XNOR layer 2p − MW is increasing in p, so the same class."""
+        raw = raw.astype(np.int64)
+        scores = self.score_node.bipolar_scores(raw) if self.score_node is not None else raw
+        return RunOutput(top1(raw)[:, None], raw, scores)
 
     def cycles(self) -> dict[str, int]:
         return {k.node.name: k.exp_cycles() for k in self.kernels}

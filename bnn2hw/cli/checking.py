@@ -98,14 +98,21 @@ def print_cppsim(build_dir: Path, r: dict) -> None:
 
 
 def print_rtlsim(build_dir: Path, r: dict) -> None:
-    print(f"\nVerilator, stitched accelerator: {r['images']} images (stall {r['stall']:g}): "
-          f"{r['label_mismatches']} mismatches with bnn2hw.sim, {r['reference_label_mismatches']} with model.onnx, "
-          f"accuracy {r['accuracy']}")
+    scores = "" if r.get("reference_score_mismatches") is None else \
+        f" ({r['reference_score_mismatches']} integer score mismatches)"
+    print(f"\nVerilator, stitched accelerator ({r.get('output', 'labels')} out): {r['images']} images (stall "
+          f"{r['stall']:g}): {r['label_mismatches']} mismatches with bnn2hw.sim, {r['reference_label_mismatches']} "
+          f"with model.onnx{scores}, accuracy {r['accuracy']}")
     print(f"  {r['cycles_per_frame']:g} cycles/frame measured (bottleneck {r['expected_cycles_per_frame']}), "
           f"latency {r['latency_cycles']} cycles, FIFO depths {r['fifo_depths']}, "
           f"{r['sim_images_per_s']:,.0f} simulated img/s; {build_dir}/rtlsim.json")
-    for sample in r.get("ensemble", {}).get("samples", []):
+    ens = r.get("ensemble", {})
+    for sample in ens.get("samples", []):
         print(f"  posterior sample {sample['sample']} over AXI-lite: {sample['label_mismatches']} mismatches")
+    if "probabilities_max_abs_difference" in ens:
+        print(f"  {ens['members']}-sample ensemble's averaged probabilities (scale {ens['output_scale']:.4g}): max "
+              f"|RTL - bnn2hw.sim| {ens['probabilities_max_abs_difference']:.3g}, "
+              f"{ens['label_mismatches_with_sim_ensemble']} label mismatches, accuracy {ens.get('accuracy')}")
 
 
 def add_synth_parser(sub) -> None:

@@ -10,16 +10,30 @@ Contract:
   records ``fifo_depths`` and the AXI-lite map in ``manifest.json``; returns the depths.
   Without Verilator the depths are the conservative ``words per frame + 2`` of each edge and
   ``fifo_sizing`` says so.
-* ``run_stitched(build_dir, images, stall, seed, ensemble, log)`` (``bnn2hw simulate --rtl``)
-  streams the raw uint8 ``images`` back to back through the stitched top (random input-valid /
-  output-ready stalls of probability ``stall``), compares its output words with ``bnn2hw.sim``
-  and its labels with ``model.onnx``, and writes ``BUILD/rtlsim.json``: ``images``,
-  ``label_mismatches`` (vs bnn2hw.sim), ``reference_label_mismatches`` (vs model.onnx, qonnx),
-  ``accuracy``, ``cycles_per_frame`` (measured, steady state), ``expected_cycles_per_frame``
-  (the bottleneck node's), ``accuracy`` (against ``true_labels``), ``latency_cycles`` (first image: first input word offered to its
-  last output word), ``fifo_depths``, ``sim_images_per_s``, ``build_seconds``. With
+* ``run_stitched(build_dir, images, stall, seed, ensemble, log, true_labels)`` (``bnn2hw simulate
+  --rtl``) streams the raw uint8 ``images`` back to back through the stitched top (random
+  input-valid / output-ready stalls of probability ``stall``), compares its output words with
+  ``bnn2hw.sim``'s, word for word, decodes them (``output_values``) and checks them against
+  ``model.onnx``, and writes ``BUILD/rtlsim.json``: ``images``, ``output`` (``labels``, or
+  ``scores`` for a ``--output scores`` build: the last MVAU's accumulators, its label their first
+  maximum, ``bnn2hw.sim.accelerator.top1``), ``label_mismatches`` (images with any output word
+  unlike bnn2hw.sim's), ``reference_label_mismatches`` (labels vs model.onnx), for scores
+  ``reference_score_mismatches`` (integer score values vs model.onnx's, 2p − MW for an XNOR
+  layer; None where model.onnx's scores are floats), ``accuracy`` (against ``true_labels``),
+  ``cycles_per_frame`` (measured, steady state), ``expected_cycles_per_frame`` (the bottleneck
+  node's), ``latency_cycles`` (first image: first input word offered to its last output word),
+  ``fifo_depths``, ``sim_images_per_s``, ``build_seconds`` and ``passed`` (function ``passed``). With
   ``ensemble=K`` posterior sample k's weights (``BUILD/samples/<k>``) are written over AXI-lite
-  before pass k, as the board driver does, and each pass is compared with sample k's simulation.
+  before pass k, as the board driver does, and each pass's words are compared with sample k's
+  simulation (``ensemble.samples``); for a scores build ``ensemble`` also holds the members'
+  averaged softmax(``output_scale`` · scores) (the scale of ``bnn2hw simulate``,
+  ``bnn2hw.sim.api.output_scale_for``) from the RTL's scores against the same average of the
+  simulator's: ``probabilities_max_abs_difference`` (0 when the integers agree),
+  ``label_mismatches_with_sim_ensemble``, and with ``true_labels`` the ensemble's ``accuracy``,
+  ``nll``, ``ece``, ``entropy``.
+* ``one_pass(design, exe, hw_dir, images, stall, seed)`` is one such run under ``hw_dir``'s
+  weights: ``labels``, ``rtl`` (a scores build's decoded ``RunOutput``; None for LabelSelect),
+  ``sim`` (``bnn2hw.sim``'s ``RunOutput``), ``bad`` (per image: a word differs), cycles.
 """
 
 from __future__ import annotations
@@ -38,10 +52,12 @@ from bnn2hw.eda.rtl_layers import (MANIFEST, axi_weight_writes, copy_memories, l
 from bnn2hw.eda.stitch import STITCHED_SOURCES, accelerator_sv, axilite_map, fifo_peaks
 from bnn2hw.eda.testbench import STITCHED_PORTS, tb_top
 from bnn2hw.eda.verilator import EdaError
-from bnn2hw.sim.accelerator import Accelerator
+from bnn2hw.sim.accelerator import Accelerator, top1
+from bnn2hw.sim.packing import unpack_words
 
 RTL_SOURCE_DIR = Path(__file__).resolve().parents[2] / "hw" / "rtl"
 TOP_FILE, REPORT_FILE, SIZING_FRAMES = "accelerator.sv", "rtlsim.json", 4
+PROBABILITY_TOLERANCE = 1e-12  # identical integer scores give identical float64 probabilities
 
 
 class Design:
@@ -149,13 +165,21 @@ def load_design(build_dir: Path) -> Design:
     return Design(hw_dir, manifest, top.read_text())
 
 
-def _labels(words: np.ndarray, node: dict, per_image: int) -> np.ndarray:
-    """The first output element of each image (LabelSelect: the top-1 class index)."""
-    element = node["out_bits"] // node["out_elems"]
-    return (words[:, 0].astype(np.int64) & ((1 << element) - 1)).reshape(-1, per_image)[:, 0]
+def output_values(words: np.ndarray, kernel, n: int) -> np.ndarray:
+    """The stitched top's output words ((n · words per image, chunks) uint32) -> (n, values) int64,
+    decoded as ``bnn2hw.sim`` packs the last node's output (element 0 least significant)."""
+    if len(words) and words.shape[-1] % 2:
+        words = np.concatenate([words, np.zeros((len(words), 1), words.dtype)], axis=1)
+    limbs = np.ascontiguousarray(words, dtype="<u4").view("<u8")
+    dtype = kernel.output_type
+    patterns = unpack_words(limbs, dtype.bits, kernel.out_word_elems())
+    return (patterns if dtype.bits == 1 else dtype.from_bits(patterns)).reshape(n, -1)
 
 
-def _one_pass(design: Design, exe: Path, hw_dir: Path, images: np.ndarray, stall: float, seed: int) -> dict:
+def one_pass(design: Design, exe: Path, hw_dir: Path, images: np.ndarray, stall: float, seed: int) -> dict:
+    """One run of ``images`` under the weights of ``hw_dir``: the RTL's outputs decoded (``rtl``: a
+    ``RunOutput``; ``None`` for the labels of a LabelSelect build: ``labels`` only), the
+    simulator's (``sim``), per-image word mismatches (``bad``) and cycles."""
     accelerator = Accelerator.load(hw_dir)
     streams = accelerator.node_streams(images)
     first, last = accelerator.kernels[0], accelerator.kernels[-1]
@@ -175,50 +199,93 @@ def _one_pass(design: Design, exe: Path, hw_dir: Path, images: np.ndarray, stall
     seconds = time.perf_counter() - t0
     words = got.words.reshape(expected.shape)
     frame_ends = got.cycles.reshape(n, per_image)[:, -1].astype(np.int64)
-    return {"labels": _labels(got.words, design.last, per_image), "bad": (words != expected).any(axis=(1, 2)),
+    values = output_values(got.words, last, n)
+    rtl = accelerator.scores_output(values) if accelerator.label_select is None else None
+    return {"labels": values[:, 0] if rtl is None else rtl.labels[:, 0], "rtl": rtl,
+            "sim": accelerator.outputs(streams, n), "bad": (words != expected).any(axis=(1, 2)),
             "frame_ends": frame_ends, "seconds": seconds,
             "expected": max(k.exp_cycles() for k in accelerator.kernels)}
 
 
+def _reference_checks(build_dir: Path, result: dict, images: np.ndarray) -> dict:
+    """The RTL's labels, and a scores build's integer scores, against ``model.onnx`` (qonnx or numpy)."""
+    from bnn2hw.sim.compare import compare, reference_outputs
+    ref_labels, ref_scores = reference_outputs(build_dir / "model.onnx", images)
+    out = {"output": "labels" if result["rtl"] is None else "scores",
+           "reference_label_mismatches": int((result["labels"] != ref_labels).sum())}
+    if result["rtl"] is not None:
+        checked = compare(result["labels"], result["rtl"].scores, ref_labels, ref_scores)
+        out["reference_score_mismatches"] = checked["score_mismatches"] if checked["scores_compared"] else None
+    return out
+
+
 def run_stitched(build_dir: Path, images: np.ndarray, stall: float = 0.0, seed: int = 0, ensemble: int | None = None,
                  log=print, true_labels: np.ndarray | None = None) -> dict:
-    from bnn2hw.sim.compare import reference_outputs
     build_dir = Path(build_dir)
     design = load_design(build_dir)
     t0 = time.perf_counter()
     exe = design.executable()
     built = time.perf_counter() - t0
     log(f"  verilator: stitched accelerator ({len(design.nodes)} layers) built in {built:.1f} s")
-    result = _one_pass(design, exe, build_dir / "hw", images, stall, seed)
-    ref_labels, _ = reference_outputs(build_dir / "model.onnx", images)
+    result = one_pass(design, exe, build_dir / "hw", images, stall, seed)
     ends = result["frame_ends"]
     report = {"images": int(len(images)), "stall": stall, "seed": seed,
               "label_mismatches": int(result["bad"].sum()),
               "first_mismatches": np.flatnonzero(result["bad"])[:10].tolist(),
-              "reference_label_mismatches": int((result["labels"] != ref_labels).sum()),
+              **_reference_checks(build_dir, result, images),
               "accuracy": None if true_labels is None else round(float((result["labels"] == true_labels).mean()), 4),
               "cycles_per_frame": round(float(np.diff(ends).mean()), 2) if len(ends) > 1 else float(ends[0]),
               "expected_cycles_per_frame": int(result["expected"]), "latency_cycles": int(ends[0]),
               "fifo_depths": design.manifest.get("fifo_depths"), "fifo_sizing": design.manifest.get("fifo_sizing"),
               "sim_images_per_s": round(len(images) / max(result["seconds"], 1e-9), 1), "build_seconds": round(built, 2)}
     if ensemble:
-        report["ensemble"] = _ensemble_passes(design, exe, build_dir, images, ensemble, stall, seed)
-    report["passed"] = report["label_mismatches"] == 0 and report["reference_label_mismatches"] == 0 and all(
-        p["label_mismatches"] == 0 for p in report.get("ensemble", {}).get("samples", []))
+        report["ensemble"] = _ensemble_passes(design, exe, build_dir, images, ensemble, stall, seed, true_labels)
+    report["passed"] = passed(report)
     (build_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
-def _ensemble_passes(design: Design, exe: Path, build_dir: Path, images, k: int, stall: float, seed: int) -> dict:
+def passed(report: dict) -> bool:
+    """No word differs from bnn2hw.sim, no label or integer score from model.onnx, in any pass, and
+    a scores ensemble's averaged probabilities equal the simulator's."""
+    ensemble = report.get("ensemble", {})
+    return (report["label_mismatches"] == 0 and report["reference_label_mismatches"] == 0
+            and not report.get("reference_score_mismatches")
+            and all(p["label_mismatches"] == 0 for p in ensemble.get("samples", []))
+            and ensemble.get("probabilities_max_abs_difference", 0.0) <= PROBABILITY_TOLERANCE)
+
+
+def _ensemble_passes(design: Design, exe: Path, build_dir: Path, images, k: int, stall: float, seed: int,
+                     true_labels: np.ndarray | None = None) -> dict:
     if not design.axi["layers"]:
         raise EdaError("--ensemble needs runtime-writable weights: build with --runtime-weights --impl rtl")
-    samples = []
+    samples, passes = [], []
     for index in range(k):
         hw_dir = build_dir / "samples" / str(index) / "hw"
         if not (hw_dir / "dataflow.onnx").is_file():
             raise EdaError(f"{hw_dir}: posterior sample {index} not built; compile with --samples {k} and rebuild")
-        result = _one_pass(design, exe, hw_dir, images, stall, seed + index)
-        samples.append({"sample": index, "label_mismatches": int(result["bad"].sum()),
-                        "labels": result["labels"]})
-    votes = np.stack([s.pop("labels") for s in samples])
-    return {"members": k, "samples": samples, "vote_agreement": round(float((votes == votes[0]).mean()), 4)}
+        result = one_pass(design, exe, hw_dir, images, stall, seed + index)
+        samples.append({"sample": index, "label_mismatches": int(result["bad"].sum())})
+        passes.append(result)
+    votes = np.stack([p["labels"] for p in passes])
+    report = {"members": k, "samples": samples, "vote_agreement": round(float((votes == votes[0]).mean()), 4)}
+    if passes[0]["rtl"] is not None:
+        report.update(_averaged_probabilities(build_dir, passes, true_labels))
+    return report
+
+
+def _averaged_probabilities(build_dir: Path, passes: list, true_labels: np.ndarray | None) -> dict:
+    """A scores ensemble: the members' softmax(output_scale · score) averaged, from the RTL's scores and
+    from ``bnn2hw.sim``'s (what ``bnn2hw simulate --ensemble`` and the driver's ``--ensemble`` average)."""
+    from bnn2hw.sim.api import output_scale_for
+    from bnn2hw.sim.ensemble import ensemble_metrics, probabilities
+    scale, source = output_scale_for(build_dir)
+    rtl = np.mean([probabilities(p["rtl"].scores, scale) for p in passes], axis=0)
+    sim = np.mean([probabilities(p["sim"].scores, scale) for p in passes], axis=0)
+    out = {"output_scale": scale, "output_scale_source": source,
+           "probabilities_max_abs_difference": float(np.abs(rtl - sim).max(initial=0.0)),
+           "label_mismatches_with_sim_ensemble": int((top1(rtl) != top1(sim)).sum())}
+    if true_labels is not None:
+        metrics = ensemble_metrics([p["rtl"].scores for p in passes], true_labels, scale)
+        out.update({key: round(metrics[key], 6) for key in ("accuracy", "nll", "ece", "entropy")})
+    return out

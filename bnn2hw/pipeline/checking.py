@@ -150,6 +150,10 @@ def _check_rtl_options(limit: int | None, stall: float) -> None:
 def check_rtlsim(report: dict) -> None:
     """``CheckFailed`` when the stitched RTL disagrees with bnn2hw.sim or model.onnx (any pass)."""
     if not report["passed"]:
+        ens = report.get("ensemble", {})
+        bad_samples = sum(p["label_mismatches"] for p in ens.get("samples", []))
         raise CheckFailed(f"the stitched RTL accelerator gives {report['label_mismatches']} mismatches with "
-                          f"bnn2hw.sim and {report['reference_label_mismatches']} with model.onnx on "
+                          f"bnn2hw.sim ({bad_samples} in the posterior samples' passes) and "
+                          f"{report['reference_label_mismatches']} label / "
+                          f"{report.get('reference_score_mismatches') or 0} score mismatches with model.onnx on "
                           f"{report['images']} images (see rtlsim.json)")

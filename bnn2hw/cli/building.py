@@ -74,7 +74,7 @@ def add_build_parser(sub) -> None:
                         "checked with `simulate --rtl-layers`)")
     p.add_argument("--output", choices=("labels", "scores"), default="labels",
                    help="what the accelerator outputs: the class label (default) or the last layer's integer "
-                        "scores, so a board ensemble averages probabilities (--impl hls)")
+                        "scores, so a board ensemble averages probabilities (--impl hls or rtl)")
 
 
 def build_command(args) -> None:

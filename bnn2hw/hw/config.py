@@ -7,8 +7,9 @@ the final FINN-vs-QONNX check uses (``verify_limit``; None = all), and whether t
 are writable at run time (``runtime_weights``, for posterior ensembles on the board), and how
 layers are implemented (``impl``: FINN's HLS layers, or RTL for every layer), what the
 accelerator outputs (``output``: the class label from FINN's LabelSelect, or the last layer's
-integer scores, so that a board ensemble can average probabilities; scores need ``impl`` hls:
-the stitched RTL top and the UART shell carry labels), and whether the folding for ``fps`` (or
+integer scores, so that a board ensemble can average probabilities; with either ``impl``: the
+stitched RTL top, its Verilator checks and the UART shell carry whichever the graph ends in),
+and whether the folding for ``fps`` (or
 ``folding``) may exceed the board by FINN's analytical estimates (``ignore_estimates``: they run
 about twice Yosys's synthesized LUT counts; ``bnn2hw synth`` then decides whether it fits).
 ``HwError`` is the one exception the stage raises for anything it refuses, with a message meant for the user;
@@ -96,7 +97,3 @@ class BuildConfig:
         except ValueError:
             raise HwError(f"output (--output) must be one of {', '.join(o.value for o in Output)}, "
                           f"got {self.output!r}") from None
-        if self.output == Output.SCORES and self.impl == Impl.RTL:
-            raise HwError("--output scores needs --impl hls: bnn2hw's stitched RTL top, its Verilator checks "
-                          "and the UART shell carry the LabelSelect label; build with --impl hls, or keep "
-                          "--output labels")

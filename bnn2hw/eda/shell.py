@@ -7,8 +7,10 @@ deploy driver's ``UartBackend`` is the host side). 8N1 at ``baud``; CRC is CRC-8
 * host -> board: ``A5``, ``in_bytes`` payload bytes (one image's packed input stream, exactly
   what the driver's ``pack_inputs`` gives for one image: words of ``ceil(IN_WIDTH/8)`` bytes,
   little-endian), ``CRC(payload)``;
-* board -> host: ``5A``, ``out_bytes`` (the packed output stream of that image; a LabelSelect
-  network: one byte, the class index), ``CRC(output bytes)``; or ``EE``, ``code`` (``ERRORS``:
+* board -> host: ``5A``, ``out_bytes`` (the packed output stream of that image: ``OUT_WORDS``
+  words of ``ceil(OUT_WIDTH/8)`` bytes, little-endian; a LabelSelect network: one byte, the class
+  index; a ``--output scores`` build: the last MVAU's accumulators, PE of them a word, as the
+  driver's ``unpack_outputs`` reads them), ``CRC(output bytes)``; or ``EE``, ``code`` (``ERRORS``:
   1 CRC mismatch, 2 timeout inside a frame (a lost byte), 3 framing error, 4 overrun, 5 no START
   where a frame begins). After an error the shell ignores bytes until the line has been quiet
   for ``timeout_cycles``. Only checked frames reach the accelerator, so a lost or corrupted byte
@@ -29,9 +31,11 @@ Contract:
   Verilator (``hw/tb/uart_tb.cpp``: a bit-level UART on both lines) on the raw uint8 ``images``
   sent back to back, then on corrupted frames (``BAD_FRAMES``: a wrong CRC, a flipped payload bit,
   a dropped byte, a stray byte) each followed by a good frame, and writes ``BUILD/shellsim.json``:
-  ``images``, ``label_mismatches`` (replies whose output bytes differ from ``bnn2hw.sim``'s),
+  ``images``, ``label_mismatches`` (replies whose output bytes, label or scores, differ from
+  ``bnn2hw.sim``'s),
   ``error_frames``, ``error_frames_detected`` (right error code), ``recovered`` (good frames after
-  errors answered correctly), ``cycles``, ``cycles_per_image``, ``cycles_per_bit``,
+  errors answered correctly), ``cycles``, ``cycles_per_image``, ``line_cycles_per_image`` (the
+  longer of frame and reply on its line: the UART's bound), ``cycles_per_bit``,
   ``sim_seconds``, ``build_seconds``, ``board_images_per_s_115200`` and ``passed``.
 * ``serve_stream(build_dir, cycles_per_bit)`` starts the model in stream mode on a fresh
   pseudo-terminal and returns ``(process, port)``: a pyserial port name any host program (the
@@ -300,7 +304,7 @@ def simulate_shell(build_dir: Path, images: np.ndarray, cycles_per_bit: int = 8,
     seconds = time.perf_counter() - t0
     report = _compare(parse_replies(board, nout), expected, outputs, len(images))
     ends = when[nout + 1:(nout + 2) * len(images):nout + 2].astype(np.int64)
-    frame_bits = 10 * (params["IN_BYTES"] + 2)
+    frame_bits = 10 * max(params["IN_BYTES"] + 2, nout + 2)  # full duplex: the longer direction bounds
     report.update(cycles=int(run.stdout.split()[-1]), cycles_per_bit=cycles_per_bit,
                   cycles_per_image=round(float(np.diff(ends).mean()), 2) if len(ends) > 1 else None,
                   line_cycles_per_image=frame_bits * cycles_per_bit, frame_bytes=params["IN_BYTES"] + 2,

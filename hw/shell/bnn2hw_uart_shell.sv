@@ -1,4 +1,4 @@
-// bnn2hw_uart_shell: a board shell around the stitched accelerator: UART in, labels out.
+// bnn2hw_uart_shell: a board shell around the stitched accelerator: UART in, labels or scores out.
 //
 // Ports: `clk` (the board clock, CLK_HZ), `uart_rx` / `uart_tx` (8N1 at BAUD, idle high),
 // `led[7:0]`. The accelerator is reached through `bnn2hw_shell_accelerator`, a per-build
@@ -11,7 +11,8 @@
 //   host -> board:  A5, IN_BYTES payload bytes (one image's packed input stream: IN_BYTES /
 //                   IN_WORD_BYTES words of IN_WORD_BYTES bytes each, little-endian), CRC(payload)
 //   board -> host:  5A, OUT_WORDS * OUT_WORD_BYTES output bytes (the packed output stream; for a
-//                   LabelSelect network one byte: the class index), CRC(output bytes)
+//                   LabelSelect network one byte: the class index; for a scores build the last
+//                   layer's accumulators, each word little-endian), CRC(output bytes)
 //               or  EE, code: 1 CRC mismatch, 2 timeout (line quiet for TIMEOUT_CYCLES inside a
 //                   frame: a lost byte), 3 framing error, 4 overrun, 5 no START where a frame
 //                   begins. After an error the shell discards bytes until the line has been
@@ -19,8 +20,9 @@
 //                   accelerator, so a lost or corrupted byte gives an error reply, never a
 //                   wrong label. Replies come in frame order; frames may be sent back to back
 //                   (up to TOKENS - 1 unanswered).
-// LEDs: [3:0] low nibble of the last label, [4] last frame good, [5] last frame an error,
-// [6] a frame is being received, [7] heartbeat (about 1 Hz).
+// LEDs: [3:0] low nibble of the last reply's first output byte (the label; a scores build: the
+// low bits of score 0), [4] last frame good, [5] last frame an error, [6] a frame is being
+// received, [7] heartbeat (about 1 Hz).
 // Latency (cycles, D = DIVISOR): a frame of B = IN_BYTES + 2 bytes takes 10*B*D cycles on the
 // line; its reply starts about 3 cycles + the accelerator's latency after the CRC byte's stop
 // bit and takes 10*(OUT_BYTES + 2)*D cycles.

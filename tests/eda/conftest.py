@@ -22,13 +22,18 @@ requires_verilator = pytest.mark.skipif(shutil.which("verilator") is None,
                                         reason="Verilator not installed (apt-get install verilator)")
 
 
-def rtl_build(root: Path, name: str, input_bits: int, in_shape, dataset: str, fps: float, seed: int,
-              runtime_weights: bool = False) -> Path:
-    """``model.onnx`` of a random-weight topology, built with ``--impl rtl`` to code generation."""
+def rtl_build(root: Path, name: str, input_bits: int, in_shape, dataset: str, fps: float | None, seed: int,
+              runtime_weights: bool = False, output: str = "labels", folding: dict | None = None) -> Path:
+    """``model.onnx`` of a random-weight topology, built with ``--impl rtl`` to code generation
+    (for the rate ``fps``, or with the FINN ``folding`` given as a dict)."""
     random_model_onnx(root / "model.onnx", name, input_bits, in_shape, 10, seed)
     (root / "verify.json").write_text(json.dumps({"dataset": dataset, "label_mismatches": 0}))
-    build(root, board="pynq-z2", fps=fps, verify_limit=20, impl="rtl", runtime_weights=runtime_weights,
-          log=lambda _: None)
+    folding_file = None
+    if folding is not None:
+        folding_file = root.parent / f"{root.name}-folding.json"
+        folding_file.write_text(json.dumps(folding))
+    build(root, board="pynq-z2", fps=fps, folding=folding_file, verify_limit=20, impl="rtl",
+          runtime_weights=runtime_weights, output=output, log=lambda _: None)
     return root
 
 
@@ -41,6 +46,19 @@ def tfc_rtl(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tfc8_rtl(tmp_path_factory) -> Path:
     return rtl_build(tmp_path_factory.mktemp("tfc8_rtl"), "tfc", 8, (1, 8, 8), "digits", 200_000, seed=22)
+
+
+# the last MVAU with 5 lanes: two 40-bit words of 8-bit popcounts per image (two uint32 chunks each)
+TFC_SCORES_FOLDING = {"Defaults": {}, "Thresholding_rtl_0": {"PE": 1},
+                      **{f"MVAUBinary_rtl_{i}": {"PE": 2, "SIMD": 8} for i in range(3)},
+                      "MVAUBinary_rtl_3": {"PE": 5, "SIMD": 2}}
+
+
+@pytest.fixture(scope="session")
+def tfc_scores_rtl(tmp_path_factory) -> Path:
+    """TFC (1-bit input) built with ``--output scores``, runtime weights and a 5-lane last layer."""
+    return rtl_build(tmp_path_factory.mktemp("tfc_scores_rtl"), "tfc", 1, (1, 8, 8), "digits", None, seed=31,
+                     runtime_weights=True, output="scores", folding=TFC_SCORES_FOLDING)
 
 
 def digits_test_images(limit: int | None = None) -> np.ndarray:

@@ -4,7 +4,8 @@ the last layer's integer scores, equal to ``bnn2hw.sim``'s and ``model.onnx``'s.
 One TFC on digits (random weights, 1-bit input, runtime weights, a 5-lane last layer: two 40-bit
 output words per image), with random stalls; posterior samples over AXI-lite with their averaged
 probabilities; the UART shell's reply bytes and the deploy driver's uart backend; and negative
-controls (a mutated model.onnx, the wrong weights written over AXI-lite) that must fail.
+controls (a mutated model.onnx, the wrong weights written over AXI-lite) that must fail. The
+decoding of output words is also checked alone, for signed and multi-chunk words, without Verilator.
 """
 
 from __future__ import annotations
@@ -28,9 +29,28 @@ from bnn2hw.sim.ensemble import ensemble_metrics
 from tests.eda.conftest import digits_test_images, requires_verilator
 from tests.eda.test_rtlsim import make_weight_samples
 
-pytestmark = requires_verilator
 
 
+@pytest.mark.parametrize("name, elems", [("INT12", 3), ("INT8", 5), ("UINT7", 10), ("INT16", 1)])
+def test_output_words_decode_to_the_values_packed(name, elems):
+    """``output_values`` inverts FINN's packing for signed, odd-width and multi-chunk words (no Verilator)."""
+    from types import SimpleNamespace
+
+    from bnn2hw.eda.rtl_layers import stream_words
+    from bnn2hw.sim.datatypes import int_type
+    dtype = int_type(name)
+    values = np.random.default_rng(7).integers(dtype.min, dtype.max + 1, (6, 2 * elems))
+    width = -(-elems * dtype.bits // 8) * 8
+    words = stream_words(values, dtype, elems, width)                    # (6, 2, chunks), as the testbench returns
+    kernel = SimpleNamespace(output_type=dtype, out_word_elems=lambda: elems)
+    decoded = rtlsim.output_values(words.reshape(-1, words.shape[-1]), kernel, 6)
+    assert np.array_equal(decoded, values)
+    mutated = words.copy()
+    mutated[0, 0, 0] ^= 1
+    assert not np.array_equal(rtlsim.output_values(mutated.reshape(-1, words.shape[-1]), kernel, 6), values)
+
+
+@requires_verilator
 def test_stitched_scores_equal_sim_and_model_onnx(tfc_scores_rtl):
     last = json.loads((tfc_scores_rtl / "hw" / "rtl" / "manifest.json").read_text())["nodes"][-1]
     assert last["op_type"] == "MVAUBinary_rtl" and last["out_elems"] == 5 and last["out_width"] == 40
@@ -50,6 +70,7 @@ def test_stitched_scores_equal_sim_and_model_onnx(tfc_scores_rtl):
     assert report["reference_score_mismatches"] == 0
 
 
+@requires_verilator
 def test_mutated_model_onnx_is_caught(tfc_scores_rtl, tmp_path, capsys):
     """Negative control: one weight of model.onnx's last layer flipped changes every image's score
     of that class by 2, which the RTL does not compute; the check must fail (exit status 1)."""
@@ -68,6 +89,7 @@ def test_mutated_model_onnx_is_caught(tfc_scores_rtl, tmp_path, capsys):
     assert "40 score mismatches with model.onnx" in capsys.readouterr().err
 
 
+@requires_verilator
 def test_scores_ensemble_over_axilite_equals_per_sample_simulation(tfc_scores_rtl, capsys):
     make_weight_samples(tfc_scores_rtl, 3)
     assert cli.main(["simulate", str(tfc_scores_rtl), "--rtl", "--ensemble", "3", "--limit", "100"]) == 0
@@ -85,6 +107,7 @@ def test_scores_ensemble_over_axilite_equals_per_sample_simulation(tfc_scores_rt
     assert ens["nll"] == round(expected["nll"], 6) and ens["accuracy"] == round(expected["accuracy"], 6)
 
 
+@requires_verilator
 def test_wrong_weights_over_axilite_are_caught(tfc_scores_rtl, monkeypatch):
     """Negative control: the mode's weights written before every pass while each sample's simulation
     is expected: word mismatches, and averaged probabilities unlike the simulator's."""
@@ -98,6 +121,7 @@ def test_wrong_weights_over_axilite_are_caught(tfc_scores_rtl, monkeypatch):
     assert ens["probabilities_max_abs_difference"] > 1e-3
 
 
+@requires_verilator
 def test_uart_shell_replies_with_the_scores(tfc_scores_rtl):
     params = shell.sim_parameters(tfc_scores_rtl, 8)
     assert params["OUT_WIDTH"] == 40 and params["OUT_WORDS"] == 2 and shell.out_bytes(params) == 10
@@ -111,6 +135,7 @@ def test_uart_shell_replies_with_the_scores(tfc_scores_rtl):
     assert report["reply_bytes"] == 12
 
 
+@requires_verilator
 def test_driver_uart_backend_decodes_the_scores(tfc_scores_rtl, tmp_path):
     pytest.importorskip("serial")
     from bnn2hw.deploy.package import load_driver

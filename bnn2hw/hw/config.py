@@ -9,9 +9,9 @@ layers are implemented (``impl``: FINN's HLS layers, or RTL for every layer), wh
 accelerator outputs (``output``: the class label from FINN's LabelSelect, or the last layer's
 integer scores, so that a board ensemble can average probabilities; with either ``impl``: the
 stitched RTL top, its Verilator checks and the UART shell carry whichever the graph ends in),
-and whether the folding for ``fps`` (or
-``folding``) may exceed the board by FINN's analytical estimates (``ignore_estimates``: they run
-about twice Yosys's synthesized LUT counts; ``bnn2hw synth`` then decides whether it fits).
+and whether the folding for ``fps`` (or ``folding``) may exceed the board by FINN's analytical
+estimates (``ignore_estimates``: they run about twice Yosys's synthesized LUT counts;
+``bnn2hw synth`` then decides whether it fits).
 ``HwError`` is the one exception the stage raises for anything it refuses, with a message meant for the user;
 ``BuildCheckFailed`` is the ``HwError`` for a check that ran and failed (exit status 1).
 """

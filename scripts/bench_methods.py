@@ -12,7 +12,8 @@ Usage: PYTHONPATH=. python scripts/bench_methods.py [--epochs 10] [--seeds 3] [-
        [--methods ste,bayesbinn,...] [--lns-epochs 2] [--continual-epochs 2] [--authors-epochs 100]
        [--continual-presets binary,authors] [--tasks 5] [--samples 20] [--no-continual] [--out DIR]
        [--no-write]
-A run whose ``bench_run.json`` is already in ``--out`` (same options assumed) is reused, so the
+A run whose ``bench_run.json`` is already in ``--out`` (same options assumed) is reused, and so is a
+continual sequence whose ``continual.json`` has the same epochs per task and tasks, so the
 methods can be measured in several calls and tabulated together by the last.
 """
 
@@ -128,6 +129,18 @@ def continual_table(result: dict) -> str:
     return "\n".join(out)
 
 
+def _finished_continual(run: Path, epochs: int, tasks: int) -> dict | None:
+    """An earlier call's ``continual.json`` in ``run`` with the same epochs per task and tasks, else None."""
+    path = run / "continual.json"
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    if result.get("epochs_per_task") != epochs or result.get("tasks") != tasks:
+        return None
+    print(f"reusing {path}", flush=True)
+    return result
+
+
 def run_continual_preset(args, out: Path, preset: str) -> tuple[dict, str]:
     """One continual preset's sequence for BayesBiNN and STE, and its tables."""
     if preset == "binary":
@@ -141,8 +154,10 @@ def run_continual_preset(args, out: Path, preset: str) -> tuple[dict, str]:
                 f"{config.temperature:g}, BayesBiNN lr {method_lr(config, 'bayesbinn', preset):g}, "
                 f"{config.test_samples}-sample predictive" + (", as published" if args.authors_epochs == 100 else
                 f"; {args.authors_epochs} epochs per task instead of their 100") + "; not hardware")
-    result = train_continual(config, out / f"continual-{preset}", f"permuted:{args.tasks}", log=lambda _: None,
-                             preset=preset)
+    result = _finished_continual(out / f"continual-{preset}", config.epochs, args.tasks)
+    if result is None:
+        result = train_continual(config, out / f"continual-{preset}", f"permuted:{args.tasks}", log=lambda _: None,
+                                 preset=preset)
     return result, (f"\nContinual learning, preset `{preset}`, permuted {args.dataset} ({args.tasks} tasks, task 1 "
                     f"unpermuted), {config.epochs} epochs per task: {what}; see bnn2hw.train.continual."
                     f"\n\n{continual_table(result)}")

@@ -86,7 +86,7 @@ class BuildConfig:
         if not 0 < self.max_utilization <= 1:
             raise HwError(f"max_utilization must be in (0, 1], got {self.max_utilization}")
         if self.verify_limit is not None and self.verify_limit < 0:
-            raise HwError(f"verify_limit must be >= 0, got {self.verify_limit}")
+            raise HwError(f"verify_limit (--verify-limit) must be >= 0, got {self.verify_limit}")
         object.__setattr__(self, "stop_after", Stage(self.stop_after))
         try:
             object.__setattr__(self, "impl", Impl(self.impl))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bnn2hw import pipeline
+from bnn2hw.hw import BuildConfig
 
 
 def add_compile_parser(sub) -> None:
@@ -78,11 +79,20 @@ def add_build_parser(sub) -> None:
 
 
 def build_command(args) -> None:
-    print_build(pipeline.run_build(args.build_dir, args.board, args.fps, args.clock_mhz, args.folding,
-                                    args.verify_limit, args.runtime_weights, impl=args.impl,
-                                    baud=args.baud, model=args.model, input_scale=args.input_scale,
-                                    dataset=args.dataset, data_dir=args.data_dir, force=args.force,
-                                    ignore_estimates=args.ignore_estimates, output=args.output))
+    config = BuildConfig(board=args.board, fps=args.fps, clock_mhz=args.clock_mhz, folding=args.folding,
+                         verify_limit=args.verify_limit, runtime_weights=args.runtime_weights, impl=args.impl,
+                         baud=args.baud, data_dir=args.data_dir, ignore_estimates=args.ignore_estimates,
+                         output=args.output)
+    print_build(pipeline.run_build(args.build_dir, config, source=import_options(args)))
+
+
+def import_options(args) -> pipeline.ImportOptions | None:
+    """``--model`` and the options that only mean something with it (refused without it)."""
+    if args.model is None:
+        if args.input_scale is not None or args.dataset is not None:
+            raise ValueError("--input-scale and --dataset describe an imported model: give them with --model FILE.onnx")
+        return None
+    return pipeline.ImportOptions(args.model, args.input_scale, args.dataset, args.force)
 
 
 def print_build(b: dict) -> None:

@@ -1,18 +1,22 @@
 """Pipeline stages of ``bnn2hw compile`` and ``bnn2hw build``: a run to ``model.onnx`` (and its
 posterior samples), a Brevitas / QONNX import, and ``model.onnx`` to a FINN accelerator
-(``run_compile``, ``check_compile``, ``run_build``, ``run_import``).
+(``run_compile``, ``check_compile``, ``run_build``, ``run_import``). ``run_build`` takes the
+build stage's own frozen ``BuildConfig`` (``bnn2hw.hw.config``) and, for ``--model``, an
+``ImportOptions``; the builds of the posterior samples derive theirs from it (``sample_config``).
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bnn2hw.compile import CompileError, compile_run
 from bnn2hw.data import load_dataset
 from bnn2hw.errors import CheckFailed, OutputDirError
 from bnn2hw.output_dir import check_output_dir, lock_output, replace_on_success
-from bnn2hw.hw import build as build_hw
+from bnn2hw.hw import BuildConfig, build_hw
+from bnn2hw.hw.api import FOLDING_FILE
 from bnn2hw.pipeline.common import BUILD_MARKERS, SAMPLES_DIR, check_count, existing_build, holds, refuse_overwrite, sample_dirs
 
 
@@ -49,32 +53,40 @@ def check_compile(summary: dict) -> None:
             f"{s['images']} images" for name, s in bad) + " (see verify.json)")
 
 
-def run_build(build_dir: Path, board: str = "pynq-z2", fps: float | None = None, clock_mhz: float | None = None,
-              folding: str | None = None, verify_limit: int | None = None, runtime_weights: bool = False,
-              log=print, impl: str = "hls", baud: int = 115200, model: str | None = None,
-              input_scale: str | None = None, dataset: str | None = None, data_dir: str | None = None,
-              force: bool = False, ignore_estimates: bool = False,
-              output: str = "labels") -> dict:
+@dataclass(frozen=True)
+class ImportOptions:
+    """``bnn2hw build --model FILE.onnx``: a Brevitas / QONNX w1a1 export to import into the build
+    directory before building it (``run_import``); ``input_scale`` and ``dataset`` as there, ``force``
+    replaces a compiled ``model.onnx`` already in it. Where the dataset lives and how many of its test
+    images check the import come from the build's ``BuildConfig`` (``data_dir``, ``verify_limit``)."""
+
+    model: str
+    input_scale: str | None = None
+    dataset: str | None = None
+    force: bool = False
+
+
+def run_build(build_dir: Path, config: BuildConfig, log=print, source: ImportOptions | None = None) -> dict:
     """``BUILD/model.onnx`` -> FINN dataflow accelerator in ``BUILD/hw/`` (to code generation without
-    Vivado); every compiled posterior sample in ``BUILD/samples/<k>/`` is built with the same folding.
-    With ``model`` (``--model``: a Brevitas / QONNX w1a1 export) the build directory is made from it
-    first (``run_import``)."""
-    check_count(verify_limit, "--verify-limit")
-    if model is not None:
-        run_import(build_dir, model, input_scale, dataset, data_dir, verify_limit, force, log)
-    elif input_scale is not None or dataset is not None:
-        raise ValueError("--input-scale and --dataset describe an imported model: give them with --model FILE.onnx")
+    Vivado), as ``config`` says; every compiled posterior sample in ``BUILD/samples/<k>/`` is built with
+    the same folding (``sample_config``). With ``source`` (``--model``: a Brevitas / QONNX w1a1 export)
+    the build directory is made from it first (``run_import``)."""
+    check_count(config.verify_limit, "--verify-limit")
+    if source is not None:
+        run_import(build_dir, source.model, source.input_scale, source.dataset, config.data_dir,
+                   config.verify_limit, source.force, log)
     with existing_build(build_dir):
-        summary = build_hw(Path(build_dir), board=board, fps=fps, clock_mhz=clock_mhz, folding=folding,
-                           verify_limit=verify_limit, runtime_weights=runtime_weights, impl=impl, baud=baud,
-                           data_dir=data_dir, ignore_estimates=ignore_estimates, output=output, log=log)
-        folding_json = str(Path(summary["hw_dir"]) / "folding.json")
-        summary["samples"] = [build_hw(d, board=board, clock_mhz=clock_mhz, folding=folding_json,
-                                       verify_limit=verify_limit, runtime_weights=runtime_weights, impl=impl,
-                                       baud=baud, ignore_estimates=ignore_estimates, output=output,
-                                       log=lambda _: None)
-                              for d in sample_dirs(build_dir)]
+        summary = build_hw(Path(build_dir), config, log)
+        samples = sample_config(config, Path(summary["hw_dir"]) / FOLDING_FILE)
+        summary["samples"] = [build_hw(d, samples, lambda _: None) for d in sample_dirs(build_dir)]
     return summary
+
+
+def sample_config(config: BuildConfig, folding_json: Path) -> BuildConfig:
+    """The build of a posterior sample: the mode's, at the mode's folding (so that only the weights
+    differ and the board swaps them at run time), hence no target rate of its own. Its FINN-vs-QONNX
+    check loads the dataset from the default place (``data_dir`` None), as it always has."""
+    return replace(config, folding=str(folding_json), fps=None, data_dir=None)
 
 
 def run_import(build_dir: Path, model: str, input_scale: str | None = None, dataset: str | None = None,

@@ -11,6 +11,7 @@ from pathlib import Path
 from bnn2hw.errors import OutputDirError
 from bnn2hw.output_dir import check_output_dir, lock_output
 from bnn2hw.deploy import deploy
+from bnn2hw.hw.config import BuildConfig, Impl
 from bnn2hw.train import TrainConfig
 from bnn2hw.pipeline.building import check_compile, run_build, run_compile
 from bnn2hw.pipeline.checking import check_rtlsim, check_simulation, run_rtlsim, run_simulate
@@ -22,6 +23,8 @@ DEFAULT_FLOW = TrainConfig(model="tfc", dataset="digits", method="bayesbinn", ep
 FLOW_BOARD = "pynq-z2"
 FLOW_FPS = 100_000  # a folded design (the fully parallel TFC would take most of the board)
 FLOW_SAMPLES = 3  # posterior samples compiled, built (runtime weights), simulated and packaged
+# RTL layers, checked in Verilator; runtime weights, so the samples are written over AXI-lite
+FLOW_BUILD = BuildConfig(board=FLOW_BOARD, fps=FLOW_FPS, runtime_weights=True, impl=Impl.RTL)
 
 
 def run_deploy(build_dir: Path, out_dir: Path, ensemble: int | None = None, test_limit: int | None = None,
@@ -52,7 +55,7 @@ def run_flow(out_dir: Path, progress: bool = True, log=print, force: bool = Fals
     verify = run_compile(run_dir, build_dir, samples=FLOW_SAMPLES, force=force)
     check_compile(verify)
     log(f"building {build_dir}/hw for {FLOW_BOARD} in RTL (and {FLOW_SAMPLES} posterior samples, same folding)")
-    hw = run_build(build_dir, board=FLOW_BOARD, fps=FLOW_FPS, runtime_weights=True, log=log, impl="rtl")
+    hw = run_build(build_dir, FLOW_BUILD, log=log)
     log(f"simulating {build_dir}/hw bit-exactly")
     sim = run_simulate(build_dir, ensemble=FLOW_SAMPLES, log=log)
     check_simulation(sim)

@@ -9,8 +9,9 @@ Contract:
 * ``runtime_words(weights, layer)`` lays an ONNX weight matrix (MW, MH) out as FINN's
   ``MVAU.make_weight_file(w, "decoupled_runtime", f)`` does (finn-plus 1.6.1), as uint32 words
   in file order: memory line ``nf·SF + sf`` holds element (pe, s) = W[sf·SIMD + s, nf·PE + pe]
-  at bits ``(pe·SIMD + s)·WP``, padded to ``2**ceil(log2(width/32))`` words, least significant
-  word first (``package.write_weight_file`` writes them as FINN's ``.dat``);
+  at bits ``(pe·SIMD + s)·WP``, padded to ``2**ceil(log2(width/32))`` words
+  (``bnn2hw.weight_memory.words_per_line``), least significant word first
+  (``package.write_weight_file`` writes them as FINN's ``.dat``);
   ``weights_from_words`` is the inverse (what the simulator loads).
 * ``sample_weights(build_dir, dataflow, layers)`` reads the posterior samples of a build,
   ``BUILD/samples/<k>/hw/dataflow.onnx`` (the layout ``bnn2hw.sim`` uses: each a build of
@@ -22,7 +23,6 @@ Contract:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import onnx
 from onnx import numpy_helper
 
 from bnn2hw.deploy.io_spec import DeployError, datatype_bits, node_attrs, tensor_datatype
+from bnn2hw.weight_memory import words_per_line
 
 SAMPLES_DIR = "samples"
 
@@ -45,8 +46,7 @@ def runtime_layers(dataflow: onnx.ModelProto) -> list[dict]:
                               f"(has {attrs.get('mem_mode')}, TH {attrs.get('TH', 1)})")
         wdt = tensor_datatype(dataflow.graph, node.input[1]) or attrs["weightDataType"]
         pe, simd, mw, mh = (int(attrs[k]) for k in ("PE", "SIMD", "MW", "MH"))
-        width = pe * simd * datatype_bits(wdt)
-        per_line = max(1, 2 ** math.ceil(math.log2(width / 32)))
+        per_line = words_per_line(pe * simd * datatype_bits(wdt))
         lines = (mh // pe) * (mw // simd)
         layers.append({"name": node.name, "index": len(layers), "weights_tensor": node.input[1],
                        "MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "weight_datatype": wdt,

@@ -31,6 +31,7 @@ from bnn2hw.eda.testbench import tb_top
 from bnn2hw.eda.verilator import EdaError
 from bnn2hw.sim.accelerator import Accelerator
 from bnn2hw.sim.packing import pack_words
+from bnn2hw.weight_memory import words_per_line
 
 MANIFEST = Path("hw") / "rtl" / "manifest.json"
 REPORT_FILE = "rtl_layers.json"
@@ -61,7 +62,7 @@ def axi_weight_writes(kernel) -> np.ndarray:
     wp = kernel.weight_type.bits
     bits = ((patterns[..., None] >> np.arange(wp)) & 1).astype(np.uint8).reshape(len(patterns), -1)
     width = bits.shape[1]
-    words = 1 << max(0, (-(-width // 32) - 1).bit_length())
+    words = words_per_line(width)
     padded = np.zeros((len(bits), words * 32), np.uint8)
     padded[:, :width] = bits
     data = np.packbits(padded.reshape(len(bits), words, 32), axis=-1, bitorder="little").view("<u4")[..., 0]

@@ -36,6 +36,7 @@ from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 from qonnx.core.datatype import DataType
 
 from bnn2hw.hw.config import HwError
+from bnn2hw.weight_memory import words_per_line
 
 RTL_DIR = Path(__file__).resolve().parents[3] / "hw" / "rtl"
 RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"
@@ -176,9 +177,7 @@ class MVAUBinary_rtl(_Bnn2hwRtl, MVAU):  # noqa: N801 (FINN's op naming)
         """(lines, 32-bit words per line) of the weight memory (FINN memstream's AXI-lite map)."""
         mw, mh = self.get_nodeattr("MW"), self.get_nodeattr("MH")
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
-        width = pe * simd * self.get_input_datatype(1).bitwidth()
-        words = 1 << max(0, (-(-width // 32) - 1).bit_length())
-        return (mh // pe) * (mw // simd), words
+        return (mh // pe) * (mw // simd), words_per_line(pe * simd * self.get_input_datatype(1).bitwidth())
 
     def core_axilite_width(self) -> int:
         lines, words = self.memory_geometry()

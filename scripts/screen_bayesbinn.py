@@ -1,0 +1,104 @@
+"""Screening of BayesBiNN settings: train one variant, then compare its read-outs, with and without
+batchnorm statistics re-estimated on the mode network.
+
+For each ``NAME=JSON`` variant (TrainConfig options over the benchmark's SFC / Fashion-MNIST,
+10 epochs, seed 0) it trains ``OUT/NAME`` (reused when its checkpoint exists) and prints one line
+per read-out — acc, NLL, ECE, OOD AUROC (digits), and for ensembles the share of test images
+whose label differs from the mode's:
+
+- ``mode``: the mode network with the statistics learnt in training (what ``compile`` emits);
+- ``ensemble``: ``--samples`` posterior samples sharing those statistics (what a board ensemble
+  does: only the weights go over AXI-lite);
+- ``ensemble-own-bn``: every member re-estimates its own statistics (needs per-sample thresholds);
+- ``mode-recal-bn`` / ``ensemble-mode-bn``: statistics re-estimated on the mode network over
+  ``RECAL_BATCHES`` training batches, for the mode and shared by the members.
+
+Usage: PYTHONPATH=. python scripts/screen_bayesbinn.py --out DIR [--samples 20] [--epochs 10]
+       NAME='{"lr": 3e-3, "likelihood_scale": 1000}' ...
+The numbers in BENCHMARKS.md ("BayesBiNN posterior", 10-epoch screening) come from this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bnn2hw.data import load_dataset
+from bnn2hw.train import TrainConfig, train
+from bnn2hw.train.methods import Method, ReadOut, binary_weights, uncertain_share, use_weights
+from bnn2hw.train.metrics import classification_metrics, predictive_entropy
+from bnn2hw.train.pbnet import reestimate_batchnorm
+from bnn2hw.train.uncertainty import auroc, disagreement, load_trained, member_probs, ood_images
+
+RECAL_BATCHES = 100
+
+
+def _scores(probs: np.ndarray, labels: np.ndarray) -> dict:
+    n, entropy = len(labels), predictive_entropy(probs)
+    return {**classification_metrics(probs[:n], labels), "ood_auroc": auroc(entropy[:n], entropy[n:])}
+
+
+def _ensemble(model, latent, images, samples: int, bn_images=None) -> np.ndarray:
+    generator, total = torch.Generator().manual_seed(0), 0.0
+    for k in range(samples):
+        weights = binary_weights(Method.BAYESBINN, latent, ReadOut.SAMPLE, generator)
+        total = total + member_probs(model, weights, images, bn_images, seed=k)
+    return total / samples
+
+
+def screen(run: Path, samples: int) -> dict[str, dict]:
+    ckpt, model = load_trained(run)
+    latent = list(ckpt["latent"])
+    data = load_dataset(ckpt["config"]["dataset"], None, val_fraction=ckpt["config"]["val_split"], seed=0)
+    images = np.concatenate([data.x_test, ood_images("digits", data.x_test, 0)])
+    mode_weights = binary_weights(Method.BAYESBINN, latent, ReadOut.MODE)
+    mode = member_probs(model, mode_weights, images)
+    rows = {"mode": (mode, None), "ensemble": (_ensemble(model, latent, images, samples), mode),
+            "ensemble-own-bn": (_ensemble(model, latent, images, samples, data.x_train), mode)}
+    with use_weights(model, mode_weights):
+        reestimate_batchnorm(model, data.x_train, batches=RECAL_BATCHES, seed=0)
+    recal = member_probs(model, mode_weights, images)
+    rows.update({"mode-recal-bn": (recal, None), "ensemble-mode-bn": (_ensemble(model, latent, images, samples), recal)})
+    n = len(data.x_test)
+    out = {"in_band": uncertain_share(latent)}
+    for name, (probs, reference) in rows.items():
+        out[name] = _scores(probs, data.y_test)
+        if reference is not None:
+            out[name]["disagreement"] = disagreement(probs[:n], reference[:n])
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="+", help="NAME=JSON of TrainConfig options")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    for variant in args.variants:
+        name, _, options = variant.partition("=")
+        run = args.out / name
+        if not (run / "checkpoint.pt").is_file():
+            start = time.perf_counter()
+            config = TrainConfig(**{"model": "sfc", "dataset": "fashion-mnist", "epochs": args.epochs,
+                                    "test_samples": 0, "seed": 0, **json.loads(options or "{}")})
+            train(config, run, progress=False, log=lambda _: None)
+            print(f"{name}: trained in {time.perf_counter() - start:.0f} s", flush=True)
+        result = screen(run, args.samples)
+        print(f"{name}: {100 * result.pop('in_band'):.1f} % of the weights in [0.05, 0.95]")
+        for readout, r in result.items():
+            extra = f" ≠mode {r['disagreement']:.3f}" if "disagreement" in r else ""
+            print(f"  {readout:18s} acc {r['acc']:.4f} NLL {r['nll']:.4f} ECE {r['ece']:.4f} "
+                  f"AUROC {r['ood_auroc']:.4f}{extra}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -85,8 +85,8 @@ def run_build(build_dir: Path, config: BuildConfig, log=print, source: ImportOpt
 def sample_config(config: BuildConfig, folding_json: Path) -> BuildConfig:
     """The build of a posterior sample: the mode's, at the mode's folding (so that only the weights
     differ and the board swaps them at run time), hence no target rate of its own. Its FINN-vs-QONNX
-    check loads the dataset from the default place (``data_dir`` None), as it always has."""
-    return replace(config, folding=str(folding_json), fps=None, data_dir=None)
+    check reads the same data set (``data_dir``) as the mode's."""
+    return replace(config, folding=str(folding_json), fps=None)
 
 
 def run_import(build_dir: Path, model: str, input_scale: str | None = None, dataset: str | None = None,

@@ -30,14 +30,14 @@ def recorded(tmp_path, monkeypatch):
     return tmp_path, calls
 
 
-def test_samples_are_built_at_the_modes_folding(recorded):
+def test_samples_are_built_at_the_modes_folding_and_checked_on_its_data(recorded):
     root, calls = recorded
     config = BuildConfig(board="pynq-z1", fps=5000, clock_mhz=80, verify_limit=3, runtime_weights=True,
                          impl="rtl", data_dir="/data", output="scores")
     summary = pipeline.run_build(root, config, log=lambda _: None)
     assert [d for d, _ in calls] == [root, root / "samples" / "0", root / "samples" / "1"]
     assert calls[0][1] == config
-    sample = replace(config, folding=str(root / "hw" / "folding.json"), fps=None, data_dir=None)
+    sample = replace(config, folding=str(root / "hw" / "folding.json"), fps=None)  # same data set as the mode
     assert [c for _, c in calls[1:]] == [sample, sample] and len(summary["samples"]) == 2
 
 

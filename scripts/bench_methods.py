@@ -1,5 +1,5 @@
 """Method benchmark: STE, BayesBiNN (default preset and the paper's), PBNet, PBNet-S (uniform
-and transferred initialisation), LNS and its plain fine-tuning control on SFC / Fashion-MNIST — accuracy, NLL, ECE (mode and ensemble), OOD AUROC (digits upscaled to 28×28,
+and transferred initialisation; transferred with the per-class BCE loss), LNS and its plain fine-tuning control on SFC / Fashion-MNIST — accuracy, NLL, ECE (mode and ensemble), OOD AUROC (digits upscaled to 28×28,
 predictive entropy), the share of weights with posterior probability in [0.05, 0.95], the
 ensemble's disagreement with the mode network, seconds per epoch; mean ± sd over seeds — and
 continual-learning matrices (permuted Fashion-MNIST) for BayesBiNN and STE, for each preset of
@@ -44,9 +44,11 @@ QUIET = dict(progress=False, log=lambda _: None)
 METHODS = {"ste": {"method": "ste"}, "bayesbinn": {"method": "bayesbinn"},
            "bayesbinn-paper": {"method": "bayesbinn", "preset": "paper"}, "pbnet": {"method": "pbnet"},
            "pbnet-s": {"method": "pbnet-s"}, "pbnet-s-transfer": {"method": "pbnet-s"},
+           "pbnet-s-transfer-bce": {"method": "pbnet-s", "pbnet_loss": "bce"},
            "lns": {"method": "lns"}, "ste-finetune": {"method": "ste"}}
 # name -> the option giving its epochs: LNS and its control (plain STE fine-tuning) get the same extra epochs
-FROM_STE = {"lns": "lns_epochs", "ste-finetune": "lns_epochs", "pbnet-s-transfer": "epochs"}
+FROM_STE = {"lns": "lns_epochs", "ste-finetune": "lns_epochs", "pbnet-s-transfer": "epochs",
+            "pbnet-s-transfer-bce": "epochs"}
 KEYS = ("acc", "nll", "ece", "ood_auroc")
 
 
@@ -195,6 +197,7 @@ def targets_text(rows: list[dict], continual: dict | None) -> str:
                          f"(target ≥ +5): {'met' if gap >= 0.05 else 'MISSED'}")
     for a, b, what in (("pbnet-s-transfer", "pbnet", "PBNet-S (transferred init) vs PBNet"),
                        ("pbnet-s-transfer", "ste", "PBNet-S (transferred init) vs STE"),
+                       ("pbnet-s-transfer-bce", "ste", "PBNet-S (transferred init, per-class BCE) vs STE"),
                        ("lns", "ste-finetune", "LNS vs plain fine-tuning (same extra epochs)")):
         if a in by and b in by:
             lines.append(f"- {what}: mode accuracy {_difference(by[a], by[b], 'mode_acc')}"
@@ -237,7 +240,7 @@ def main() -> int:
         ctable += text
     targets = targets_text(summary, continual)
     print(ctable + "\n" + targets)
-    lns = (f" (lns and ste-finetune: {args.lns_epochs} more epochs on the STE run; pbnet-s-transfer: initialised "
+    lns = (f" (lns and ste-finetune: {args.lns_epochs} more epochs on the STE run; pbnet-s-transfer(-bce): initialised "
            f"from it)" if set(FROM_STE) & set(args.methods) else "")
     pbnet = " (PBNet members re-estimate batchnorm statistics on 10 training batches)" if "pbnet" in args.methods else ""
     text = (f"{args.model} on {args.dataset}, {args.epochs} epochs per method{lns}, default learning rates, seeds "

@@ -32,24 +32,12 @@ import torch
 from bnn2hw.data import load_dataset
 from bnn2hw.train import TrainConfig, train
 from bnn2hw.train.methods import Method, ReadOut, binary_weights, uncertain_share, use_weights
-from bnn2hw.train.metrics import classification_metrics, predictive_entropy
 from bnn2hw.train.pbnet import reestimate_batchnorm
-from bnn2hw.train.uncertainty import auroc, disagreement, load_trained, member_probs, ood_images
+from bnn2hw.train.uncertainty import (
+    disagreement, ensemble_probs, load_trained, member_probs, ood_images, readout_scores,
+)
 
 RECAL_BATCHES = 100
-
-
-def _scores(probs: np.ndarray, labels: np.ndarray) -> dict:
-    n, entropy = len(labels), predictive_entropy(probs)
-    return {**classification_metrics(probs[:n], labels), "ood_auroc": auroc(entropy[:n], entropy[n:])}
-
-
-def _ensemble(model, latent, images, samples: int, bn_images=None) -> np.ndarray:
-    generator, total = torch.Generator().manual_seed(0), 0.0
-    for k in range(samples):
-        weights = binary_weights(Method.BAYESBINN, latent, ReadOut.SAMPLE, generator)
-        total = total + member_probs(model, weights, images, bn_images, seed=k)
-    return total / samples
 
 
 def screen(run: Path, samples: int) -> dict[str, dict]:
@@ -59,16 +47,18 @@ def screen(run: Path, samples: int) -> dict[str, dict]:
     images = np.concatenate([data.x_test, ood_images("digits", data.x_test, 0)])
     mode_weights = binary_weights(Method.BAYESBINN, latent, ReadOut.MODE)
     mode = member_probs(model, mode_weights, images)
-    rows = {"mode": (mode, None), "ensemble": (_ensemble(model, latent, images, samples), mode),
-            "ensemble-own-bn": (_ensemble(model, latent, images, samples, data.x_train), mode)}
+
+    def ensemble(bn_images=None):  # generator seed 0: the draws of a seed-0 run's uncertainty report
+        return ensemble_probs(model, Method.BAYESBINN, latent, images, samples, 0, bn_images)
+    rows = {"mode": (mode, None), "ensemble": (ensemble(), mode), "ensemble-own-bn": (ensemble(data.x_train), mode)}
     with use_weights(model, mode_weights):
         reestimate_batchnorm(model, data.x_train, batches=RECAL_BATCHES, seed=0)
     recal = member_probs(model, mode_weights, images)
-    rows.update({"mode-recal-bn": (recal, None), "ensemble-mode-bn": (_ensemble(model, latent, images, samples), recal)})
+    rows.update({"mode-recal-bn": (recal, None), "ensemble-mode-bn": (ensemble(), recal)})
     n = len(data.x_test)
     out = {"in_band": uncertain_share(latent)}
     for name, (probs, reference) in rows.items():
-        out[name] = _scores(probs, data.y_test)
+        out[name] = readout_scores(probs, n, data.y_test)
         if reference is not None:
             out[name]["disagreement"] = disagreement(probs[:n], reference[:n])
     return out

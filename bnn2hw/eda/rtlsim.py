@@ -278,10 +278,10 @@ def _averaged_probabilities(build_dir: Path, passes: list, true_labels: np.ndarr
     """A scores ensemble: the members' softmax(output_scale · score) averaged, from the RTL's scores and
     from ``bnn2hw.sim``'s (what ``bnn2hw simulate --ensemble`` and the driver's ``--ensemble`` average)."""
     from bnn2hw.sim.api import output_scale_for
-    from bnn2hw.sim.ensemble import ensemble_metrics, probabilities
+    from bnn2hw.sim.ensemble import average_probabilities, ensemble_metrics
     scale, source = output_scale_for(build_dir)
-    rtl = np.mean([probabilities(p["rtl"].scores, scale) for p in passes], axis=0)
-    sim = np.mean([probabilities(p["sim"].scores, scale) for p in passes], axis=0)
+    rtl = average_probabilities([p["rtl"].scores for p in passes], scale)
+    sim = average_probabilities([p["sim"].scores for p in passes], scale)
     out = {"output_scale": scale, "output_scale_source": source,
            "probabilities_max_abs_difference": float(np.abs(rtl - sim).max(initial=0.0)),
            "label_mismatches_with_sim_ensemble": int((top1(rtl) != top1(sim)).sum())}

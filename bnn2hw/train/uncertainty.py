@@ -11,6 +11,8 @@ Contract:
 - ``ood_images(kind, like, seed)``: ``digits`` (sklearn digits, nearest-neighbour upscaled by
   ⌊H/8⌋ and zero-padded to ``like``'s H×W) or ``permuted`` (``like``'s raw pixels, one random
   permutation of pixel positions).
+- ``readout_scores(probs, n_in, labels)``: one read-out's metrics over test images followed by
+  OOD images (what ``uncertainty.json`` holds per read-out).
 - ``reliability_diagram(probs, labels, path)``: accuracy vs confidence in the 15 ECE bins, PNG.
 - ``uncertainty_report(run_dir, out_dir, ood=..., samples=...)``: for a run directory,
   ``uncertainty.json`` (mode and ensemble acc/NLL/ECE, OOD AUROC from predictive entropy; for
@@ -168,11 +170,11 @@ def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "d
     outliers = ood_images(ood, data.x_test, seed)
     images = np.concatenate([data.x_test, outliers])
     mode = member_probs(model, binary_weights(method, latent, ReadOut.MODE), images)
-    readouts = {"mode": _scores(mode, len(data.x_test), data.y_test)}
+    readouts = {"mode": readout_scores(mode, len(data.x_test), data.y_test)}
     if METHODS[method].probabilistic and samples > 0:
         bn_images = data.x_train if method in NEEDS_BN_REESTIMATION else None
         ens = ensemble_probs(model, method, latent, images, samples, seed, bn_images)
-        readouts["ensemble"] = {**_scores(ens, len(data.x_test), data.y_test), "samples": samples,
+        readouts["ensemble"] = {**readout_scores(ens, len(data.x_test), data.y_test), "samples": samples,
                                 "disagreement": disagreement(ens[:len(data.x_test)], mode[:len(data.x_test)])}
     best = "ensemble" if "ensemble" in readouts else "mode"
     out_dir = Path(out_dir or run_dir)
@@ -192,6 +194,8 @@ def disagreement(probs: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean(probs.argmax(1) != reference.argmax(1))) if len(probs) else 0.0
 
 
-def _scores(probs: np.ndarray, n_in: int, labels: np.ndarray) -> dict:
+def readout_scores(probs: np.ndarray, n_in: int, labels: np.ndarray) -> dict:
+    """acc/NLL/ECE/entropy of the first ``n_in`` rows (the test split, ``labels``) and the OOD AUROC
+    of predictive entropy, the rows after them being the out-of-distribution images."""
     entropy = predictive_entropy(probs)
     return {**classification_metrics(probs[:n_in], labels), "ood_auroc": auroc(entropy[:n_in], entropy[n_in:])}

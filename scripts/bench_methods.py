@@ -8,7 +8,7 @@ experiment, ``--authors-epochs`` per task, 100 as published). Prints tables and
 writes them into BENCHMARKS.md: key ``bench_methods`` for the full run, key ``bench_posterior``
 when ``--methods`` picks a subset or ``--no-continual`` is given.
 
-Usage: PYTHONPATH=. python scripts/bench_methods.py [--epochs 10] [--seeds 3] [--jobs 1]
+Usage: PYTHONPATH=. python scripts/bench_methods.py [--epochs 10] [--seeds 3] [--first-seed 0] [--jobs 1]
        [--methods ste,bayesbinn,...] [--lns-epochs 2] [--continual-epochs 2] [--authors-epochs 100]
        [--continual-presets binary,authors] [--tasks 5] [--samples 20] [--no-continual] [--out DIR]
        [--no-write]
@@ -80,7 +80,8 @@ def run_methods(args, out: Path) -> list[dict]:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = []
         for stage in ([n for n in args.methods if n not in FROM_STE], [n for n in args.methods if n in FROM_STE]):
-            jobs = [pool.submit(run_one, n, seed, args, out) for n in stage for seed in range(args.seeds)]
+            seeds = range(args.first_seed, args.first_seed + args.seeds)
+            jobs = [pool.submit(run_one, n, seed, args, out) for n in stage for seed in seeds]
             rows += [job.result() for job in jobs]
     return rows
 
@@ -143,6 +144,25 @@ def _finished_continual(run: Path, epochs: int, tasks: int) -> dict | None:
     return result
 
 
+def continual_one(config, run: Path, scenario: str, method: str, preset: str) -> dict:
+    """One method's sequence in its own process, on one thread; its progress lines go to stdout."""
+    torch.set_num_threads(1)
+    return train_continual(config, run, scenario, methods=(method,), preset=preset,
+                           log=lambda line: print(f"[{preset} {method}] {line}", flush=True))
+
+
+def continual_in_parallel(config, run: Path, args, preset: str) -> dict:
+    """BayesBiNN's and STE's sequences (``args.jobs`` at a time), merged into ``run/continual.json``."""
+    scenario = f"permuted:{args.tasks}"
+    with ProcessPoolExecutor(max_workers=min(args.jobs, 2)) as pool:
+        jobs = {m: pool.submit(continual_one, config, run / f"{m}-sequence", scenario, m, preset)
+                for m in ("bayesbinn", "ste")}
+        parts = {m: job.result() for m, job in jobs.items()}
+    result = {**parts["bayesbinn"], "methods": {m: part["methods"][m] for m, part in parts.items()}}
+    (run / "continual.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
 def run_continual_preset(args, out: Path, preset: str) -> tuple[dict, str]:
     """One continual preset's sequence for BayesBiNN and STE, and its tables."""
     if preset == "binary":
@@ -158,8 +178,7 @@ def run_continual_preset(args, out: Path, preset: str) -> tuple[dict, str]:
                 f"; {args.authors_epochs} epochs per task instead of their 100") + "; not hardware")
     result = _finished_continual(out / f"continual-{preset}", config.epochs, args.tasks)
     if result is None:
-        result = train_continual(config, out / f"continual-{preset}", f"permuted:{args.tasks}", log=lambda _: None,
-                                 preset=preset)
+        result = continual_in_parallel(config, out / f"continual-{preset}", args, preset)
     return result, (f"\nContinual learning, preset `{preset}`, permuted {args.dataset} ({args.tasks} tasks, task 1 "
                     f"unpermuted), {config.epochs} epochs per task: {what}; see bnn2hw.train.continual."
                     f"\n\n{continual_table(result)}")
@@ -212,6 +231,8 @@ def main() -> int:
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+seeds-1 (a confirmation "
+                        "on fresh seeds: give it with --no-write and another --out)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each on one thread)")
     parser.add_argument("--methods", type=lambda t: t.split(","), default=list(METHODS))
     parser.add_argument("--lns-epochs", type=int, default=2)
@@ -230,7 +251,7 @@ def main() -> int:
                      f"got {', '.join(args.methods)}")
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_methods-"))
     start = time.perf_counter()
-    reused = sum((out / f"{n}-{seed}" / "bench_run.json").is_file() for n in args.methods for seed in range(args.seeds))
+    reused = sum((out / f"{n}-{seed}" / "bench_run.json").is_file() for n in args.methods for seed in range(args.first_seed, args.first_seed + args.seeds))
     summary = summarise(run_methods(args, out))
     table = methods_table(summary)
     print(table, flush=True)
@@ -244,7 +265,7 @@ def main() -> int:
            f"from it)" if set(FROM_STE) & set(args.methods) else "")
     pbnet = " (PBNet members re-estimate batchnorm statistics on 10 training batches)" if "pbnet" in args.methods else ""
     text = (f"{args.model} on {args.dataset}, {args.epochs} epochs per method{lns}, default learning rates, seeds "
-            f"0..{args.seeds - 1} (mean ± sd); ensembles of {args.samples} posterior samples{pbnet}; OOD = sklearn digits upscaled ×3 and zero-padded to 28×28, scored by predictive entropy. "
+            f"{args.first_seed}..{args.first_seed + args.seeds - 1} (mean ± sd); ensembles of {args.samples} posterior samples{pbnet}; OOD = sklearn digits upscaled ×3 and zero-padded to 28×28, scored by predictive entropy. "
             f"bayesbinn = the default preset ({TrainConfig().preset}), bayesbinn-paper = the authors' settings. "
             f"'ens. ≠ mode': share of test images whose ensemble label differs from the mode network's. "
             f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.jobs} runs at a time on "

@@ -6,8 +6,9 @@ For each ``NAME=JSON`` variant (TrainConfig options over the benchmark's SFC / F
 per read-out — acc, NLL, ECE, OOD AUROC (digits), and for ensembles the share of test images
 whose label differs from the mode's:
 
-- ``mode``: the mode network with the statistics learnt in training (what ``compile`` emits);
-- ``ensemble``: ``--samples`` posterior samples sharing those statistics (what a board ensemble
+- ``mode``: the mode network with the checkpoint's statistics (what ``compile`` emits: those
+  learnt in training, or with ``mode_batchnorm_share`` the mode-and-samples population's);
+- ``ensemble``: ``--samples`` posterior samples sharing the checkpoint's statistics (what a board ensemble
   does: only the weights go over AXI-lite);
 - ``ensemble-own-bn``: every member re-estimates its own statistics (needs per-sample thresholds);
 - ``mode-recal-bn`` / ``ensemble-mode-bn``: statistics re-estimated on the mode network over
@@ -32,7 +33,7 @@ import torch
 from bnn2hw.data import load_dataset
 from bnn2hw.train import TrainConfig, train
 from bnn2hw.train.methods import Method, ReadOut, binary_weights, uncertain_share, use_weights
-from bnn2hw.train.pbnet import reestimate_batchnorm
+from bnn2hw.train.batchnorm import reestimate_batchnorm
 from bnn2hw.train.uncertainty import (
     disagreement, ensemble_probs, load_trained, member_probs, ood_images, readout_scores,
 )

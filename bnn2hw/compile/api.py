@@ -29,7 +29,7 @@ from bnn2hw.data import DatasetError, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, OutputScale, build_model
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into
 from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, uncertain_share, use_weights
-from bnn2hw.train.pbnet import reestimate_batchnorm
+from bnn2hw.train.batchnorm import reestimate_batchnorm
 from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION, member_bn_seed
 
 MODEL_FILE, VERIFY_FILE = "model.onnx", "verify.json"

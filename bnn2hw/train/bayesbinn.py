@@ -44,6 +44,14 @@ and s sets how many weights stay uncertain. The ``calibrated`` preset (c = 1, s 
 mode network near STE's; the screening runs (``scripts/screen_bayesbinn.py``) and the benchmark
 are in BENCHMARKS.md ("BayesBiNN posterior").
 
+Batchnorm statistics. Training's running statistics follow the samples of the last steps; the
+mode network (sign λ, no uncertain weight flipped) computes differently, and re-estimating the
+statistics on it alone lifts its accuracy but costs the ensemble, whose members share the
+compiled thresholds on the board. The preset's ``mode_batchnorm_share`` (0.25) sets them after
+training to the mixture moments of the two populations that use them, a quarter mode network and
+three quarters fresh posterior samples (``bnn2hw.train.uncertainty.population_batchnorm``):
+mode and ensemble keep sharing one set of statistics, and so one set of thresholds.
+
 Parameter groups: a group with ``binary=True`` follows the rule above and its tensors must be
 the ``weight`` of binary layers read without sign (``binarize_weights=False``). Every other
 group (batchnorm affine, output scale) is updated by Adam with the same sampled gradients,

@@ -51,6 +51,7 @@ class TrainConfig:
     scale_bound: float | None = None       # natural-gradient scale (1-w²)/(τ(1-μ²)) capped here
     lambda_bound: float | None = None      # |λ| clipped to this after every step
     kl_weight: float | None = None         # strength of the pull towards the prior
+    mode_batchnorm_share: float | None = None  # batchnorm stats after training: mode's share, samples' the rest
     test_samples: int = 10           # K of the Bernoulli ensemble at test time
     val_split: float = 0.1
     data_dir: str | None = None
@@ -74,26 +75,30 @@ class TrainConfig:
         _check_numbers(self)
 
 
-# (field, lowest allowed, whether the lowest is allowed, highest allowed or None); all must be finite
-NUMBER_RANGES = [("lr", 0.0, False, None), ("bn_lr", 0.0, True, None), ("temperature", 0.0, False, None),
-                 ("mc_samples", 1, True, None), ("momentum", 0.0, True, 1.0), ("lambda_init", 0.0, True, None),
-                 ("likelihood_scale", 0.0, False, None), ("lambda_bound", 0.0, False, None),
-                 ("scale_bound", 0.0, False, None), ("kl_weight", 0.0, True, None),
-                 ("val_split", 0.0, True, 1.0), ("seed", 0, True, None), ("lns_noise_rate", 0.0, True, 0.5),
-                 ("lns_weight", 0.0, True, None)]
+# (field, lowest, whether the lowest is allowed, highest or None, whether the highest is allowed); all finite
+NUMBER_RANGES = [("lr", 0.0, False, None, False), ("bn_lr", 0.0, True, None, False),
+                 ("temperature", 0.0, False, None, False), ("mc_samples", 1, True, None, False),
+                 ("momentum", 0.0, True, 1.0, False), ("lambda_init", 0.0, True, None, False),
+                 ("likelihood_scale", 0.0, False, None, False), ("lambda_bound", 0.0, False, None, False),
+                 ("scale_bound", 0.0, False, None, False), ("kl_weight", 0.0, True, None, False),
+                 ("mode_batchnorm_share", 0.0, True, 1.0, True), ("val_split", 0.0, True, 1.0, False),
+                 ("seed", 0, True, None, False), ("lns_noise_rate", 0.0, True, 0.5, False),
+                 ("lns_weight", 0.0, True, None, False)]
 
 
 def _check_numbers(config: "TrainConfig") -> None:
     """Refuse NaN, infinite and out-of-range numbers, naming the option (``lr`` is ``--lr``)."""
-    for name, low, low_ok, high in NUMBER_RANGES:
+    for name, low, low_ok, high, high_ok in NUMBER_RANGES:
         value = getattr(config, name)
         if value is None:
             continue
         option = "--" + name.replace("_", "-")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"{name} ({option}) must be a finite number, got {value!r}")
-        if value < low or (value == low and not low_ok) or (high is not None and value >= high):
-            bounds = f"{'[' if low_ok else '('}{low:g}, {'inf)' if high is None else f'{high:g})'}"
+        too_high = high is not None and (value > high or (value == high and not high_ok))
+        if value < low or (value == low and not low_ok) or too_high:
+            upper = "inf)" if high is None else f"{high:g}{']' if high_ok else ')'}"
+            bounds = f"{'[' if low_ok else '('}{low:g}, {upper}"
             raise ValueError(f"{name} ({option}) must be in {bounds}, got {value!r}")
     if config.input_bits not in (1, 8):
         raise ValueError(f"input_bits (--input-bits) must be 1 or 8, got {config.input_bits!r}")

@@ -75,6 +75,7 @@ def _build_bayesbinn(model: BinaryNet, config, train_set_size: int, lr: float) -
     binary, other = split_parameters(model)
     settings = asdict(bayesbinn_settings(config))
     preset_lr = settings.pop("lr")
+    settings.pop("mode_batchnorm_share")  # read out after training (_evaluate_bayesbinn), not a step setting
     return BayesBiNN([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}],
                      train_set_size=train_set_size, lr=preset_lr if lr is None else lr, **settings)
 
@@ -95,6 +96,17 @@ def _build_pbnet(model: BinaryNet, config, train_set_size: int, lr: float) -> PB
                      loss=config.pbnet_loss)
 
 
+def _evaluate_bayesbinn(model, method, latent, data, config) -> dict:
+    """With ``mode_batchnorm_share`` set, batchnorm statistics of the mode network and the
+    posterior's samples mixed (kept in the model, so compile folds them), then the usual read-outs."""
+    from bnn2hw.train.evaluate import evaluate_readouts
+    from bnn2hw.train.uncertainty import population_batchnorm  # imports this module
+    share = bayesbinn_settings(config).mode_batchnorm_share
+    if share is not None:
+        population_batchnorm(model, method, latent, data.x_train, share, config.seed)
+    return evaluate_readouts(model, method, latent, data.x_test, data.y_test, config.test_samples, config.seed)
+
+
 def _evaluate_pbnet(model, method, latent, data, config) -> dict:
     from bnn2hw.train.uncertainty import evaluate_with_batchnorm_reestimation  # imports this module
     return evaluate_with_batchnorm_reestimation(model, method, latent, data, config)
@@ -110,7 +122,8 @@ def _pbnet_spec(sample_activations: bool) -> MethodSpec:
 METHODS: dict[Method, MethodSpec] = {
     # lr for BayesBiNN acts on λ (its preset's, bnn2hw.train.presets), for STE on the latent
     # weights; chosen on tfc/digits and sfc/fashion-mnist (BENCHMARKS.md).
-    Method.BAYESBINN: MethodSpec(default_lr=None, build=_build_bayesbinn, probabilistic=True),
+    Method.BAYESBINN: MethodSpec(default_lr=None, build=_build_bayesbinn, probabilistic=True,
+                                 evaluate=_evaluate_bayesbinn),
     Method.STE: MethodSpec(default_lr=1e-2, build=_build_ste, probabilistic=False),
     # PBNet: lr acts on a (θ = tanh a); LNS: on the full-precision weights and binarizers.
     Method.PBNET: _pbnet_spec(sample_activations=False),

@@ -36,7 +36,7 @@ per layer, clipped to ±0.9, a = atanh θ, batchnorm and output scale taken over
 
 Batchnorm running statistics are updated with the mixture moments above; after training,
 ``bnn2hw.train.uncertainty.evaluate_with_batchnorm_reestimation`` re-estimates them for the
-MAP network (sign θ) on training batches, so the checkpoint's model state is the compiled MAP
+MAP network (sign θ) on training batches (``bnn2hw.train.batchnorm``), so the checkpoint's model state is the compiled MAP
 network's. Ensemble members, and samples
 compiled with ``compile_run(sample=k)``, re-estimate their own statistics
 (``bnn2hw.train.uncertainty``, ``bnn2hw.compile.api.member_batchnorm``).
@@ -47,7 +47,6 @@ from __future__ import annotations
 import math
 from enum import Enum
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -60,7 +59,6 @@ A_MAX = 3.0            # |a| bound: θ = tanh a stays in ±0.995
 INIT_THETA_MAX = 0.9   # |θ| bound of a transferred initialisation (the paper's)
 VAR_FLOOR = 1e-8       # keeps μ/σ finite when every weight of a unit is nearly certain
 CONCRETE_TEMPERATURE = 1.0
-BN_REESTIMATE_BATCHES = 10
 
 
 class PBNetLoss(str, Enum):
@@ -198,24 +196,3 @@ def pbnet_loss(model: BinaryNet, images: torch.Tensor, labels: torch.Tensor,
         targets = F.one_hot(labels, mean.shape[1]).to(mean.dtype)
         return F.binary_cross_entropy_with_logits(mean, targets, reduction="sum") / len(labels), mean
     return F.cross_entropy(mean, labels), mean
-
-
-@torch.no_grad()
-def reestimate_batchnorm(model: BinaryNet, images: np.ndarray, batch_size: int = 100,
-                         batches: int = BN_REESTIMATE_BATCHES, seed: int = 0) -> None:
-    """Batchnorm running stats ← the average over ``batches`` training batches of the network
-    as it computes now (its binary weights must already be the ones to evaluate)."""
-    bns = [m for m in model.layers if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not bns:
-        return
-    was_training, momenta = model.training, [bn.momentum for bn in bns]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average
-    order = np.random.default_rng(seed).permutation(len(images))
-    model.train()
-    for i in range(min(batches, math.ceil(len(images) / batch_size))):
-        model(torch.from_numpy(images[order[i * batch_size:(i + 1) * batch_size]]))
-    for bn, m in zip(bns, momenta):
-        bn.momentum = m
-    model.train(was_training)

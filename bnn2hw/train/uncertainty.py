@@ -6,6 +6,12 @@ Contract:
   (one ``torch.Generator`` seeded with ``seed``; member k is compiled sample k). With
   ``bn_images`` every member first re-estimates its batchnorm statistics on a few batches of
   them (PBNet); the model's own statistics are restored afterwards.
+- ``population_batchnorm(model, method, latent, images, mode_share, seed)``: batchnorm
+  statistics for the networks that share them at read-out — the mode network and the
+  posterior's samples, which the compiled thresholds of a board ensemble serve alike: the mixture
+  (``bnn2hw.train.batchnorm.set_mixture``) of the mode network's statistics (share
+  ``mode_share``) and the samples' (``POPULATION_BATCHES`` training batches each; a fresh sample
+  per batch, drawn from ``torch.Generator`` seeded with ``seed``). Kept in the model.
 - ``auroc(scores_in, scores_out)``: area under the ROC curve for "out-of-distribution has the
   higher score", rank based (Mann–Whitney U with ties counted ½), numpy only.
 - ``ood_images(kind, like, seed)``: ``digits`` (sklearn digits, nearest-neighbour upscaled by
@@ -38,9 +44,10 @@ from bnn2hw.train.methods import (
     METHODS, UNCERTAIN_BAND, Method, ReadOut, binary_weights, uncertain_share, use_weights,
 )
 from bnn2hw.train.metrics import ECE_BINS, classification_metrics, predictive_entropy
-from bnn2hw.train.pbnet import reestimate_batchnorm
+from bnn2hw.train.batchnorm import reestimate_batchnorm, running_stats, set_mixture
 
 NEEDS_BN_REESTIMATION = {Method.PBNET, Method.PBNET_S}
+POPULATION_BATCHES = 100
 
 
 def member_bn_seed(run_seed: int, k: int) -> int:
@@ -73,6 +80,20 @@ def ensemble_probs(model: BinaryNet, method: Method, latent: list[torch.Tensor],
         weights = binary_weights(method, latent, ReadOut.SAMPLE, generator)
         total += member_probs(model, weights, images, bn_images, seed=member_bn_seed(seed, k))
     return total / samples
+
+
+def population_batchnorm(model: BinaryNet, method: Method, latent: list[torch.Tensor], images: np.ndarray,
+                         mode_share: float, seed: int) -> None:
+    """Running stats ← mode network (share ``mode_share``) and posterior samples, mixed."""
+    with use_weights(model, binary_weights(method, latent, ReadOut.MODE)):
+        reestimate_batchnorm(model, images, batches=POPULATION_BATCHES, seed=seed)
+    mode = running_stats(model)
+    generator = torch.Generator().manual_seed(seed)
+
+    def fresh_sample(_batch: int) -> use_weights:
+        return use_weights(model, binary_weights(method, latent, ReadOut.SAMPLE, generator))
+    reestimate_batchnorm(model, images, batches=POPULATION_BATCHES, seed=seed, around_batch=fresh_sample)
+    set_mixture(model, [(mode_share, mode), (1.0 - mode_share, running_stats(model))])
 
 
 def evaluate_with_batchnorm_reestimation(model: BinaryNet, method: Method, latent: list[torch.Tensor],

@@ -23,6 +23,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from bnn2hw.errors import CheckFailed
+from bnn2hw.sim.kernels.mvau import score_affine
 
 PARTITION_OP = "StreamingDataflowPartition"
 LAYOUT_OPS = ("Transpose", "Flatten", "Reshape", "Identity")
@@ -163,9 +164,9 @@ def stream_spec(dataflow: onnx.ModelProto, parent: onnx.ModelProto | None, finn_
 def score_map(node: onnx.NodeProto) -> dict:
     """How the last layer's output words become the QONNX graph's integer scores."""
     attrs = node_attrs(node)
-    if _family(node.op_type) == "MVAU" and int(attrs.get("binaryXnorMode", 0)):
-        return {"multiply": 2, "add": -int(attrs["MW"])}
-    return {"multiply": 1, "add": 0}
+    xnor = _family(node.op_type) == "MVAU" and bool(int(attrs.get("binaryXnorMode", 0)))
+    multiply, add = score_affine(xnor, int(attrs.get("MW", 0)))
+    return {"multiply": multiply, "add": add}
 
 
 def finn_driver_information(spec: dict) -> dict:

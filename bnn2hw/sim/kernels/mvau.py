@@ -38,6 +38,12 @@ from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.graph import NodeView, as_integers
 from bnn2hw.sim.kernels.base import Kernel, compact, vector_dims
 from bnn2hw.sim.kernels.float_gemm import AffineGemm
+
+
+def score_affine(xnor: bool, mw: int) -> tuple[int, int]:
+    """(multiply, add) taking an MVAU's output without activation to the QONNX graph's dot
+    product: an XNOR layer outputs the popcount p of MW bits, whose bipolar dot product is 2p − MW."""
+    return (2, -int(mw)) if xnor else (1, 0)
 from bnn2hw.sim.packing import pack_bit_rows
 
 EXACT_FLOAT32, EXACT_FLOAT64 = 2 ** 24, 2 ** 53
@@ -169,7 +175,8 @@ class MVAU(Kernel):
 
     def bipolar_scores(self, outputs: np.ndarray) -> np.ndarray:
         """The dot products the QONNX graph computes, from this node's outputs (no activation)."""
-        return 2 * outputs.astype(np.int64) - self.mw if self.xnor else outputs.astype(np.int64)
+        multiply, add = score_affine(self.xnor, self.mw)
+        return multiply * outputs.astype(np.int64) + add
 
     def exp_cycles(self) -> int:
         return int((self.mh // self.pe) * (self.mw // self.simd) * int(np.prod(self.vectors)))

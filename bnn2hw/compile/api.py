@@ -26,8 +26,8 @@ from bnn2hw.compile.integer_net import CompileError, IntegerNetwork, integer_net
 from bnn2hw.compile.qonnx_export import save, to_qonnx
 from bnn2hw.compile.verify import verify_network
 from bnn2hw.data import DatasetError, load_dataset
-from bnn2hw.models import BinaryNet, ModelConfig, OutputScale, build_model
-from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into
+from bnn2hw.models import BinaryNet, OutputScale
+from bnn2hw.train.checkpoint import CheckpointError, load_trained
 from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, uncertain_share, use_weights
 from bnn2hw.train.batchnorm import reestimate_batchnorm
 from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION, member_bn_seed
@@ -41,20 +41,9 @@ def load_run(run_dir: Path) -> tuple[dict, BinaryNet]:
     if not run_dir.is_dir():
         raise CompileError(f"{run_dir}: no such run directory")
     try:
-        ckpt = load_checkpoint(run_dir / "checkpoint.pt")
+        return load_trained(run_dir)
     except CheckpointError as err:
         raise CompileError(str(err)) from None
-    try:
-        config = dict(ckpt["model_config"])
-        config["in_shape"] = tuple(config["in_shape"])
-        model = build_model(ModelConfig(**config))
-    except (TypeError, KeyError, ValueError, RuntimeError) as err:
-        raise CompileError(f"{run_dir / 'checkpoint.pt'}: model does not match its checkpoint ({err})") from None
-    try:
-        load_into(model, ckpt, run_dir / "checkpoint.pt")
-    except CheckpointError as err:
-        raise CompileError(str(err)) from None
-    return ckpt, model.eval()
 
 
 def check_hardware_ready(run_dir: Path, model: BinaryNet) -> None:

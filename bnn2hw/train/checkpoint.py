@@ -11,8 +11,10 @@ naming the file and the problem. ``save_checkpoint`` writes a temporary sibling
 those of killed writers (their process gone) are removed by the next save.
 ``load_into(model, ckpt, path)`` loads the model state and checks every latent tensor against
 its layer (count, shape, finite values), refusing a mismatch with the tensor's name.
-``load_matching_run(model, run_dir)`` does that for a run a method starts from (``--init``),
-after checking that the run's model is this model, and returns its latent tensors.
+``stored_model_config(ckpt, path)`` is the checkpoint's ``ModelConfig``;
+``load_trained(run_dir)`` is (checkpoint, the model it describes with its trained state, in eval
+mode); ``load_matching_run(model, run_dir)`` loads a run a method starts from (``--init``) into
+``model`` after checking that the run's model is this model, and returns its latent tensors.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import zipfile
 from pathlib import Path
 
 import torch
+
+from bnn2hw.models import BinaryNet, ModelConfig, build_model
 
 CHECKPOINT_FORMAT = "bnn2hw-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -122,14 +126,31 @@ def load_into(model, ckpt: dict, path: Path) -> None:
         _non_finite(where, tensor, path)
 
 
-def load_matching_run(model, run_dir) -> list[torch.Tensor]:
+def stored_model_config(ckpt: dict, path: Path) -> ModelConfig:
+    try:
+        return ModelConfig(**{**ckpt["model_config"], "in_shape": tuple(ckpt["model_config"]["in_shape"])})
+    except (TypeError, KeyError, ValueError) as err:
+        raise CheckpointError(f"{path}: model_config does not describe a model ({err})") from None
+
+
+def load_trained(run_dir: Path) -> tuple[dict, BinaryNet]:
+    """(checkpoint, its model with the trained state, in eval mode) of a run directory."""
+    path = Path(run_dir) / "checkpoint.pt"
+    ckpt = load_checkpoint(path)
+    try:
+        model = build_model(stored_model_config(ckpt, path))
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: model does not match its checkpoint ({err})") from None
+    load_into(model, ckpt, path)
+    return ckpt, model.eval()
+
+
+def load_matching_run(model: BinaryNet, run_dir) -> list[torch.Tensor]:
     """Load the run in ``run_dir`` (same topology and input as ``model``) into ``model``; its latents."""
-    from dataclasses import asdict
     path = Path(run_dir) / "checkpoint.pt"
     source = load_checkpoint(path)
-    mine = {**asdict(model.config), "in_shape": list(model.config.in_shape)}
-    theirs = {**source["model_config"], "in_shape": list(source["model_config"]["in_shape"])}
-    if mine != theirs:
-        raise CheckpointError(f"{path}: --init run has model {theirs}, this run builds {mine}")
+    theirs = stored_model_config(source, path)
+    if theirs != model.config:
+        raise CheckpointError(f"{path}: --init run has model {theirs}, this run builds {model.config}")
     load_into(model, source, path)
     return [t.detach() for t in source["latent"]]

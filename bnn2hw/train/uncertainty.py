@@ -37,8 +37,8 @@ import numpy as np
 import torch
 
 from bnn2hw.data import load_dataset, load_digits_raw
-from bnn2hw.models import BinaryNet, ModelConfig, build_model
-from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into
+from bnn2hw.models import BinaryNet
+from bnn2hw.train.checkpoint import load_trained
 from bnn2hw.train.evaluate import predict_probs
 from bnn2hw.train.methods import (
     METHODS, UNCERTAIN_BAND, Method, ReadOut, binary_weights, uncertain_share, use_weights,
@@ -167,18 +167,6 @@ def reliability_diagram(probs: np.ndarray, labels: np.ndarray, path: Path, title
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def load_trained(run_dir: Path) -> tuple[dict, BinaryNet]:
-    path = Path(run_dir) / "checkpoint.pt"
-    ckpt = load_checkpoint(path)
-    try:
-        config = {**ckpt["model_config"], "in_shape": tuple(ckpt["model_config"]["in_shape"])}
-        model = build_model(ModelConfig(**config))
-    except (TypeError, KeyError, ValueError) as err:
-        raise CheckpointError(f"{path}: model_config does not describe a model ({err})") from None
-    load_into(model, ckpt, path)
-    return ckpt, model.eval()
 
 
 def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "digits", samples: int = 10,

@@ -41,7 +41,7 @@ def add_simulate_parser(sub) -> None:
 def simulate_command(args) -> None:
     if args.shell:
         r = pipeline.run_shellsim(args.build_dir, args.dataset, args.limit, args.data_dir)
-        print(f"\nVerilator, UART shell + accelerator: {r['images']} images, {r['label_mismatches']} wrong replies; "
+        print(f"\nVerilator, UART shell + accelerator: {r['images']} images, {r['wrong_replies']} wrong replies; "
               f"{r['error_frames_detected']} of {r['error_frames']} corrupted frames answered with an error; "
               f"{r['cycles_per_image']:,.0f} cycles an image at {r['cycles_per_bit']} cycles a bit "
               f"(at 115200 baud: {r['board_images_per_s_115200']:,.1f} img/s); {args.build_dir}/shellsim.json")

@@ -310,7 +310,7 @@ def simulate_shell(build_dir: Path, images: np.ndarray, cycles_per_bit: int = 8,
                   line_cycles_per_image=frame_bits * cycles_per_bit, frame_bytes=params["IN_BYTES"] + 2,
                   reply_bytes=nout + 2, board_images_per_s_115200=round(115200 / frame_bits, 1),
                   sim_seconds=round(seconds, 2), build_seconds=round(built, 2), parameters=params)
-    report["passed"] = (report["label_mismatches"] == 0 and report["missing_replies"] == 0
+    report["passed"] = (report["wrong_replies"] == 0 and report["missing_replies"] == 0
                         and report["error_frames_detected"] == report["error_frames"]
                         and report["recovered"] == len(BAD_FRAMES))
     (build_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
@@ -329,7 +329,7 @@ def _compare(replies: list, expected: list, outputs: np.ndarray, n_images: int) 
                 recovered += good
         else:
             detected += got == ("error", value)
-    return {"images": n_images, "label_mismatches": int(mismatches), "error_frames": len(BAD_FRAMES),
+    return {"images": n_images, "wrong_replies": int(mismatches), "error_frames": len(BAD_FRAMES),
             "error_frames_detected": int(detected), "recovered": int(recovered),
             "missing_replies": max(0, len(expected) - len(replies)), "extra_replies": max(0, len(replies) - len(expected))}
 

@@ -93,7 +93,7 @@ def run_shellsim(build_dir: Path, dataset: str | None = None, limit: int | None 
 
 def check_shellsim(report: dict) -> None:
     if not report["passed"]:
-        raise CheckFailed(f"the UART shell gives {report['label_mismatches']} wrong replies on {report['images']} "
+        raise CheckFailed(f"the UART shell gives {report['wrong_replies']} wrong replies on {report['images']} "
                           f"images and detects {report['error_frames_detected']} of {report['error_frames']} "
                           "corrupted frames (see shellsim.json)")
 

@@ -131,7 +131,7 @@ def test_uart_shell_replies_with_the_scores(tfc_scores_rtl):
     sim = Accelerator.load(tfc_scores_rtl / "hw").run(images)
     assert np.array_equal(outputs.astype(np.int64), sim.raw_scores)
     report = shell.simulate_shell(tfc_scores_rtl, images, cycles_per_bit=8, log=lambda _: None)
-    assert report["label_mismatches"] == 0 and report["missing_replies"] == 0 and report["passed"], report
+    assert report["wrong_replies"] == 0 and report["missing_replies"] == 0 and report["passed"], report
     assert report["reply_bytes"] == 12
 
 

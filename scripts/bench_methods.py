@@ -145,9 +145,10 @@ def _finished_continual(run: Path, epochs: int, tasks: int) -> dict | None:
 
 
 def continual_one(config, run: Path, scenario: str, method: str, preset: str) -> dict:
-    """One method's sequence in its own process, on one thread; its progress lines go to stdout."""
+    """One method's sequence in its own process, on one thread; its progress lines go to stdout. An
+    interrupted sequence (a killed earlier call with the same --out) continues from its last epoch."""
     torch.set_num_threads(1)
-    return train_continual(config, run, scenario, methods=(method,), preset=preset,
+    return train_continual(config, run, scenario, methods=(method,), preset=preset, resume=True,
                            log=lambda line: print(f"[{preset} {method}] {line}", flush=True))
 
 

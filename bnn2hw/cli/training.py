@@ -48,7 +48,7 @@ def add_train_parser(sub) -> None:
     for flag, _field, typ, text in TRAIN_OPTIONS:
         p.add_argument(flag, type=typ, default=None, help=text)
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoint.pt, metrics.json, curves.png)")
-    p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+    p.add_argument("--resume", action="store_true", help="continue the run (or --continual sequence) stored in --out")
     p.add_argument("--force", action="store_true", help="replace the run already in --out")
     p.add_argument("--continual", default=None, metavar="KIND:T",
                    help="continual learning on T tasks (permuted:5 or split:5), BayesBiNN against STE")
@@ -64,7 +64,7 @@ def train_command(args) -> None:
                for flag, field, _t, _h in TRAIN_OPTIONS if getattr(args, flag[2:].replace("-", "_")) is not None}
     if args.continual:
         print_continual(args.out, pipeline.run_continual(args.out, options, args.continual, force=args.force,
-                                                          preset=args.continual_preset))
+                                                          preset=args.continual_preset, resume=args.resume))
         return
     metrics = pipeline.run_train(args.out, options, resume=args.resume, progress=not args.no_progress,
                                  force=args.force)

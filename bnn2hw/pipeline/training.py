@@ -10,7 +10,7 @@ from pathlib import Path
 from bnn2hw.output_dir import check_output_dir, lock_output
 from bnn2hw.train import TrainConfig, resume_config, train
 from bnn2hw.train.checkpoint import CheckpointError
-from bnn2hw.train.continual import continual_config, train_continual
+from bnn2hw.train.continual import CONTINUAL_METHODS, continual_config, train_continual
 from bnn2hw.train.loop import RESUMABLE_CHANGES
 from bnn2hw.train.uncertainty import uncertainty_report
 from bnn2hw.pipeline.common import RUN_FILES, check_count, holds, refuse_overwrite
@@ -38,13 +38,18 @@ def run_train(out_dir: Path, options: dict, resume: bool = False, progress: bool
 
 
 def run_continual(out_dir: Path, options: dict, scenario: str, log=print, force: bool = False,
-                  preset: str = "binary") -> dict:
-    """BayesBiNN (prior = previous posterior) against STE on a task sequence -> ``continual.json``."""
+                  preset: str = "binary", resume: bool = False) -> dict:
+    """BayesBiNN (prior = previous posterior) against STE on a task sequence -> ``continual.json``;
+    ``resume`` continues an interrupted sequence in ``out_dir`` (same options)."""
+    if resume and force:
+        raise ValueError("--resume continues the sequence in --out, --force replaces it: give one of them")
     config = continual_config(preset, **options)
     out_dir = check_output_dir(out_dir)
     with lock_output(out_dir):
-        refuse_overwrite(out_dir, RUN_FILES, "training run", force)
-        return train_continual(config, out_dir, scenario, log=log, preset=preset)
+        if not resume:
+            sequences = [f"{m}/checkpoint.pt" for m in CONTINUAL_METHODS]  # an interrupted sequence's progress
+            refuse_overwrite(out_dir, (*RUN_FILES, *sequences), "training run", force, resume_hint=True)
+        return train_continual(config, out_dir, scenario, log=log, preset=preset, resume=resume)
 
 
 def run_uncertainty(run_dir: Path, out_dir: Path | None = None, ood: str = "digits", samples: int = 10) -> dict:

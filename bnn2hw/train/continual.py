@@ -35,6 +35,11 @@ Both report, after every task, the mode network's and the predictive's accuracy 
 task (the predictive: the mean of ``test_samples`` posterior samples' probabilities; for a
 method without a posterior, the mode).
 
+Every method's checkpoint (``out_dir/METHOD/checkpoint.pt``) is written after every epoch with
+the sequence's progress (task, accuracy rows so far, seconds) in the same atomic file;
+``resume=True`` (``bnn2hw train --continual ... --resume``) continues each method from its last
+finished epoch, bit for bit, and a finished method is read back without training.
+
 Contract: ``train_continual(config, out_dir, scenario, methods=("bayesbinn", "ste"))`` trains
 ``config.epochs`` epochs per task for every method, evaluates the mode network on every
 task's test split after every task and returns (and writes ``out_dir/continual.json``)
@@ -56,6 +61,7 @@ import numpy as np
 
 from bnn2hw.data import Dataset, load_dataset
 from bnn2hw.train.bayesbinn import BayesBiNN
+from bnn2hw.train.checkpoint import CheckpointError
 from bnn2hw.train.evaluate import readout_probs
 from bnn2hw.train.loop import TrainConfig, Trainer
 from bnn2hw.train.methods import METHODS, Method, ReadOut, latent_weights
@@ -69,6 +75,7 @@ CONTINUAL_PRESETS: dict[str, dict] = {
     "authors": {"preset": "paper", "model": "cl100", "temperature": 1e-2, "bn_lr": 0.0, "epochs": 100,
                 "lambda_init": 10.0, "batch_size": 100, "val_split": 0.0, "test_samples": 100},
 }
+CONTINUAL_METHODS = ("bayesbinn", "ste")
 PRESET_LR = {"binary": BINARY_LR, "authors": {Method.BAYESBINN: 1e-3}}
 
 
@@ -137,9 +144,10 @@ def task_accuracies(trainer: Trainer, task: Dataset) -> tuple[float, float]:
     return mode_acc, float(np.mean(probs.argmax(1) == task.y_test))
 
 
-def train_task(trainer: Trainer, task: Dataset, log) -> float:
-    """Train ``config.epochs`` epochs on ``task`` with a fresh cosine schedule; seconds."""
-    trainer.data, trainer.epoch, seconds = task, 0, 0.0
+def train_task(trainer: Trainer, task: Dataset, log, checkpoint) -> float:
+    """Train from ``trainer.epoch`` to ``config.epochs`` epochs on ``task`` (the cosine schedule
+    restarts per task), calling ``checkpoint()`` after every epoch; seconds."""
+    trainer.data, seconds = task, 0.0
     trainer.steps_per_epoch = math.ceil(len(task.x_train) / trainer.config.batch_size)
     if isinstance(trainer.optimizer, BayesBiNN):
         trainer.optimizer.train_set_size = len(task.x_train)
@@ -147,27 +155,52 @@ def train_task(trainer: Trainer, task: Dataset, log) -> float:
         record = trainer.run_epoch(progress=False)
         trainer.epoch += 1
         seconds += record["seconds"]
+        checkpoint(seconds)
         log(f"  epoch {trainer.epoch}: train acc {record['train_acc']:.4f} val acc {record['val_acc']:.4f}")
     return seconds
 
 
-def run_sequence(config: TrainConfig, tasks: list[Dataset], out_dir: Path, log=print) -> dict:
-    """Accuracy matrix, average accuracy and forgetting of one method on ``tasks``."""
+def _resumed_progress(trainer: Trainer, scenario: str, log) -> dict | None:
+    """The progress stored with ``trainer``'s checkpoint (restoring its state), or None without one."""
+    if not trainer.checkpoint_path.is_file():
+        return None
+    stored = trainer.restore()
+    progress = stored.get("continual")
+    if not isinstance(progress, dict) or progress.get("scenario") != scenario:
+        raise CheckpointError(f"{trainer.checkpoint_path}: not a continual sequence on {scenario} "
+                              f"(stored: {progress.get('scenario') if isinstance(progress, dict) else None}); "
+                              "resume it with its own scenario or start again with --force")
+    log(f"{trainer.config.method}: resuming task {progress['task'] + 1} after epoch {trainer.epoch}")
+    return progress
+
+
+def run_sequence(config: TrainConfig, tasks: list[Dataset], out_dir: Path, log=print, scenario: str = "",
+                 resume: bool = False) -> dict:
+    """Accuracy matrix, average accuracy and forgetting of one method on ``tasks``. The checkpoint
+    (``out_dir/checkpoint.pt``) is written after every epoch with the sequence's progress, so
+    ``resume`` continues an interrupted sequence from its last finished epoch."""
     trainer = Trainer(config, out_dir, tasks[0])
-    matrix, predictive, seconds = [], [], 0.0
-    for t, task in enumerate(tasks):
+    progress = (_resumed_progress(trainer, scenario, log) if resume else None) or {
+        "scenario": scenario, "task": 0, "matrix": [], "predictive": [], "seconds": 0.0}
+
+    def checkpoint(task_seconds: float = 0.0) -> None:
+        trainer.save(extra={"continual": {**progress, "seconds": progress["seconds"] + task_seconds}})
+    for t in range(progress["task"], len(tasks)):
         log(f"{config.method}: task {t + 1}/{len(tasks)}")
-        seconds += train_task(trainer, task, log)
+        seconds = train_task(trainer, tasks[t], log, checkpoint)
         if isinstance(trainer.optimizer, BayesBiNN):
             trainer.optimizer.use_posterior_as_prior()
         rows = [task_accuracies(trainer, other) for other in tasks]
-        matrix.append([mode for mode, _ in rows])
-        predictive.append([pred for _, pred in rows])
-        log(f"  mode accuracy on tasks 1..{len(tasks)}: " + " ".join(f"{a:.3f}" for a in matrix[-1]))
-    trainer.save()
+        progress = {**progress, "task": t + 1, "seconds": progress["seconds"] + seconds,
+                    "matrix": progress["matrix"] + [[mode for mode, _ in rows]],
+                    "predictive": progress["predictive"] + [[pred for _, pred in rows]]}
+        trainer.epoch = 0  # the next task starts its own schedule
+        checkpoint()
+        log(f"  mode accuracy on tasks 1..{len(tasks)}: " + " ".join(f"{a:.3f}" for a in progress["matrix"][-1]))
     samples = config.test_samples if METHODS[Method(config.method)].probabilistic else 0
-    return {"acc_matrix": matrix, **sequence_scores(matrix), "train_seconds": seconds,
-            "predictive": {"acc_matrix": predictive, **sequence_scores(predictive), "samples": samples}}
+    return {"acc_matrix": progress["matrix"], **sequence_scores(progress["matrix"]), "train_seconds": progress["seconds"],
+            "predictive": {"acc_matrix": progress["predictive"], **sequence_scores(progress["predictive"]),
+                           "samples": samples}}
 
 
 def sequence_scores(matrix: list[list[float]]) -> dict[str, float]:
@@ -178,7 +211,8 @@ def sequence_scores(matrix: list[list[float]]) -> dict[str, float]:
 
 
 def train_continual(config: TrainConfig, out_dir: Path, scenario: str,
-                    methods: tuple[str, ...] = ("bayesbinn", "ste"), log=print, preset: str = "binary") -> dict:
+                    methods: tuple[str, ...] = CONTINUAL_METHODS, log=print, preset: str = "binary",
+                    resume: bool = False) -> dict:
     parsed = parse_scenario(scenario)
     data = load_dataset(config.dataset, config.data_dir, val_fraction=config.val_split, seed=config.seed)
     tasks = make_tasks(data, parsed, config.seed)
@@ -187,7 +221,7 @@ def train_continual(config: TrainConfig, out_dir: Path, scenario: str,
                "tasks": parsed.tasks, "epochs_per_task": config.epochs, "methods": {}}
     for method in methods:
         method_config = replace(config, method=method, lr=method_lr(config, method, preset))
-        results["methods"][method] = run_sequence(method_config, tasks, out_dir / method, log)
+        results["methods"][method] = run_sequence(method_config, tasks, out_dir / method, log, scenario, resume)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "continual.json").write_text(json.dumps(results, indent=2) + "\n")
     return results

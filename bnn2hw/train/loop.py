@@ -166,7 +166,8 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.out_dir / "checkpoint.pt"
 
-    def restore(self) -> None:
+    def restore(self) -> dict:
+        """The run's state from its checkpoint (refusing a changed config); returns the checkpoint."""
         ckpt = load_checkpoint(self.checkpoint_path)
         saved = saved_config(ckpt["config"])
         changed = {k for k in asdict(saved) if getattr(saved, k) != getattr(self.config, k)}
@@ -181,9 +182,12 @@ class Trainer:
         self.epoch, self.history = ckpt["epoch"], list(ckpt["history"])
         self.train_seconds = ckpt["train_seconds"]
         torch.set_rng_state(ckpt["rng_state"])
+        return ckpt
 
-    def save(self, metrics: dict | None = None) -> None:
+    def save(self, metrics: dict | None = None, extra: dict | None = None) -> None:
+        """Checkpoint now; ``extra`` adds keys (a continual sequence's progress) to the same atomic file."""
         save_checkpoint(self.checkpoint_path, {
+            **(extra or {}),
             "config": asdict(self.config),
             "model_config": asdict(self.model.config),
             "model_state": self.model.state_dict(),

@@ -153,3 +153,37 @@ def test_report_shows_posterior_share_and_disagreement(tiny_run, tmp_path):
     ens = report["readouts"]["ensemble"]
     assert 0.0 <= ens["disagreement"] <= 1.0
     assert disagreement(np.eye(3)[[0, 1, 2, 2]], np.eye(3)[[0, 2, 2, 1]]) == 0.5
+
+
+def test_interrupted_sequence_resumes_bit_for_bit_and_is_not_overwritten(tmp_path, monkeypatch):
+    from bnn2hw.output_dir import OutputDirError
+    from bnn2hw.pipeline import run_continual
+    from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint
+    from bnn2hw.train.loop import Trainer
+
+    config, quiet = tiny_config(epochs=2), dict(methods=("bayesbinn",), log=lambda _: None)
+    full = train_continual(config, tmp_path / "full", "permuted:2", **quiet)["methods"]["bayesbinn"]
+    original, calls = Trainer.run_epoch, []
+
+    def interrupted(self, progress):
+        if len(calls) == 3:  # task 2, after its first epoch
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original(self, progress)
+    monkeypatch.setattr(Trainer, "run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_continual(config, tmp_path / "cut", "permuted:2", **quiet)
+    stored = load_checkpoint(tmp_path / "cut" / "bayesbinn" / "checkpoint.pt")
+    assert stored["continual"]["task"] == 1 and stored["epoch"] == 1 and len(stored["continual"]["matrix"]) == 1
+    with pytest.raises(OutputDirError, match="--resume continues it"):
+        run_continual(tmp_path / "cut", {"model": "mlp:32", "dataset": "digits"}, "permuted:2")
+    monkeypatch.setattr(Trainer, "run_epoch", original)
+    resumed = train_continual(config, tmp_path / "cut", "permuted:2", resume=True, **quiet)["methods"]["bayesbinn"]
+    assert resumed["acc_matrix"] == full["acc_matrix"] and resumed["predictive"] == full["predictive"]
+    latent = [load_checkpoint(tmp_path / d / "bayesbinn" / "checkpoint.pt")["latent"] for d in ("full", "cut")]
+    assert all(torch.equal(a, b) for a, b in zip(*latent, strict=True))
+    monkeypatch.setattr(Trainer, "run_epoch", lambda *_: pytest.fail("a finished sequence trained again"))
+    again = train_continual(config, tmp_path / "cut", "permuted:2", resume=True, **quiet)["methods"]["bayesbinn"]
+    assert again["acc_matrix"] == full["acc_matrix"]
+    with pytest.raises(CheckpointError, match="not a continual sequence on permuted:3"):
+        train_continual(config, tmp_path / "cut", "permuted:3", resume=True, **quiet)

@@ -61,6 +61,7 @@ class MethodSpec:
     train_loss: Callable | None = None   # (model, optimizer, x, y) -> (loss, logits)
     latent: Callable | None = None       # (model, optimizer) -> latent tensors
     evaluate: Callable | None = None     # (model, method, latent, data, config) -> readouts
+    init_lr: float | None = None         # default rate when starting from a trained run (--init)
 
 
 def split_parameters(model: BinaryNet) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
@@ -115,8 +116,9 @@ def _evaluate_pbnet(model, method, latent, data, config) -> dict:
 def _pbnet_spec(sample_activations: bool) -> MethodSpec:
     def loss(model, optimizer, images, labels):
         return pbnet_loss(model, images, labels, sample_activations, optimizer.loss)
+    # from a trained start 2e-2 recovers the first epoch's loss better (BENCHMARKS.md, "Training methods")
     return MethodSpec(default_lr=1e-2, build=_build_pbnet, probabilistic=True, train_loss=loss,
-                      evaluate=_evaluate_pbnet)
+                      evaluate=_evaluate_pbnet, init_lr=2e-2)
 
 
 METHODS: dict[Method, MethodSpec] = {
@@ -135,7 +137,8 @@ METHODS: dict[Method, MethodSpec] = {
 
 def make_optimizer(method: Method, model: BinaryNet, config, train_set_size: int):
     spec = METHODS[Method(method)]
-    lr = config.lr if config.lr is not None else spec.default_lr
+    default = spec.init_lr if config.init is not None and spec.init_lr is not None else spec.default_lr
+    lr = config.lr if config.lr is not None else default
     return spec.build(model, config, train_set_size, lr)
 
 

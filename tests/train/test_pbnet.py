@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 import torch.nn as nn
 
@@ -11,7 +13,7 @@ from bnn2hw.compile.api import compile_run, load_run, member_batchnorm, run_weig
 from bnn2hw.data import load_dataset
 from bnn2hw.models import BinaryConv2d, BinaryLinear
 from bnn2hw.train import train
-from bnn2hw.train.methods import ReadOut, binary_weights
+from bnn2hw.train.methods import Method, ReadOut, binary_weights, make_optimizer
 from bnn2hw.train.uncertainty import member_probs
 from bnn2hw.train.pbnet import (
     INIT_THETA_MAX,
@@ -153,6 +155,10 @@ def test_pbnet_s_starts_from_a_trained_run(tmp_path):
         assert agree > 0.8                           # it started from the STE network's signs
         assert torch.tanh(latent).abs().max() <= torch.tanh(torch.tensor(3.0)) + 1e-6
     assert metrics["test_acc"] > 0.5 and INIT_THETA_MAX == 0.9
+    _, model = load_run(tmp_path / "pbnet-s")
+    rates = [make_optimizer(Method.PBNET_S, model, replace(cfg, lr=None, init=init), 100).param_groups[0]["lr"]
+             for init in (cfg.init, None)]
+    assert rates == [2e-2, 1e-2]  # from a trained start, and from a uniform one
 
 
 def test_latent_sampling_is_bernoulli_with_mean_theta():

@@ -46,9 +46,11 @@ def run_continual(out_dir: Path, options: dict, scenario: str, log=print, force:
     config = continual_config(preset, **options)
     out_dir = check_output_dir(out_dir)
     with lock_output(out_dir):
+        sequences = [f"{m}/checkpoint.pt" for m in CONTINUAL_METHODS]  # an interrupted sequence's progress
         if not resume:
-            sequences = [f"{m}/checkpoint.pt" for m in CONTINUAL_METHODS]  # an interrupted sequence's progress
             refuse_overwrite(out_dir, (*RUN_FILES, *sequences), "training run", force, resume_hint=True)
+        elif not holds(out_dir, sequences):
+            raise CheckpointError(f"{out_dir}: no continual sequence to resume (no {' or '.join(sequences)})")
         return train_continual(config, out_dir, scenario, log=log, preset=preset, resume=resume)
 
 

@@ -177,6 +177,8 @@ def test_interrupted_sequence_resumes_bit_for_bit_and_is_not_overwritten(tmp_pat
     assert stored["continual"]["task"] == 1 and stored["epoch"] == 1 and len(stored["continual"]["matrix"]) == 1
     with pytest.raises(OutputDirError, match="--resume continues it"):
         run_continual(tmp_path / "cut", {"model": "mlp:32", "dataset": "digits"}, "permuted:2")
+    with pytest.raises(CheckpointError, match="no continual sequence to resume"):
+        run_continual(tmp_path / "empty", {"model": "mlp:32", "dataset": "digits"}, "permuted:2", resume=True)
     monkeypatch.setattr(Trainer, "run_epoch", original)
     resumed = train_continual(config, tmp_path / "cut", "permuted:2", resume=True, **quiet)["methods"]["bayesbinn"]
     assert resumed["acc_matrix"] == full["acc_matrix"] and resumed["predictive"] == full["predictive"]

@@ -31,7 +31,7 @@ TRAIN_OPTIONS = [
     ("--scale-bound", "scale_bound", float, "BayesBiNN: cap of the natural-gradient scale (1-w²)/(τ(1-μ²))"),
     ("--mode-batchnorm-share", "mode_batchnorm_share", float,
      "BayesBiNN: after training, batchnorm statistics of the mode network (this share, 0..1) mixed with the "
-     "posterior samples' (the rest), shared by mode and ensemble (preset calibrated: 0.25)"),
+     "posterior samples' (the rest), shared by mode and ensemble (preset calibrated: 0.5)"),
     ("--test-samples", "test_samples", int, "K posterior samples in the test ensemble (default 10)"),
     ("--val-split", "val_split", float, "fraction of the training set held out (default 0.1)"),
     ("--data-dir", "data_dir", str, "directory with the data set's files"),

@@ -39,18 +39,19 @@ That minority must stay small: batchnorm statistics are learnt on samples, and t
 (what goes to hardware, whose thresholds board ensembles share) drifts from them as more weights
 are uncertain. The rate sets how long λ remembers: λ ← (1 - α)λ - α s N g averages the gradient
 over about 1/α steps, so a smaller α gives a less noisy estimate of E[g] (a better mode network)
-and s sets how many weights stay uncertain. The ``calibrated`` preset (c = 1, s = 1000,
-α = 3e-3) keeps about 13 % of SFC's weights in [0.05, 0.95] (Fashion-MNIST, 10 epochs) with the
+and s sets how many weights stay uncertain. The ``calibrated`` preset (c = 1, s = 500,
+α = 3e-3) keeps about 21 % of SFC's weights in [0.05, 0.95] (Fashion-MNIST, 10 epochs) with the
 mode network near STE's; the screening runs (``scripts/screen_bayesbinn.py``) and the benchmark
 are in BENCHMARKS.md ("BayesBiNN posterior").
 
 Batchnorm statistics. Training's running statistics follow the samples of the last steps; the
 mode network (sign λ, no uncertain weight flipped) computes differently, and re-estimating the
 statistics on it alone lifts its accuracy but costs the ensemble, whose members share the
-compiled thresholds on the board. The preset's ``mode_batchnorm_share`` (0.25) sets them after
-training to the mixture moments of the two populations that use them, a quarter mode network and
-three quarters fresh posterior samples (``bnn2hw.train.uncertainty.population_batchnorm``):
-mode and ensemble keep sharing one set of statistics, and so one set of thresholds.
+compiled thresholds on the board. The preset's ``mode_batchnorm_share`` (0.5) sets them after
+training to the mixture moments of the two populations that use them, half mode network and half
+fresh posterior samples (``bnn2hw.train.uncertainty.population_batchnorm``): mode and ensemble
+keep sharing one set of statistics, and so one set of thresholds. The more weights stay
+uncertain (smaller s), the larger the share the mode network needs (s = 1000: a quarter).
 
 Parameter groups: a group with ``binary=True`` follows the rule above and its tensors must be
 the ``weight`` of binary layers read without sign (``binarize_weights=False``). Every other

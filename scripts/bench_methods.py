@@ -34,7 +34,7 @@ import torch
 
 from benchmarks_md import write_section
 from bnn2hw.train import TrainConfig, train
-from bnn2hw.train.continual import continual_config, method_lr, train_continual
+from bnn2hw.train.continual import CONTINUAL_METHODS, continual_config, method_lr, train_continual
 from bnn2hw.train.uncertainty import uncertainty_report
 
 QUIET = dict(progress=False, log=lambda _: None)
@@ -76,13 +76,16 @@ def run_one(name: str, seed: int, args, out: Path) -> dict:
     return row
 
 
+def seed_range(args) -> range:
+    return range(args.first_seed, args.first_seed + args.seeds)
+
+
 def run_methods(args, out: Path) -> list[dict]:
     """Every (method, seed) run, ``args.jobs`` at a time; FROM_STE runs after the ste runs they start from."""
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         rows = []
         for stage in ([n for n in args.methods if n not in FROM_STE], [n for n in args.methods if n in FROM_STE]):
-            seeds = range(args.first_seed, args.first_seed + args.seeds)
-            jobs = [pool.submit(run_one, n, seed, args, out) for n in stage for seed in seeds]
+            jobs = [pool.submit(run_one, n, seed, args, out) for n in stage for seed in seed_range(args)]
             rows += [job.result() for job in jobs]
     return rows
 
@@ -158,9 +161,9 @@ def continual_in_parallel(config, run: Path, args, preset: str) -> dict:
     scenario = f"permuted:{args.tasks}"
     with ProcessPoolExecutor(max_workers=min(args.jobs, 2)) as pool:
         jobs = {m: pool.submit(continual_one, config, run / f"{m}-sequence", scenario, m, preset)
-                for m in ("bayesbinn", "ste")}
+                for m in CONTINUAL_METHODS}
         parts = {m: job.result() for m, job in jobs.items()}
-    result = {**parts["bayesbinn"], "methods": {m: part["methods"][m] for m, part in parts.items()}}
+    result = {**parts[CONTINUAL_METHODS[0]], "methods": {m: part["methods"][m] for m, part in parts.items()}}
     (run / "continual.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
 
@@ -253,7 +256,7 @@ def main() -> int:
                      f"got {', '.join(args.methods)}")
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_methods-"))
     start = time.perf_counter()
-    reused = sum((out / f"{n}-{seed}" / "bench_run.json").is_file() for n in args.methods for seed in range(args.first_seed, args.first_seed + args.seeds))
+    reused = sum((out / f"{n}-{seed}" / "bench_run.json").is_file() for n in args.methods for seed in seed_range(args))
     summary = summarise(run_methods(args, out))
     table = methods_table(summary)
     print(table, flush=True)

@@ -41,11 +41,11 @@ QUIET = dict(progress=False, log=lambda _: None)
 
 
 # name -> TrainConfig options; the runs of FROM_STE start from the same seed's ste run (so run after it;
-# pbnet-s-transfer gets PBNet's rate for trained starts, 2e-2; the bce row was measured at 1e-2)
+# both pbnet-s-transfer rows get PBNet's rate for trained starts, 2e-2)
 METHODS = {"ste": {"method": "ste"}, "bayesbinn": {"method": "bayesbinn"},
            "bayesbinn-paper": {"method": "bayesbinn", "preset": "paper"}, "pbnet": {"method": "pbnet"},
            "pbnet-s": {"method": "pbnet-s"}, "pbnet-s-transfer": {"method": "pbnet-s"},
-           "pbnet-s-transfer-bce": {"method": "pbnet-s", "pbnet_loss": "bce", "lr": 1e-2},
+           "pbnet-s-transfer-bce": {"method": "pbnet-s", "pbnet_loss": "bce"},
            "lns": {"method": "lns"}, "ste-finetune": {"method": "ste"}}
 # name -> the option giving its epochs: LNS and its control (plain STE fine-tuning) get the same extra epochs
 FROM_STE = {"lns": "lns_epochs", "ste-finetune": "lns_epochs", "pbnet-s-transfer": "epochs",

@@ -37,7 +37,7 @@ TRAIN_OPTIONS = [
     ("--data-dir", "data_dir", str, "directory with the data set's files"),
     ("--init", "init", str, "trained run to start from: lns fine-tunes it (needed); pbnet / pbnet-s "
                             "transfer its real weights (θ = W/std clipped to ±0.9); ste continues it"),
-    ("--pbnet-loss", "pbnet_loss", str, "PBNet loss of the mean logits: ce (default) or bce (per class)"),
+    ("--pbnet-loss", "pbnet_loss", str, "PBNet loss: ce (default), cross-entropy of the mean logits, or bce, the paper's per-class binary cross-entropy of P(score ≥ 0)"),
     ("--lns-noise-rate", "lns_noise_rate", float, "LNS flip rate ρ of the noisy binary labels (default 0.1)"),
     ("--lns-weight", "lns_weight", float, "LNS weight β of the noisy-supervision loss (default 0.1)"),
 ]

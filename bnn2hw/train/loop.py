@@ -56,7 +56,7 @@ class TrainConfig:
     val_split: float = 0.1
     data_dir: str | None = None
     init: str | None = None          # run a method starts from: lns (needed), pbnet(-s) (transfer), ste (continue)
-    pbnet_loss: str = "ce"           # PBNet: cross-entropy ("ce") or per-class BCE ("bce") of the mean logits
+    pbnet_loss: str = "ce"           # PBNet: cross-entropy of the mean logits ("ce") or per-class BCE of P(score ≥ 0) ("bce")
     lns_noise_rate: float = 0.1      # LNS: ρ, flip rate of the noisy binary labels
     lns_weight: float = 0.1          # LNS: β, weight of the noisy-supervision loss
 

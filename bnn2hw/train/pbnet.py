@@ -25,10 +25,13 @@ independent units, propagated layer by layer (local reparameterisation, central 
                    the selected unit's moments (``gaussian_maxpool``)
     output scale   (s·μ, s²·σ²)
 
-Loss (``TrainConfig.pbnet_loss``, a ``PBNetLoss``): the paper's objective is the expected loss of the output Gaussian
-logits; as in its text, the loss takes their mean μ: cross-entropy of μ (``ce``, default), or
-the per-class binary cross-entropy of μ against one-hot targets (``bce``, the paper's best
-results). There is no KL term: the paper's objective has none.
+Loss (``TrainConfig.pbnet_loss``, a ``PBNetLoss``), the paper's two (its Section 4.1), on the
+output Gaussians (μ, σ²): ``ce`` (default), the cross-entropy of the mean logits μ; ``bce`` (the
+paper's best results), a binarization step on each output, p_c = P(score_c ≥ 0) = Φ(μ_c/σ_c),
+then the per-class binary cross-entropy −log p_y − Σ_{c≠y} log(1 − p_c) (as log Φ, stable for
+large |μ/σ|). The output scale does not change μ/σ, so under ``bce`` it only serves the
+softmax of the compiled networks and is fitted by a cross-entropy that reaches it alone
+(``output_scale_fit``). There is no KL term: the paper's objective has none.
 
 Initialisation: uniform a ~ U(−1, 1), or, as the paper does for its best results, from a
 trained run's real weights (``TrainConfig.init``: a full-precision or STE run; θ = W / std(W)
@@ -190,9 +193,25 @@ def pbnet_forward(model: BinaryNet, images: torch.Tensor, sample_activations: bo
 def pbnet_loss(model: BinaryNet, images: torch.Tensor, labels: torch.Tensor,
                sample_activations: bool = False, loss: PBNetLoss = PBNetLoss.CE,
                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the loss of the mean logits μ, μ)."""
-    mean, _ = pbnet_forward(model, images, sample_activations)
+    """(the batch-mean loss of the output Gaussians, their mean logits μ)."""
+    mean, var = pbnet_forward(model, images, sample_activations)
     if PBNetLoss(loss) is PBNetLoss.BCE:
-        targets = F.one_hot(labels, mean.shape[1]).to(mean.dtype)
-        return F.binary_cross_entropy_with_logits(mean, targets, reduction="sum") / len(labels), mean
+        return binarized_output_bce(mean, var, labels) + output_scale_fit(model, mean, labels), mean
     return F.cross_entropy(mean, labels), mean
+
+
+def output_scale_fit(model: BinaryNet, mean: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the logits with a gradient for the output scale only: μ/σ does not see
+    the scale, so under BCE this alone fits it, for the softmax of the mode network and samples."""
+    output = model.layers[-1]
+    if not isinstance(output, OutputScale):
+        raise TypeError(f"PBNet's bce loss needs an OutputScale last, got {type(output).__name__}")
+    scale = output.log_scale.exp()
+    return F.cross_entropy((mean / scale).detach() * scale, labels)
+
+
+def binarized_output_bce(mean: torch.Tensor, var: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The paper's Eq. 14 on p_c = Φ(μ_c/σ_c): −log p_y − Σ_{c≠y} log(1 − p_c), batch mean."""
+    z = mean / torch.sqrt(var + VAR_FLOOR)
+    signed = torch.where(F.one_hot(labels, mean.shape[1]).bool(), z, -z)  # 1 − Φ(z) = Φ(−z)
+    return -torch.special.log_ndtr(signed).sum() / len(labels)

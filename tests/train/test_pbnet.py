@@ -20,6 +20,7 @@ from bnn2hw.train.pbnet import (
     binary_layer_moments,
     gaussian_maxpool,
     pbnet_forward,
+    binarized_output_bce,
     pbnet_loss,
     sign_probability,
     stochastic_batchnorm,
@@ -129,7 +130,7 @@ def test_pbnet_s_trains_every_binary_layer_of_a_cnv(tmp_path):
             assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0, (loss_kind, i)
 
 
-def test_pbnet_loss_is_the_loss_of_the_mean_logits():
+def test_pbnet_losses_are_the_papers():
     torch.manual_seed(1)
     cfg = tiny_config(method="pbnet")
     from bnn2hw.models import ModelConfig, build_model
@@ -139,9 +140,29 @@ def test_pbnet_loss_is_the_loss_of_the_mean_logits():
     mean, _ = pbnet_forward(model, images)
     loss, logits = pbnet_loss(model, images, labels)
     assert torch.equal(logits, mean) and torch.isclose(loss, torch.nn.functional.cross_entropy(mean, labels))
+    mean, var = pbnet_forward(model, images)
+    p_plus = sign_probability(mean, var).double()                     # Eq. 14 written out
+    onehot = torch.nn.functional.one_hot(labels, 10).bool()
+    eq14 = -torch.where(onehot, p_plus.log(), (1 - p_plus).log()).sum() / len(labels)
+    model.zero_grad()
+    eq14.backward()
+    eq14_grads = [layer.weight.grad.clone() for layer in model.binary_layers()]
+    model.zero_grad()
     loss, _ = pbnet_loss(model, images, labels, loss="bce")
-    onehot = torch.nn.functional.one_hot(labels, 10).float()
-    assert torch.isclose(loss, torch.nn.functional.binary_cross_entropy_with_logits(mean, onehot) * 10)
+    loss.backward()
+    softmax = torch.nn.functional.cross_entropy(mean.detach(), labels)
+    assert torch.isclose(loss.double(), eq14 + softmax, rtol=1e-4)
+    for layer, expected in zip(model.binary_layers(), eq14_grads):  # the softmax term reaches the scale only
+        assert torch.allclose(layer.weight.grad, expected.float(), rtol=1e-3, atol=1e-6)
+    assert model.layers[-1].log_scale.grad.abs() > 0
+
+
+def test_pbnet_bce_is_finite_and_saturates_far_from_the_boundary():
+    mean = torch.tensor([[40.0, -40.0], [-40.0, 40.0]], requires_grad=True)
+    loss = binarized_output_bce(mean, torch.ones_like(mean), torch.tensor([0, 0]))
+    loss.backward()
+    assert torch.isfinite(loss) and loss > 100                         # log Φ(−40), not log 0
+    assert mean.grad[0].abs().max() < 1e-30 and mean.grad[1, 0] < -10   # right: no push; wrong: pushed
 
 
 def test_pbnet_s_starts_from_a_trained_run(tmp_path):

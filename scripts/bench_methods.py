@@ -1,5 +1,6 @@
 """Method benchmark: STE, BayesBiNN (default preset and the paper's), PBNet, PBNet-S (uniform
-and transferred initialisation; transferred with the per-class BCE loss), LNS and its plain fine-tuning control on SFC / Fashion-MNIST — accuracy, NLL, ECE (mode and ensemble), OOD AUROC (digits upscaled to 28×28,
+and transferred initialisation; transferred with the per-class BCE loss; STE continued for the
+same epochs as their control), LNS and its plain fine-tuning control on SFC / Fashion-MNIST — accuracy, NLL, ECE (mode and ensemble), OOD AUROC (digits upscaled to 28×28,
 predictive entropy), the share of weights with posterior probability in [0.05, 0.95], the
 ensemble's disagreement with the mode network, seconds per epoch; mean ± sd over seeds — and
 continual-learning matrices (permuted Fashion-MNIST) for BayesBiNN and STE, for each preset of
@@ -9,7 +10,8 @@ writes them into BENCHMARKS.md: key ``bench_methods`` for the full run, key ``be
 when ``--methods`` picks a subset or ``--no-continual`` is given.
 
 Usage: PYTHONPATH=. python scripts/bench_methods.py [--epochs 10] [--seeds 3] [--first-seed 0] [--jobs 1]
-       [--methods ste,bayesbinn,...] [--lns-epochs 2] [--continual-epochs 2] [--authors-epochs 100]
+       [--methods ste,bayesbinn,...] [--lns-epochs 2] [--transfer-epochs 20] [--continual-epochs 2]
+       [--authors-epochs 100]
        [--continual-presets binary,authors] [--tasks 5] [--samples 20] [--no-continual] [--out DIR]
        [--no-write]
 A run whose ``bench_run.json`` is already in ``--out`` (same options assumed) is reused, and so is a
@@ -46,10 +48,11 @@ METHODS = {"ste": {"method": "ste"}, "bayesbinn": {"method": "bayesbinn"},
            "bayesbinn-paper": {"method": "bayesbinn", "preset": "paper"}, "pbnet": {"method": "pbnet"},
            "pbnet-s": {"method": "pbnet-s"}, "pbnet-s-transfer": {"method": "pbnet-s"},
            "pbnet-s-transfer-bce": {"method": "pbnet-s", "pbnet_loss": "bce"},
-           "lns": {"method": "lns"}, "ste-finetune": {"method": "ste"}}
-# name -> the option giving its epochs: LNS and its control (plain STE fine-tuning) get the same extra epochs
-FROM_STE = {"lns": "lns_epochs", "ste-finetune": "lns_epochs", "pbnet-s-transfer": "epochs",
-            "pbnet-s-transfer-bce": "epochs"}
+           "ste-continued": {"method": "ste"}, "lns": {"method": "lns"}, "ste-finetune": {"method": "ste"}}
+# name -> the option giving its epochs: LNS and its control (plain STE fine-tuning) get the same extra
+# epochs, and so do the transferred PBNet-S runs and theirs (STE continued from the same run)
+FROM_STE = {"lns": "lns_epochs", "ste-finetune": "lns_epochs", "pbnet-s-transfer": "transfer_epochs",
+            "pbnet-s-transfer-bce": "transfer_epochs", "ste-continued": "transfer_epochs"}
 KEYS = ("acc", "nll", "ece", "ood_auroc")
 
 
@@ -221,6 +224,8 @@ def targets_text(rows: list[dict], continual: dict | None) -> str:
                          f"(target ≥ +5): {'met' if gap >= 0.05 else 'MISSED'}")
     for a, b, what in (("pbnet-s-transfer", "pbnet", "PBNet-S (transferred init) vs PBNet"),
                        ("pbnet-s-transfer", "ste", "PBNet-S (transferred init) vs STE"),
+                       ("pbnet-s-transfer", "ste-continued", "PBNet-S (transferred init) vs STE continued "
+                        "for the same epochs from the same run"),
                        ("pbnet-s-transfer-bce", "ste", "PBNet-S (transferred init, per-class BCE) vs STE"),
                        ("lns", "ste-finetune", "LNS vs plain fine-tuning (same extra epochs)")):
         if a in by and b in by:
@@ -241,6 +246,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each on one thread)")
     parser.add_argument("--methods", type=lambda t: t.split(","), default=list(METHODS))
     parser.add_argument("--lns-epochs", type=int, default=2)
+    parser.add_argument("--transfer-epochs", type=int, default=20, help="epochs of the runs started from the "
+                        "STE run: pbnet-s-transfer(-bce) and their control ste-continued")
     parser.add_argument("--continual-epochs", type=int, default=2, help="epochs per task, binary preset")
     parser.add_argument("--authors-epochs", type=int, default=100, help="epochs per task, authors preset")
     parser.add_argument("--continual-presets", type=lambda t: t.split(","), default=["binary", "authors"])
@@ -266,8 +273,8 @@ def main() -> int:
         ctable += text
     targets = targets_text(summary, continual)
     print(ctable + "\n" + targets)
-    lns = (f" (lns and ste-finetune: {args.lns_epochs} more epochs on the STE run; pbnet-s-transfer(-bce): initialised "
-           f"from it)" if set(FROM_STE) & set(args.methods) else "")
+    lns = (f" (lns and ste-finetune: {args.lns_epochs} more epochs on the STE run; pbnet-s-transfer(-bce) and "
+           f"ste-continued: {args.transfer_epochs} more from it)" if set(FROM_STE) & set(args.methods) else "")
     pbnet = " (PBNet members re-estimate batchnorm statistics on 10 training batches)" if "pbnet" in args.methods else ""
     own_lr = ", ".join(f"{n} {METHODS[n]['lr']:g}" for n in args.methods if "lr" in METHODS[n])
     rates = f"default learning rates{f' (but {own_lr})' if own_lr else ''}"

@@ -136,6 +136,8 @@ def main(argv=None, package: Path = HERE) -> int:
                         help="pynq: a PYNQ board; sim: bnn2hw's simulator; uart: bnn2hw's UART shell (ECP5)")
     parser.add_argument("--port", help="uart backend: the board's serial port (/dev/ttyUSB0, COM3, a pyserial URL)")
     parser.add_argument("--baud", type=int, default=115200, help="uart backend: the build's baud rate")
+    parser.add_argument("--retries", type=int, default=2, help="uart backend: resends of a frame the line "
+                        "corrupted (error reply or bad reply CRC) before giving up")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--ensemble", type=int, default=0,
                         help="K posterior weight samples: averaged probabilities (scores builds) or a vote (labels)")
@@ -156,8 +158,8 @@ def main(argv=None, package: Path = HERE) -> int:
 
 
 def _run(args, package: Path) -> int:
-    if args.batch < 1 or args.ensemble < 0:
-        raise DriverError("--batch must be >= 1 and --ensemble >= 0")
+    if args.batch < 1 or args.ensemble < 0 or args.retries < 0:
+        raise DriverError("--batch must be >= 1, --ensemble and --retries >= 0")
     if args.limit is not None and args.limit < 1:
         raise DriverError(f"--limit must be >= 1, got {args.limit}")
     if args.probabilities and not (args.ensemble and (args.inputs or args.validate)):
@@ -169,7 +171,7 @@ def _run(args, package: Path) -> int:
     spec = load_spec(package)
     check_package(spec, package)
     if args.backend == "uart":
-        backend = UartBackend(spec, package, args.batch, port=args.port, baud=args.baud)
+        backend = UartBackend(spec, package, args.batch, port=args.port, baud=args.baud, retries=args.retries)
     else:
         backend = {"pynq": PynqBackend, "sim": SimBackend}[args.backend](spec, package, args.batch)
     report = {"backend": args.backend}
@@ -210,6 +212,8 @@ def _run(args, package: Path) -> int:
         np.save(args.output, labels)
     if args.benchmark:
         report["benchmark"] = benchmark(backend, spec, args.batch)
+    if args.backend == "uart":
+        report["frames_resent"] = backend.resent
     print(json.dumps(report))
     return status
 

@@ -41,7 +41,8 @@ def _ecp5_board(name: str, spec: dict) -> list[str]:
             f"python3 driver.py --validate --backend uart --port /dev/ttyUSB0 --baud {uart.get('baud', 115200)}",
             "python3 driver.py --inputs images.npy --backend uart --port /dev/ttyUSB0", "```", "",
             f"Each image travels as one framed message of {uart.get('frame_bytes', '?')} bytes (start byte, the",
-            "packed input stream, CRC-8); a lost or corrupted byte gets an error reply, never a wrong label.",
+            "packed input stream, CRC-8); a lost or corrupted byte gets an error reply, never a wrong label,",
+            "and the driver sends that frame again (`--retries`, default 2; the report counts `frames_resent`).",
             "Runtime weights (`--ensemble`) need the PYNQ path: the UART shell has no weight port.", ""]
 
 

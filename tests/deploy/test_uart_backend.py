@@ -1,6 +1,7 @@
 """The deploy driver's uart backend up to the device boundary: through a pseudo-terminal to the
-Verilator model of the UART shell + accelerator, it gives the sim backend's labels; error replies,
-a missing port or pyserial, and a line that does not speak the protocol raise DriverError."""
+Verilator model of the UART shell + accelerator, it gives the sim backend's labels; a frame the
+line corrupts once is sent again; error replies that persist, a missing port or pyserial, and a
+line that does not speak the protocol raise DriverError."""
 
 from __future__ import annotations
 
@@ -67,6 +68,7 @@ def test_validate_command_line_over_uart(uart_setup, capsys):
     out = capsys.readouterr().out
     assert status == 0, out
     assert '"mismatches_with_simulator": 0' in out and '"backend": "uart"' in out
+    assert '"frames_resent": 0' in out
 
 
 def test_error_reply_raises_and_backend_recovers(uart_setup, monkeypatch):
@@ -80,12 +82,36 @@ def test_error_reply_raises_and_backend_recovers(uart_setup, monkeypatch):
         good = backend.execute(packed)
         # the backend's own module computes the frame CRC (driver.py re-exports it)
         monkeypatch.setattr(sys.modules[driver.UartBackend.__module__], "crc8", lambda data: 0x00)
-        with pytest.raises(driver.DriverError, match="error 1: CRC mismatch"):
+        with pytest.raises(driver.DriverError, match="error 1: CRC mismatch.*still after 2 resends"):
             backend.execute(packed[:1])
         monkeypatch.undo()
         np.testing.assert_array_equal(backend.execute(packed), good)
     finally:
         backend.close()
+
+
+def test_a_frame_the_line_corrupts_once_is_sent_again(uart_setup, monkeypatch):
+    _, package, port = uart_setup
+    driver = load_driver(package)
+    spec = driver.load_spec(package)
+    packed = driver.pack_inputs(driver.check_images(digits_test_images(3), spec), spec)
+    backend = driver.UartBackend(spec, package, 1, port=port)
+    module = sys.modules[driver.UartBackend.__module__]
+    honest, corrupted = module.crc8, []
+
+    def crc8_corrupting_frame_1_once(data):
+        if bytes(data) == packed[1].tobytes() and not corrupted:
+            corrupted.append(True)
+            return honest(data) ^ 0x01
+        return honest(data)
+    try:
+        good = backend.execute(packed)
+        monkeypatch.setattr(module, "crc8", crc8_corrupting_frame_1_once)
+        again = backend.execute(packed)                   # one window: frames 0, 1, 2 back to back
+    finally:
+        backend.close()
+    assert corrupted and backend.resent == 2              # frame 1 and the frame the shell dropped behind it
+    np.testing.assert_array_equal(again, good)
 
 
 def test_refusals(uart_setup, monkeypatch):

@@ -22,6 +22,10 @@ UART_ERRORS = {1: "CRC mismatch (a corrupted byte)", 2: "timeout inside a frame 
                5: "no start byte where a frame begins"}
 
 
+class LineError(DriverError):
+    """The line corrupted a frame or its reply: sending the frame again can succeed."""
+
+
 def _crc8_table() -> list:
     table = []
     for byte in range(256):
@@ -47,16 +51,18 @@ class UartBackend:
     """The accelerator behind bnn2hw's UART shell (``--backend uart --port PORT [--baud N]``).
 
     ``execute`` sends each image as one frame, up to ``window`` frames ahead of the replies (the
-    shell queues them), and returns the replies' output bytes; an error reply, a reply with a bad
-    CRC, or no reply within the timeout raises ``DriverError`` (after waiting for the shell to
-    resynchronise and flushing the port). ``port`` is anything pyserial opens: a device
-    (/dev/ttyUSB0, COM3) or a URL."""
+    shell queues them), and returns the replies' output bytes. A frame the line corrupted (an
+    error reply, or a reply with a bad CRC) is sent again, with the frames after it, once the shell
+    has resynchronised: up to ``retries`` times per window, counted in ``resent``; then, or on
+    no reply within the timeout or bytes that are not a reply, ``DriverError`` (the port flushed).
+    Inference is idempotent, so a resent frame gives the answer the first would have.
+    ``port`` is anything pyserial opens: a device (/dev/ttyUSB0, COM3) or a URL."""
 
     name = "uart"
     RESYNC_S = 0.1   # longer than the shell's inter-byte timeout (20 ms by default)
 
     def __init__(self, spec: dict, package: Path, batch: int, port: str | None = None, baud: int = 115200,
-                 window: int = 4, timeout: float | None = None):
+                 window: int = 4, timeout: float | None = None, retries: int = 2):
         if not port:
             raise DriverError("--backend uart needs --port PORT (the board's serial port, e.g. /dev/ttyUSB0)")
         try:
@@ -67,6 +73,7 @@ class UartBackend:
         self.out_shape = tuple(spec["output"]["shape_packed"][1:])
         self.in_bytes, self.out_bytes = int(np.prod(self.in_shape)), int(np.prod(self.out_shape))
         self.window, self.baud = max(1, int(window)), int(baud)
+        self.retries, self.resent = max(0, int(retries)), 0
         frame_s = 10 * (self.in_bytes + self.out_bytes + 4) / self.baud
         self.timeout = timeout if timeout is not None else 1.0 + 2 * self.window * frame_s
         try:
@@ -97,12 +104,12 @@ class UartBackend:
             body = self._read(self.out_bytes + 1)
             if crc8(body[:-1]) != body[-1]:
                 self._resync()
-                raise DriverError(f"reply with a bad CRC from {self.port}: the line is corrupting bytes")
+                raise LineError(f"reply with a bad CRC from {self.port}: the line is corrupting bytes")
             return body[:-1]
         if head == UART_ERROR:
             code = self._read(1)[0]
             self._resync()
-            raise DriverError(f"the board reported error {code}: {UART_ERRORS.get(code, 'unknown error')}")
+            raise LineError(f"the board reported error {code}: {UART_ERRORS.get(code, 'unknown error')}")
         self._resync()
         raise DriverError(f"unexpected byte 0x{head:02X} from {self.port} (not a reply): wrong baud rate, "
                           f"or another program on the port?")
@@ -114,12 +121,25 @@ class UartBackend:
         rows = packed.reshape(len(packed), -1)
         out = np.zeros((len(rows), self.out_bytes), np.uint8)
         for start in range(0, len(rows), self.window):
-            chunk = rows[start:start + self.window]
-            self.serial.write(b"".join(bytes([UART_START]) + row.tobytes() + bytes([crc8(row.tobytes())])
-                                       for row in chunk))
-            for i in range(len(chunk)):
-                out[start + i] = np.frombuffer(self._reply(), np.uint8)
+            self._exchange(rows[start:start + self.window], out[start:start + self.window])
         return out.reshape((len(rows),) + self.out_shape)
+
+    def _exchange(self, chunk: np.ndarray, out: np.ndarray) -> None:
+        """Frames of ``chunk`` out, replies into ``out`` in order; after a corrupted frame the
+        shell has dropped the frames behind it too, so they are all sent again."""
+        done, failures = 0, 0
+        while done < len(chunk):
+            self.serial.write(b"".join(bytes([UART_START]) + row.tobytes() + bytes([crc8(row.tobytes())])
+                                       for row in chunk[done:]))
+            try:
+                while done < len(chunk):
+                    out[done] = np.frombuffer(self._reply(), np.uint8)
+                    done += 1
+            except LineError as err:
+                failures += 1
+                if failures > self.retries:
+                    raise DriverError(f"{err} (still after {self.retries} resends)") from None
+                self.resent += len(chunk) - done
 
     def load_weights(self, weights: dict) -> None:
         raise DriverError("the UART shell has no weight port: --ensemble needs --backend pynq or sim")

@@ -35,7 +35,10 @@ softmax of the compiled networks and is fitted by a cross-entropy that reaches i
 
 Initialisation: uniform a ~ U(−1, 1), or, as the paper does for its best results, from a
 trained run's real weights (``TrainConfig.init``: a full-precision or STE run; θ = W / std(W)
-per layer, clipped to ±0.9, a = atanh θ, batchnorm and output scale taken over too).
+per layer, clipped to ±0.9, a = atanh θ, batchnorm and output scale taken over too). Sampling
+from the transferred θ costs a few points in the first epoch; the paper trains to convergence,
+and on SFC / Fashion-MNIST 20 epochs from a 10-epoch STE run bring the MAP network level with
+STE's where 10 do not (BENCHMARKS.md, "Training methods").
 
 Batchnorm running statistics are updated with the mixture moments above; after training,
 ``bnn2hw.train.uncertainty.evaluate_with_batchnorm_reestimation`` re-estimates them for the

@@ -239,9 +239,11 @@ class Trainer:
         cfg = self.config
         method = Method(cfg.method)
         latent = latent_weights(method, self.model, self.optimizer)
-        evaluate = METHODS[method].evaluate
-        if evaluate is not None:
-            readouts = evaluate(self.model, method, latent, self.data, cfg)
+        spec = METHODS[method]
+        if spec.settle is not None:
+            spec.settle(self.model, method, latent, self.data, cfg)
+        if spec.evaluate is not None:
+            readouts = spec.evaluate(self.model, method, latent, self.data, cfg)
         else:
             readouts = evaluate_readouts(self.model, method, latent, self.data.x_test, self.data.y_test,
                                          cfg.test_samples, seed=cfg.seed)

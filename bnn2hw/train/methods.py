@@ -16,7 +16,9 @@ Contract:
 - A ``MethodSpec`` may replace three steps of the loop: ``train_loss(model, optimizer, x, y)
   -> (loss, logits)`` (default: cross-entropy of ``model(x)``), ``latent(model, optimizer)``
   (default above) and ``evaluate(model, method, latent, data, config) -> readouts`` (default
-  ``bnn2hw.train.evaluate.evaluate_readouts`` on the test split). PBNet (``pbnet``, ``pbnet-s``;
+  ``bnn2hw.train.evaluate.evaluate_readouts`` on the test split), and add one: ``settle(model,
+  method, latent, data, config)``, run once after training and before the read-outs, for state
+  the checkpoint keeps (BayesBiNN's population batchnorm statistics). PBNet (``pbnet``, ``pbnet-s``;
   ``config.init`` transfers a trained run's weights) and LNS (``lns``, needs ``config.init``) use
   them; see ``bnn2hw.train.pbnet`` and ``lns``. STE with ``config.init`` continues a trained run
   (its latents clipped to ±1): the plain fine-tuning control for LNS's extra epochs.
@@ -61,6 +63,7 @@ class MethodSpec:
     train_loss: Callable | None = None   # (model, optimizer, x, y) -> (loss, logits)
     latent: Callable | None = None       # (model, optimizer) -> latent tensors
     evaluate: Callable | None = None     # (model, method, latent, data, config) -> readouts
+    settle: Callable | None = None       # (model, method, latent, data, config) -> None, before evaluate
     init_lr: float | None = None         # default rate when starting from a trained run (--init)
 
 
@@ -76,7 +79,7 @@ def _build_bayesbinn(model: BinaryNet, config, train_set_size: int, lr: float) -
     binary, other = split_parameters(model)
     settings = asdict(bayesbinn_settings(config))
     preset_lr = settings.pop("lr")
-    settings.pop("mode_batchnorm_share")  # read out after training (_evaluate_bayesbinn), not a step setting
+    settings.pop("mode_batchnorm_share")  # applied after training (_settle_bayesbinn), not a step setting
     return BayesBiNN([{"params": binary, "binary": True}, {"params": other, "lr": config.bn_lr}],
                      train_set_size=train_set_size, lr=preset_lr if lr is None else lr, **settings)
 
@@ -97,15 +100,13 @@ def _build_pbnet(model: BinaryNet, config, train_set_size: int, lr: float) -> PB
                      loss=config.pbnet_loss)
 
 
-def _evaluate_bayesbinn(model, method, latent, data, config) -> dict:
+def _settle_bayesbinn(model, method, latent, data, config) -> None:
     """With ``mode_batchnorm_share`` set, batchnorm statistics of the mode network and the
-    posterior's samples mixed (kept in the model, so compile folds them), then the usual read-outs."""
-    from bnn2hw.train.evaluate import evaluate_readouts
+    posterior's samples mixed (kept in the model, so compile folds them)."""
     from bnn2hw.train.uncertainty import population_batchnorm  # imports this module
     share = bayesbinn_settings(config).mode_batchnorm_share
     if share is not None:
         population_batchnorm(model, method, latent, data.x_train, share, config.seed)
-    return evaluate_readouts(model, method, latent, data.x_test, data.y_test, config.test_samples, config.seed)
 
 
 def _evaluate_pbnet(model, method, latent, data, config) -> dict:
@@ -125,7 +126,7 @@ METHODS: dict[Method, MethodSpec] = {
     # lr for BayesBiNN acts on λ (its preset's, bnn2hw.train.presets), for STE on the latent
     # weights; chosen on tfc/digits and sfc/fashion-mnist (BENCHMARKS.md).
     Method.BAYESBINN: MethodSpec(default_lr=None, build=_build_bayesbinn, probabilistic=True,
-                                 evaluate=_evaluate_bayesbinn),
+                                 settle=_settle_bayesbinn),
     Method.STE: MethodSpec(default_lr=1e-2, build=_build_ste, probabilistic=False),
     # PBNet: lr acts on a (θ = tanh a); LNS: on the full-precision weights and binarizers.
     Method.PBNET: _pbnet_spec(sample_activations=False),

@@ -276,9 +276,7 @@ def main() -> int:
     lns = (f" (lns and ste-finetune: {args.lns_epochs} more epochs on the STE run; pbnet-s-transfer(-bce) and "
            f"ste-continued: {args.transfer_epochs} more from it)" if set(FROM_STE) & set(args.methods) else "")
     pbnet = " (PBNet members re-estimate batchnorm statistics on 10 training batches)" if "pbnet" in args.methods else ""
-    own_lr = ", ".join(f"{n} {METHODS[n]['lr']:g}" for n in args.methods if "lr" in METHODS[n])
-    rates = f"default learning rates{f' (but {own_lr})' if own_lr else ''}"
-    text = (f"{args.model} on {args.dataset}, {args.epochs} epochs per method{lns}, {rates}, seeds "
+    text = (f"{args.model} on {args.dataset}, {args.epochs} epochs per method{lns}, default learning rates, seeds "
             f"{args.first_seed}..{args.first_seed + args.seeds - 1} (mean ± sd); ensembles of {args.samples} posterior samples{pbnet}; OOD = sklearn digits upscaled ×3 and zero-padded to 28×28, scored by predictive entropy. "
             f"bayesbinn = the default preset ({TrainConfig().preset}), bayesbinn-paper = the authors' settings. "
             f"'ens. ≠ mode': share of test images whose ensemble label differs from the mode network's. "

@@ -38,9 +38,9 @@ from bnn2hw.data import load_dataset
 from bnn2hw.train import TrainConfig, train
 from bnn2hw.train.methods import Method, ReadOut, binary_weights, uncertain_share, use_weights
 from bnn2hw.train.batchnorm import reestimate_batchnorm
-from bnn2hw.train.uncertainty import (
-    disagreement, ensemble_probs, load_trained, member_probs, ood_images, population_batchnorm, readout_scores,
-)
+from bnn2hw.train.checkpoint import load_trained
+from bnn2hw.train.evaluate import ensemble_probs, member_probs
+from bnn2hw.train.uncertainty import disagreement, ood_images, population_batchnorm, readout_scores
 
 RECAL_BATCHES = 100
 

@@ -30,7 +30,8 @@ from bnn2hw.models import BinaryNet, OutputScale
 from bnn2hw.train.checkpoint import CheckpointError, load_trained
 from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, uncertain_share, use_weights
 from bnn2hw.train.batchnorm import reestimate_batchnorm
-from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION, member_bn_seed
+from bnn2hw.train.evaluate import member_bn_seed
+from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION
 
 MODEL_FILE, VERIFY_FILE = "model.onnx", "verify.json"
 
@@ -107,7 +108,7 @@ def _run_data(ckpt: dict, data_dir):
 def member_batchnorm(ckpt: dict, model: BinaryNet, weights: list[torch.Tensor], sample: int | None,
                      train_images: np.ndarray) -> None:
     """Give posterior sample ``sample`` its own batchnorm statistics where the method's ensemble
-    members have them (as ``uncertainty.ensemble_probs`` member k); else nothing."""
+    members have them (as ``bnn2hw.train.evaluate.ensemble_probs`` member k); else nothing."""
     if sample is None or Method(ckpt["config"].get("method")) not in NEEDS_BN_REESTIMATION:
         return
     with use_weights(model, weights):

@@ -62,10 +62,10 @@ import numpy as np
 from bnn2hw.data import Dataset, load_dataset
 from bnn2hw.train.bayesbinn import BayesBiNN
 from bnn2hw.train.checkpoint import CheckpointError
-from bnn2hw.train.evaluate import readout_probs
+from bnn2hw.train.evaluate import ensemble_probs, readout_probs
 from bnn2hw.train.loop import TrainConfig, Trainer
 from bnn2hw.train.methods import METHODS, Method, ReadOut, latent_weights
-from bnn2hw.train.uncertainty import ensemble_probs, permute_pixels
+from bnn2hw.train.uncertainty import permute_pixels
 
 
 BINARY_LR = {Method.BAYESBINN: 1e-2}  # other methods: their single-task default

@@ -18,7 +18,7 @@ Contract:
   (default above) and ``evaluate(model, method, latent, data, config) -> readouts`` (default
   ``bnn2hw.train.evaluate.evaluate_readouts`` on the test split), and add one: ``settle(model,
   method, latent, data, config)``, run once after training and before the read-outs, for state
-  the checkpoint keeps (BayesBiNN's population batchnorm statistics). PBNet (``pbnet``, ``pbnet-s``;
+  the checkpoint keeps (BayesBiNN's population batchnorm statistics, PBNet's MAP network's). PBNet (``pbnet``, ``pbnet-s``;
   ``config.init`` transfers a trained run's weights) and LNS (``lns``, needs ``config.init``) use
   them; see ``bnn2hw.train.pbnet`` and ``lns``. STE with ``config.init`` continues a trained run
   (its latents clipped to ±1): the plain fine-tuning control for LNS's extra epochs.
@@ -109,9 +109,14 @@ def _settle_bayesbinn(model, method, latent, data, config) -> None:
         population_batchnorm(model, method, latent, data.x_train, share, config.seed)
 
 
+def _settle_pbnet(model, method, latent, data, config) -> None:
+    from bnn2hw.train.uncertainty import settle_map_batchnorm  # imports this module
+    settle_map_batchnorm(model, method, latent, data, config)
+
+
 def _evaluate_pbnet(model, method, latent, data, config) -> dict:
-    from bnn2hw.train.uncertainty import evaluate_with_batchnorm_reestimation  # imports this module
-    return evaluate_with_batchnorm_reestimation(model, method, latent, data, config)
+    from bnn2hw.train.uncertainty import map_and_ensemble_readouts  # imports this module
+    return map_and_ensemble_readouts(model, method, latent, data, config)
 
 
 def _pbnet_spec(sample_activations: bool) -> MethodSpec:
@@ -119,7 +124,7 @@ def _pbnet_spec(sample_activations: bool) -> MethodSpec:
         return pbnet_loss(model, images, labels, sample_activations, optimizer.loss)
     # from a trained start 2e-2 recovers the first epoch's loss better (BENCHMARKS.md, "Training methods")
     return MethodSpec(default_lr=1e-2, build=_build_pbnet, probabilistic=True, train_loss=loss,
-                      evaluate=_evaluate_pbnet, init_lr=2e-2)
+                      settle=_settle_pbnet, evaluate=_evaluate_pbnet, init_lr=2e-2)
 
 
 METHODS: dict[Method, MethodSpec] = {

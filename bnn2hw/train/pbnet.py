@@ -41,11 +41,11 @@ and on SFC / Fashion-MNIST 20 epochs from a 10-epoch STE run bring the MAP netwo
 STE's where 10 do not (BENCHMARKS.md, "Training methods").
 
 Batchnorm running statistics are updated with the mixture moments above; after training,
-``bnn2hw.train.uncertainty.evaluate_with_batchnorm_reestimation`` re-estimates them for the
+``bnn2hw.train.uncertainty.settle_map_batchnorm`` (PBNet's ``settle``) re-estimates them for the
 MAP network (sign θ) on training batches (``bnn2hw.train.batchnorm``), so the checkpoint's model state is the compiled MAP
 network's. Ensemble members, and samples
 compiled with ``compile_run(sample=k)``, re-estimate their own statistics
-(``bnn2hw.train.uncertainty``, ``bnn2hw.compile.api.member_batchnorm``).
+(``bnn2hw.train.evaluate.ensemble_probs``, ``bnn2hw.compile.api.member_batchnorm``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Uncertainty of trained binary networks: ensembles, calibration, out-of-distribution detection.
 
 Contract:
-- ``ensemble_probs(model, method, latent, images, samples, seed, bn_images=None)``: average
-  softmax of ``samples`` Bernoulli networks drawn in the order of ``compile_run(sample=k)``
-  (one ``torch.Generator`` seeded with ``seed``; member k is compiled sample k). With
-  ``bn_images`` every member first re-estimates its batchnorm statistics on a few batches of
-  them (PBNet); the model's own statistics are restored afterwards.
+- The ensembles are ``bnn2hw.train.evaluate.ensemble_probs`` (member k is compiled sample k).
+- ``settle_map_batchnorm(model, method, latent, data, config)``: the MAP network's batchnorm
+  statistics re-estimated on training batches, kept in the model (PBNet's ``settle``).
+- ``map_and_ensemble_readouts(model, method, latent, data, config)``: PBNet's read-outs, the
+  MAP network as the model holds it and an ensemble whose members re-estimate their own
+  statistics.
 - ``population_batchnorm(model, method, latent, images, mode_share, seed)``: batchnorm
   statistics for the networks that share them at read-out — the mode network and the
   posterior's samples, which the compiled thresholds of a board ensemble serve alike: the mixture
@@ -39,7 +40,7 @@ import torch
 from bnn2hw.data import load_dataset, load_digits_raw
 from bnn2hw.models import BinaryNet
 from bnn2hw.train.checkpoint import load_trained
-from bnn2hw.train.evaluate import predict_probs
+from bnn2hw.train.evaluate import ensemble_probs, member_probs, readout_probs
 from bnn2hw.train.methods import (
     METHODS, UNCERTAIN_BAND, Method, ReadOut, binary_weights, uncertain_share, use_weights,
 )
@@ -48,38 +49,6 @@ from bnn2hw.train.batchnorm import reestimate_batchnorm, running_stats, set_mixt
 
 NEEDS_BN_REESTIMATION = {Method.PBNET, Method.PBNET_S}
 POPULATION_BATCHES = 100
-
-
-def member_bn_seed(run_seed: int, k: int) -> int:
-    """Seed of member k's batchnorm re-estimation batches (compiled sample k uses it too)."""
-    return run_seed + k
-
-
-def _bn_state(model: BinaryNet) -> dict[str, torch.Tensor]:
-    return {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
-
-
-def member_probs(model: BinaryNet, weights: list[torch.Tensor], images: np.ndarray,
-                 bn_images: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
-    """Softmax of one binary network, with its own batchnorm statistics if ``bn_images``."""
-    saved = _bn_state(model) if bn_images is not None else None
-    with use_weights(model, weights):
-        if bn_images is not None:
-            reestimate_batchnorm(model, bn_images, seed=seed)
-        probs = predict_probs(model, images)
-    if saved is not None:
-        model.load_state_dict(saved, strict=False)
-    return probs
-
-
-def ensemble_probs(model: BinaryNet, method: Method, latent: list[torch.Tensor], images: np.ndarray,
-                   samples: int, seed: int, bn_images: np.ndarray | None = None) -> np.ndarray:
-    generator = torch.Generator().manual_seed(seed)
-    total = np.zeros((len(images), model.config.num_classes))
-    for k in range(samples):
-        weights = binary_weights(method, latent, ReadOut.SAMPLE, generator)
-        total += member_probs(model, weights, images, bn_images, seed=member_bn_seed(seed, k))
-    return total / samples
 
 
 def population_batchnorm(model: BinaryNet, method: Method, latent: list[torch.Tensor], images: np.ndarray,
@@ -96,13 +65,17 @@ def population_batchnorm(model: BinaryNet, method: Method, latent: list[torch.Te
     set_mixture(model, [(mode_share, mode), (1.0 - mode_share, running_stats(model))])
 
 
-def evaluate_with_batchnorm_reestimation(model: BinaryNet, method: Method, latent: list[torch.Tensor],
-                                         data, config) -> dict[str, dict]:
-    """PBNet's read-outs: the MAP network with re-estimated statistics (kept in the model, so
-    the checkpoint holds them) and an ensemble whose members re-estimate their own."""
+def settle_map_batchnorm(model: BinaryNet, method: Method, latent: list[torch.Tensor], data, config) -> None:
+    """The MAP network's batchnorm statistics, re-estimated and kept (the checkpoint holds them)."""
     with use_weights(model, binary_weights(method, latent, ReadOut.MODE)):
         reestimate_batchnorm(model, data.x_train, seed=config.seed)
-        results = {"mode": classification_metrics(predict_probs(model, data.x_test), data.y_test)}
+
+
+def map_and_ensemble_readouts(model: BinaryNet, method: Method, latent: list[torch.Tensor],
+                              data, config) -> dict[str, dict]:
+    """PBNet's read-outs: the MAP network and an ensemble whose members re-estimate their own statistics."""
+    mode = readout_probs(model, method, latent, ReadOut.MODE, data.x_test)
+    results = {"mode": classification_metrics(mode, data.y_test)}
     if config.test_samples > 0:
         probs = ensemble_probs(model, method, latent, data.x_test, config.test_samples, config.seed,
                                bn_images=data.x_train)

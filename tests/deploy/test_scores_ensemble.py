@@ -25,7 +25,8 @@ from bnn2hw.sim.compare import reference_outputs
 from bnn2hw.sim.api import simulate
 from bnn2hw.sim.ensemble import probabilities
 from bnn2hw.train.methods import Method, uncertain_share
-from bnn2hw.train.uncertainty import ensemble_probs, load_trained
+from bnn2hw.train.checkpoint import load_trained
+from bnn2hw.train.evaluate import ensemble_probs
 from tests.deploy import fake_pynq
 from tests.deploy.conftest import quiet_deploy
 from tests.deploy.test_pynq_backend import board_package_of

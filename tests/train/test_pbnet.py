@@ -14,7 +14,7 @@ from bnn2hw.data import load_dataset
 from bnn2hw.models import BinaryConv2d, BinaryLinear
 from bnn2hw.train import train
 from bnn2hw.train.methods import Method, ReadOut, binary_weights, make_optimizer
-from bnn2hw.train.uncertainty import member_probs
+from bnn2hw.train.evaluate import member_probs
 from bnn2hw.train.pbnet import (
     INIT_THETA_MAX,
     binary_layer_moments,

@@ -38,16 +38,16 @@ from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.graph import NodeView, as_integers
 from bnn2hw.sim.kernels.base import Kernel, compact, vector_dims
 from bnn2hw.sim.kernels.float_gemm import AffineGemm
+from bnn2hw.sim.packing import pack_bit_rows
+
+EXACT_FLOAT32, EXACT_FLOAT64 = 2 ** 24, 2 ** 53
+TEMP_ELEMENTS = 1 << 22  # uint64 limbs per XOR block (32 MiB)
 
 
 def score_affine(xnor: bool, mw: int) -> tuple[int, int]:
     """(multiply, add) taking an MVAU's output without activation to the QONNX graph's dot
     product: an XNOR layer outputs the popcount p of MW bits, whose bipolar dot product is 2p − MW."""
     return (2, -int(mw)) if xnor else (1, 0)
-from bnn2hw.sim.packing import pack_bit_rows
-
-EXACT_FLOAT32, EXACT_FLOAT64 = 2 ** 24, 2 ** 53
-TEMP_ELEMENTS = 1 << 22  # uint64 limbs per XOR block (32 MiB)
 
 
 def xnor_popcount(x_rows: np.ndarray, w_rows: np.ndarray, width: int) -> np.ndarray:

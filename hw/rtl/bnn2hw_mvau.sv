@@ -20,9 +20,17 @@
 // Runtime weights (RUNTIME_WEIGHTS = 1): AXI-lite writes to the weight memory with FINN's
 // memstream address map: line L, 32-bit word k at byte address (L*WORDS + k)*4, WORDS the line
 // width in 32-bit words rounded up to a power of two. Reads are not supported (SLVERR).
-// Latency: 3 cycles from the last input word of a fold to its output word; the input buffer
-// holds one vector, so a new vector streams in while the last folds of the previous one finish
-// only after they issue (FINN's MVAU behaviour); no combinational path from m_tready to s_tready.
+// Pipeline (TREE_REG: adder-tree levels between registers, >= 1): issue -> memory read -> the
+// SIMD lane terms (XNOR bits, or products) summed by a binary adder tree of LEVELS = clog2(SIMD)
+// levels, a register after every TREE_REG levels and after the last (TREE_LAT = max(1,
+// ceil(LEVELS / TREE_REG)) stages) -> accumulate over the SF folds, threshold memory read ->
+// threshold compares -> output count (ACT_VAL + compares passed) -> output FIFO. The pipeline
+// never stalls: an issue needs room in the output FIFO for everything in flight. Cycles per
+// vector stay MW/SIMD x MH/PE; only the latency grows with the pipeline.
+// Latency: TREE_LAT + 5 cycles from the issue of the last input word of a fold to its output
+// word (m_tvalid); the input buffer holds one vector, so a new vector streams in while the last
+// folds of the previous one finish only after they issue (FINN's MVAU behaviour); no
+// combinational path from m_tready to s_tready.
 module bnn2hw_mvau #(
 	int unsigned MW = 8,
 	int unsigned MH = 8,
@@ -45,6 +53,7 @@ module bnn2hw_mvau #(
 	int unsigned RUNTIME_WEIGHTS = 0,
 	parameter WEIGHT_FILE = "",
 	parameter THRESH_FILE = "",
+	int unsigned TREE_REG = 2,
 
 	localparam int unsigned SF = MW / SIMD,
 	localparam int unsigned NF = MH / PE,
@@ -88,12 +97,23 @@ module bnn2hw_mvau #(
 );
 	localparam int unsigned PART_W = XNOR ? $clog2(SIMD + 1) + 1 : IBITS + WBITS + $clog2(SIMD) + 3;
 	localparam int unsigned CMP_W = (ACC_BITS > TBITS ? ACC_BITS : TBITS) + 2;
-	localparam int unsigned FIFO_D = 8;
-	localparam int unsigned IN_FLIGHT = 3;  // issue, stage 1, stage 2: outputs not yet in the FIFO
+	localparam int unsigned LEVELS = $clog2(SIMD);  // adder-tree levels over the SIMD lanes
+	localparam int unsigned TREE_LAT = LEVELS == 0 ? 1 : (LEVELS + TREE_REG - 1) / TREE_REG;
+	// outputs not yet counted by the FIFO: the issuing one, stage 1, the tree, accumulate, compare, count
+	localparam int unsigned IN_FLIGHT = TREE_LAT + 5;
+	localparam int unsigned FIFO_D = 2 ** $clog2(IN_FLIGHT + 2);  // + 2: one output a cycle at full rate
+	localparam int unsigned NF_W = $clog2(NF > 1 ? NF : 2);
+	localparam int unsigned TMEM_W = T_W > 0 ? T_W : 1;
+
+	// A tree level l (1..LEVELS) is followed by a register when l is a multiple of TREE_REG or the
+	// last level; with SIMD = 1 (no level) the single lane term is registered.
+	function automatic bit level_registered(int unsigned l);
+		return LEVELS == 0 ? l == 0 : l > 0 && (l % TREE_REG == 0 || l == LEVELS);
+	endfunction
 
 	//----- memories
 	(* ram_style = "block" *) logic [MEM_W-1:0]  wmem [WMEM];
-	logic [(T_W > 0 ? T_W : 1)-1:0]  tmem [NF];
+	logic [TMEM_W-1:0]  tmem [NF];
 	initial begin
 		if (WEIGHT_FILE != "")  $readmemh(WEIGHT_FILE, wmem);
 		if (!NO_ACT && THRESH_FILE != "")  $readmemh(THRESH_FILE, tmem);
@@ -137,7 +157,7 @@ module bnn2hw_mvau #(
 	);
 
 	//----- stage 0: issue (nf, sf); the first neuron fold reads the stream, later folds the buffer
-	logic [$clog2(NF > 1 ? NF : 2)-1:0]  nf;
+	logic [NF_W-1:0]  nf;
 	logic [$clog2(SF > 1 ? SF : 2)-1:0]  sf;
 	logic [$clog2(WMEM > 1 ? WMEM : 2)-1:0]  waddr;
 	logic [IN_W-1:0]  ibuf [SF];
@@ -159,77 +179,135 @@ module bnn2hw_mvau #(
 		end
 	end
 
-	//----- stage 1: weight and threshold memory reads
+	//----- stage 1: weight memory read
 	logic  v1, first1, last1;
+	logic [NF_W-1:0]  nf1;
 	logic [IN_W-1:0]  x1;
 	logic [MEM_W-1:0]  w1;
-	logic [(T_W > 0 ? T_W : 1)-1:0]  t1;
 	always_ff @(posedge clk) begin
 		if (!rst_n)  v1 <= 0;
 		else  v1 <= issue;
 		x1 <= need_input ? s_axis_tdata : ibuf[sf];
 		w1 <= wmem[waddr];
-		t1 <= tmem[nf];
+		nf1 <= nf;
 		first1 <= sf == 0;
 		last1 <= sf == SF - 1;
 	end
 
-	//----- stage 2: SIMD partial sums, accumulation over the SF folds
-	logic signed [PART_W-1:0]  part [PE];
-	always_comb begin
-		for (int unsigned p = 0; p < PE; p++) begin
-			part[p] = 0;
-			for (int unsigned s = 0; s < SIMD; s++) begin
-				if (XNOR)  part[p] += PART_W'({x1[s] ~^ w1[p * SIMD + s]});  // {}: a 1-bit XNOR, not a widened one
-				else begin : integer_lane
-					logic signed [IBITS:0]  xv;
-					logic [WBITS-1:0]  wraw;
-					logic signed [WBITS:0]  wv;
-					xv = ISIGNED ? $signed({x1[s * IN_BITS + IN_BITS - 1], x1[s * IN_BITS +: IN_BITS]})
-					             : $signed({1'b0, x1[s * IN_BITS +: IN_BITS]});
-					wraw = w1[(p * SIMD + s) * WBITS +: WBITS];
-					wv = WSIGNED ? $signed({wraw[WBITS - 1], wraw}) : $signed({1'b0, wraw});
-					if (WBIPOLAR)  part[p] += wraw[0] ? PART_W'(xv) : -PART_W'(xv);
-					else  part[p] += PART_W'(xv) * PART_W'(wv);
+	//----- stages 2 .. TREE_LAT + 1: the SIMD lane terms and their adder tree, per PE
+	// tree[p][l][i]: node i of level l (level 0: the lane terms); q: what level l + 1 reads (the
+	// node, or its register). XNOR levels add (l + 1)-bit counts; integer levels PART_W-bit sums.
+	logic signed [PART_W-1:0]  tree [PE][LEVELS + 1][SIMD] /* verilator split_var */;
+	logic signed [PART_W-1:0]  q [PE][LEVELS + 1][SIMD] /* verilator split_var */;
+	logic signed [PART_W-1:0]  part [PE];  // the tree's registered sum
+	for (genvar p = 0; p < PE; p++) begin : gen_pe
+		assign	part[p] = q[p][LEVELS][0];
+		for (genvar s = 0; s < SIMD; s++) begin : gen_lane
+			if (XNOR) begin : gen_xnor
+				assign	tree[p][0][s] = PART_W'({x1[s] ~^ w1[p * SIMD + s]});  // {}: a 1-bit XNOR
+			end else begin : gen_int
+				logic signed [IBITS:0]  xv;
+				logic [WBITS-1:0]  wraw;
+				logic signed [WBITS:0]  wv;
+				assign	xv = ISIGNED ? $signed({x1[s * IN_BITS + IN_BITS - 1], x1[s * IN_BITS +: IN_BITS]})
+				                     : $signed({1'b0, x1[s * IN_BITS +: IN_BITS]});
+				assign	wraw = w1[(p * SIMD + s) * WBITS +: WBITS];
+				assign	wv = WSIGNED ? $signed({wraw[WBITS - 1], wraw}) : $signed({1'b0, wraw});
+				assign	tree[p][0][s] = WBIPOLAR ? (wraw[0] ? PART_W'(xv) : -PART_W'(xv))
+				                                 : PART_W'(xv) * PART_W'(wv);
+			end
+		end
+		for (genvar l = 0; l <= LEVELS; l++) begin : gen_level
+			localparam int unsigned N = (SIMD + 2 ** l - 1) / 2 ** l;  // nodes on level l
+			localparam int unsigned LW = XNOR ? l + 1 : PART_W;       // width of a level-l sum
+			for (genvar i = 0; i < N; i++) begin : gen_node
+				if (l > 0) begin : gen_sum
+					if (2 * i + 1 < (SIMD + 2 ** (l - 1) - 1) / 2 ** (l - 1)) begin : gen_pair
+						logic [LW-1:0]  sum;
+						if (XNOR) begin : gen_count  // two l-bit counts, one (l + 1)-bit sum
+							assign	sum = LW'(q[p][l - 1][2 * i][LW - 2:0]) + LW'(q[p][l - 1][2 * i + 1][LW - 2:0]);
+							assign	tree[p][l][i] = PART_W'(sum);
+						end else begin : gen_add
+							assign	tree[p][l][i] = q[p][l - 1][2 * i] + q[p][l - 1][2 * i + 1];
+						end
+					end else begin : gen_single
+						assign	tree[p][l][i] = q[p][l - 1][2 * i];
+					end
+				end
+				if (level_registered(l)) begin : gen_reg
+					always_ff @(posedge clk)  q[p][l][i] <= tree[p][l][i];
+				end else begin : gen_wire
+					assign	q[p][l][i] = tree[p][l][i];
 				end
 			end
 		end
 	end
-	logic [ACC_BITS-1:0]  acc [PE];
-	logic [ACC_BITS-1:0]  acc_next [PE];
-	logic  v2;
-	logic [ACC_BITS-1:0]  acc2 [PE];
-	logic [(T_W > 0 ? T_W : 1)-1:0]  t2;
-	always_comb begin
-		for (int unsigned p = 0; p < PE; p++)
-			acc_next[p] = (first1 ? ACC_BITS'(0) : acc[p]) + ACC_BITS'(part[p]);
-	end
-	always_ff @(posedge clk) begin
-		if (!rst_n)  v2 <= 0;
-		else  v2 <= v1 && last1;
-		if (v1)  acc <= acc_next;
-		acc2 <= acc_next;
-		t2 <= t1;
+	logic  vt [TREE_LAT + 1], firstt [TREE_LAT + 1], lastt [TREE_LAT + 1];
+	logic [NF_W-1:0]  nft [TREE_LAT + 1];
+	assign	vt[0] = v1;
+	assign	firstt[0] = first1;
+	assign	lastt[0] = last1;
+	assign	nft[0] = nf1;
+	for (genvar k = 1; k <= TREE_LAT; k++) begin : gen_tree_side
+		always_ff @(posedge clk) begin
+			if (!rst_n)  vt[k] <= 0;
+			else  vt[k] <= vt[k - 1];
+			firstt[k] <= firstt[k - 1];
+			lastt[k] <= lastt[k - 1];
+			nft[k] <= nft[k - 1];
+		end
 	end
 
-	//----- stage 3: thresholds (or the accumulator itself) into the output FIFO
+	//----- accumulate over the SF folds; the threshold memory is read for the fold's neurons
+	logic [ACC_BITS-1:0]  acc [PE];
+	logic [ACC_BITS-1:0]  acc_next [PE];
+	logic  va;
+	logic [ACC_BITS-1:0]  acc2 [PE];
+	logic [TMEM_W-1:0]  t2;
 	always_comb begin
-		push = v2;
+		for (int unsigned p = 0; p < PE; p++)
+			acc_next[p] = (firstt[TREE_LAT] ? ACC_BITS'(0) : acc[p]) + ACC_BITS'(part[p]);
+	end
+	always_ff @(posedge clk) begin
+		if (!rst_n)  va <= 0;
+		else  va <= vt[TREE_LAT] && lastt[TREE_LAT];
+		if (vt[TREE_LAT])  acc <= acc_next;
+		acc2 <= acc_next;
+		t2 <= tmem[nft[TREE_LAT]];
+	end
+
+	//----- threshold compares (or the accumulator itself), then the output count into the FIFO
+	logic  vc, vo;
+	logic [STEPS-1:0]  passed [PE];
+	logic [ACC_BITS-1:0]  acc3 [PE];
+	logic [OUT_W-1:0]  out_q;
+	always_ff @(posedge clk) begin
+		if (!rst_n) begin
+			vc <= 0;  vo <= 0;
+		end else begin
+			vc <= va;  vo <= vc;
+		end
 		for (int unsigned p = 0; p < PE; p++) begin
 			logic signed [CMP_W-1:0]  a, t;
-			logic [OBITS-1:0]  o;
 			a = ACC_SIGNED ? CMP_W'($signed(acc2[p])) : CMP_W'($unsigned(acc2[p]));
-			if (NO_ACT)  o = OBITS'(acc2[p]);
+			for (int unsigned st = 0; st < STEPS; st++) begin
+				logic [TBITS-1:0]  raw;
+				raw = t2[(p * STEPS + st) * TBITS +: TBITS];
+				t = TSIGNED ? CMP_W'($signed(raw)) : CMP_W'($unsigned(raw));
+				passed[p][st] <= (t <= a);
+			end
+		end
+		acc3 <= acc2;
+		for (int unsigned p = 0; p < PE; p++) begin
+			logic [OBITS-1:0]  o;
+			if (NO_ACT)  o = OBITS'(acc3[p]);
 			else begin
 				o = OBITS'(ACT_VAL);
-				for (int unsigned st = 0; st < STEPS; st++) begin
-					logic [TBITS-1:0]  raw;
-					raw = t2[(p * STEPS + st) * TBITS +: TBITS];
-					t = TSIGNED ? CMP_W'($signed(raw)) : CMP_W'($unsigned(raw));
-					if (t <= a)  o = o + 1;
-				end
+				for (int unsigned st = 0; st < STEPS; st++)  o = o + OBITS'(passed[p][st]);
 			end
-			push_data[p * OBITS +: OBITS] = o;
+			out_q[p * OBITS +: OBITS] <= o;
 		end
 	end
+	assign	push = vo;
+	assign	push_data = out_q;
 endmodule

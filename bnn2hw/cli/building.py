@@ -59,7 +59,13 @@ def add_build_parser(sub) -> None:
     p.add_argument("--force", action="store_true", help="with --model: replace a compiled model.onnx in BUILD")
     p.add_argument("--board", default="pynq-z2", help="board name (boards/*.yaml), default pynq-z2")
     p.add_argument("--fps", type=float, default=None, help="target frames/s (default: the highest that fits)")
-    p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
+    p.add_argument("--clock-mhz", type=float, default=None,
+                   help="the clock the design runs at (default: the board's; ECP5 boards make other clocks with "
+                        "a PLL); timing missed at it fails the build")
+    p.add_argument("--clock-search", action="store_true",
+                   help="ECP5 boards: search for the highest clock meeting timing, from --clock-mhz down (step down "
+                        "to the achieved Fmax on failure, up to 4 place-and-route runs); the clock chosen is "
+                        "reported in estimates.json")
     p.add_argument("--folding", type=str, default=None, help="FINN folding JSON to use instead of --fps")
     p.add_argument("--ignore-estimates", action="store_true",
                    help="fold for --fps even where FINN's resource estimates exceed the board (they run about "
@@ -82,7 +88,7 @@ def build_command(args) -> None:
     config = BuildConfig(board=args.board, fps=args.fps, clock_mhz=args.clock_mhz, folding=args.folding,
                          verify_limit=args.verify_limit, runtime_weights=args.runtime_weights, impl=args.impl,
                          baud=args.baud, data_dir=args.data_dir, ignore_estimates=args.ignore_estimates,
-                         output=args.output)
+                         output=args.output, clock_search=args.clock_search)
     print_build(pipeline.run_build(args.build_dir, config, source=import_options(args)))
 
 

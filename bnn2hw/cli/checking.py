@@ -44,7 +44,8 @@ def simulate_command(args) -> None:
         print(f"\nVerilator, UART shell + accelerator: {r['images']} images, {r['wrong_replies']} wrong replies; "
               f"{r['error_frames_detected']} of {r['error_frames']} corrupted frames answered with an error; "
               f"{r['cycles_per_image']:,.0f} cycles an image at {r['cycles_per_bit']} cycles a bit "
-              f"(at 115200 baud: {r['board_images_per_s_115200']:,.1f} img/s); {args.build_dir}/shellsim.json")
+              f"(on the board at {r['baud']:,} baud and {r['clk_hz'] / 1e6:g} MHz: {r['board_images_per_s']:,.1f} "
+              f"img/s); {args.build_dir}/shellsim.json")
         pipeline.check_shellsim(r)
         return
     if args.rtl:

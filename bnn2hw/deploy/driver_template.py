@@ -135,7 +135,8 @@ def main(argv=None, package: Path = HERE) -> int:
     parser.add_argument("--backend", choices=("pynq", "sim", "uart"), default="pynq",
                         help="pynq: a PYNQ board; sim: bnn2hw's simulator; uart: bnn2hw's UART shell (ECP5)")
     parser.add_argument("--port", help="uart backend: the board's serial port (/dev/ttyUSB0, COM3, a pyserial URL)")
-    parser.add_argument("--baud", type=int, default=115200, help="uart backend: the build's baud rate")
+    parser.add_argument("--baud", type=int, default=None,
+                        help="uart backend: the line's baud rate (default: the package's, the build's --baud)")
     parser.add_argument("--retries", type=int, default=2, help="uart backend: resends of a frame the line "
                         "corrupted (error reply or bad reply CRC) before giving up")
     parser.add_argument("--batch", type=int, default=100)

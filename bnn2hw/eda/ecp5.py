@@ -3,7 +3,9 @@
 Contract:
 * ``place_and_route(rtl_dir, board, top, clock_mhz, out_dir, timeout_s, log)`` builds module
   ``top`` of an ``--impl rtl`` build's ``BUILD/hw/rtl/`` (``files.f``, plus ``extra_sources``
-  such as the UART shell, with ``parameters`` given to slang as ``-G NAME=VALUE``) into
+  such as the UART shell, with ``parameters`` given to slang as ``-G NAME=VALUE``; those also in
+  ``primitive_sources``, plain Verilog instantiating ECP5 primitives such as a PLL, are read by
+  Yosys's own front end) into
   ``out_dir/accelerator.bit`` for an ECP5 ``board`` (``bnn2hw.hw.boards``, ``family: ecp5``),
   constrained by the board's LPF at ``clock_mhz``. ``top="bnn2hw_ecp5_probe"`` generates a
   small wrapper on the board's UART/LED pins that registers every port of ``accelerator``
@@ -15,7 +17,8 @@ Contract:
   ``ecp5.json`` (the returned dict), ``yosys.log``, ``nextpnr.log``. Returns ``used`` and
   ``available`` (LUT4 = TRELLIS_COMB, FF, DP16KD, MULT18 from nextpnr's report), the same as
   ``luts``/``ffs``/``brams``/``dsps``, ``synth_cells`` (Yosys's ECP5 cells), ``fmax_mhz``
-  (achieved, slowest clock), ``clock_mhz``, ``timing_met``, ``seconds`` (synth, pnr, pack),
+  (achieved, slowest clock), ``clock_mhz``, ``timing_met`` (every clock at its constraint: the
+  LPF's, or one nextpnr derives through a PLL), ``seconds`` (synth, pnr, pack),
   ``tools`` (versions), ``board``, ``part``, ``top``, ``bitfile``, ``bitfile_bytes``, ``cached``.
   Results are cached by content (tool versions, scripts, sources, memory images, LPF) in
   ``~/.cache/bnn2hw/ecp5``.
@@ -23,7 +26,10 @@ Contract:
   package missing (names the pip line), a design that does not fit (after synthesis, before
   P&R: names the resource, the count and the board's total), an unconstrained port of a
   board-level top, timing not met (the achieved Fmax and a clock that passes; the report is
-  still written), a tool error (its error lines), a run over ``timeout_s``.
+  still written; with ``require_timing=False`` the result comes back instead, ``timing_met``
+  false and no bitstream), a tool error (its error lines), a run over ``timeout_s``.
+* ``critical_path`` (in the result): the worst path of the slowest clock in nextpnr's report,
+  its start and end cells, delay, logic levels and the cells along it.
 """
 
 from __future__ import annotations
@@ -158,10 +164,13 @@ def probe_wrapper(accelerator_sv: Path) -> str:
     return "\n".join(lines)
 
 
-def synth_script(sources: list[str], top: str, parameters: dict) -> str:
+def synth_script(sources: list[str], top: str, parameters: dict, verilog: tuple = ()) -> str:
+    """Yosys script: ``verilog`` (plain Verilog instantiating ECP5 primitives, such as the PLL) read
+    by Yosys's own front end first, so slang takes its modules as black boxes; then ``sources``."""
     params = " ".join(f"-G {name}={value}" for name, value in parameters.items())
     return "\n".join([
-        f"{READ_SLANG} --top {top} {params} " + " ".join(f"src/{s}" for s in sources),
+        *(f"read_verilog src/{v}" for v in verilog),
+        f"{READ_SLANG} --top {top} {params} " + " ".join(f"src/{s}" for s in sources if s not in verilog),
         f"hierarchy -top {top}",
         "chformal -remove",
         f"synth_ecp5 -top {top} -json synth.json",
@@ -188,15 +197,48 @@ def check_fit(counts: dict[str, int], fabric: dict[str, int], board_name: str, t
 
 
 def pnr_summary(report: dict, clock_mhz: float) -> dict:
-    """used / available per resource kind, achieved Fmax (slowest clock) and timing_met from nextpnr's report."""
+    """used / available per resource kind, achieved Fmax (slowest clock), timing_met (every clock at
+    its constraint: the LPF's, or one nextpnr derives through a PLL; else ``clock_mhz``) and the
+    critical path, from nextpnr's report."""
     util = report.get("utilization", {})
     used = {k: int(util.get(cell, {}).get("used", 0)) for k, cell in REPORT_KINDS.items()}
     available = {k: int(util.get(cell, {}).get("available", 0)) for k, cell in REPORT_KINDS.items()}
-    fmax = [float(v["achieved"]) for v in report.get("fmax", {}).values() if "achieved" in v]
-    fmax_mhz = round(min(fmax), 2) if fmax else None
+    clocks = [v for v in report.get("fmax", {}).values() if "achieved" in v]
+    fmax_mhz = round(min(float(v["achieved"]) for v in clocks), 2) if clocks else None
+    met = all(float(v["achieved"]) >= float(v.get("constraint", clock_mhz)) - 1e-6 for v in clocks)
     return {"used": used, "available": available, "fmax_mhz": fmax_mhz, "clock_mhz": float(clock_mhz),
-            "timing_met": fmax_mhz is None or fmax_mhz >= clock_mhz,
+            "timing_met": met and (fmax_mhz is None or fmax_mhz >= clock_mhz - 1e-6),
+            "critical_path": critical_path(report),
             **{key: used[kind] for key, kind in SUMMARY_KEYS.items()}}
+
+
+def _cell(name: str) -> str:
+    """A netlist cell name cut to its design path: what Yosys and nextpnr append (``$abc$...``,
+    ``_TRELLIS_FF_Q...``, ``_LUT4_Z``, ``_CCU2C_...``, ``$CCU2_COMB0``) is dropped."""
+    return re.split(r"\$|_TRELLIS_|_LUT4_|_CCU2C_|_L6MUX21|_PFUMX|_DP16KD", str(name))[0].strip(".")[:120]
+
+
+def critical_path(report: dict) -> dict | None:
+    """The slowest clock's worst path in nextpnr's report: start and end cells, delay (ns), logic
+    and routing shares, logic levels, and the cells along it (at most 12)."""
+    paths = report.get("critical_paths", [])
+    if not paths:
+        return None
+    fmax = {k: float(v.get("achieved", 1e9)) for k, v in report.get("fmax", {}).items()}
+    worst = min(paths, key=lambda p: fmax.get(str(p.get("from", "")).split(" ")[-1], 1e9))
+    steps = worst.get("path", [])
+    if not steps:
+        return None
+    delay = {kind: round(sum(float(st.get("delay", 0)) for st in steps if st.get("type") == kind), 2)
+             for kind in ("clk-to-q", "logic", "routing", "setup")}
+    cells = []
+    for st in steps:
+        name = _cell(st.get("to", {}).get("cell", ""))
+        if name and (not cells or cells[-1] != name):
+            cells.append(name)
+    return {"from": _cell(steps[0].get("from", {}).get("cell", "")), "to": _cell(steps[-1].get("to", {}).get("cell", "")),
+            "ns": round(sum(delay.values()), 2), "logic_ns": delay["logic"], "routing_ns": delay["routing"],
+            "logic_levels": sum(st.get("type") == "logic" for st in steps), "cells": cells[:12]}
 
 
 def passing_clock_mhz(fmax_mhz: float) -> float:
@@ -290,7 +332,8 @@ def _flow(work: Path, sources: dict[str, Path], data: list[Path], script: str, l
 
 def place_and_route(rtl_dir, board, top: str = "accelerator", clock_mhz: float | None = None, out_dir=None,
                     timeout_s: float = 1800, log=print, *, extra_sources=(), parameters: dict | None = None,
-                    allow_unconstrained: bool | None = None, cache_dir: Path = CACHE_DIR) -> dict:
+                    allow_unconstrained: bool | None = None, cache_dir: Path = CACHE_DIR,
+                    require_timing: bool = True, primitive_sources=()) -> dict:
     """Bitstream of ``top`` for an ECP5 ``board`` (a ``Board`` or its name); see the module docstring."""
     from bnn2hw.hw.boards import load_board  # boards.py imports no FINN
     board = load_board(board) if isinstance(board, (str, Path)) else board
@@ -312,7 +355,9 @@ def place_and_route(rtl_dir, board, top: str = "accelerator", clock_mhz: float |
             (work / "probe.v").write_text(probe_wrapper(rtl_dir / "accelerator.sv"))
             sources["extra/probe.v"] = work / "probe.v"
         versions = tool_versions(log)
-        script = synth_script(list(sources), top, parameters or {})
+        primitives = {Path(p).resolve() for p in primitive_sources}
+        verilog = tuple(name for name, path in sources.items() if path.resolve() in primitives)
+        script = synth_script(list(sources), top, parameters or {}, verilog)
         key = _cache_key([json.dumps(versions, sort_keys=True), script, " ".join(pnr_args), str(allow_unconstrained),
                           lpf.read_text(), json.dumps(board.ecp5.fabric_dict(), sort_keys=True)], sources, data)
         entry = Path(cache_dir) / key
@@ -344,10 +389,13 @@ def place_and_route(rtl_dir, board, top: str = "accelerator", clock_mhz: float |
     used = ", ".join(f"{result['used'][k]:,}/{result['available'][k]:,} {k}" for k in REPORT_KINDS)
     log(f"    placed and routed in {flow['seconds']['pnr']:.0f} s: {used}; Fmax {result['fmax_mhz']} MHz "
         f"(clock {clock_mhz:g} MHz)")
-    if not result["timing_met"]:
+    if not result["timing_met"] and require_timing:
         raise EdaError(f"timing not met for {top} on {board.name}: achieved Fmax {result['fmax_mhz']} MHz is below "
                        f"the requested {clock_mhz:g} MHz; a clock of {passing_clock_mhz(result['fmax_mhz']):g} MHz "
                        f"or less would pass (report: {out_dir / 'pnr_report.json'}); no bitstream written")
+    if not result["timing_met"]:
+        log(f"    timing not met at {clock_mhz:g} MHz: no bitstream written")
+        return result
     shutil.copyfile(entry / BITFILE, out_dir / BITFILE)
     log(f"    bitstream: {out_dir / BITFILE} ({result['bitfile_bytes']:,} bytes)")
     return result

@@ -56,6 +56,9 @@ class Stage(str, Enum):
     BITFILE = "bitfile"      # + HLS synthesis, FIFO sizing, stitched IP, bitfile, .hwh
 
 
+MAX_BAUD = 3_000_000  # the FTDI FT231X USB serial chip: up to 3 Mbaud
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     board: str = "pynq-z2"
@@ -70,6 +73,7 @@ class BuildConfig:
     runtime_weights: bool = False        # MVAU weights writable over AXI-lite (ensembles on the board)
     impl: Impl = Impl.HLS                # layer implementation: FINN HLS, or RTL (simulated in Verilator)
     baud: int = 115200                   # UART rate of the ECP5 boards' serial shell
+    clock_search: bool = False           # ECP5: step the clock down to the achieved Fmax until timing is met
     ignore_estimates: bool = False       # fold for ``fps`` even where FINN's estimates exceed the board
     output: Output = Output.LABELS       # labels, or the last layer's integer scores (board ensembles)
 
@@ -80,6 +84,9 @@ class BuildConfig:
             raise HwError(f"clock_mhz (--clock-mhz) must be a positive finite number, got {self.clock_mhz}")
         if isinstance(self.baud, bool) or not isinstance(self.baud, int) or self.baud <= 0:
             raise HwError(f"baud (--baud) must be a positive integer, got {self.baud!r}")
+        if self.baud > MAX_BAUD:
+            raise HwError(f"baud (--baud) {self.baud:,} is above {MAX_BAUD:,}, the most the ULX3S's FT231X USB "
+                          "serial chip carries")
         if self.ignore_estimates and self.fps is None and self.folding is None:
             raise HwError("ignore_estimates (--ignore-estimates) needs a target rate (--fps) or a --folding: "
                           "it keeps a folding whose FINN estimates exceed the board instead of refusing it")

@@ -20,14 +20,14 @@
 // Runtime weights (RUNTIME_WEIGHTS = 1): AXI-lite writes to the weight memory with FINN's
 // memstream address map: line L, 32-bit word k at byte address (L*WORDS + k)*4, WORDS the line
 // width in 32-bit words rounded up to a power of two. Reads are not supported (SLVERR).
-// Pipeline (TREE_REG: adder-tree levels between registers, >= 1): issue -> memory read -> the
-// SIMD lane terms (XNOR bits, or products) summed by a binary adder tree of LEVELS = clog2(SIMD)
-// levels, a register after every TREE_REG levels and after the last (TREE_LAT = max(1,
-// ceil(LEVELS / TREE_REG)) stages) -> accumulate over the SF folds, threshold memory read ->
-// threshold compares -> output count (ACT_VAL + compares passed) -> output FIFO. The pipeline
-// never stalls: an issue needs room in the output FIFO for everything in flight. Cycles per
-// vector stay MW/SIMD x MH/PE; only the latency grows with the pipeline.
-// Latency: TREE_LAT + 5 cycles from the issue of the last input word of a fold to its output
+// Pipeline (TREE_REG: adder-tree levels between registers, >= 1): issue -> weight memory read ->
+// its output registered -> the SIMD lane terms (XNOR bits, or products) summed by a binary adder
+// tree of LEVELS = clog2(SIMD) levels, a register after every TREE_REG levels and after the last
+// (TREE_LAT = max(1, ceil(LEVELS / TREE_REG)) stages) -> accumulate over the SF folds, threshold
+// memory read -> threshold compares -> output count (ACT_VAL + compares passed) -> output FIFO.
+// The pipeline never stalls: an issue needs room in the output FIFO for everything in flight.
+// Cycles per vector stay MW/SIMD x MH/PE; only the latency grows with the pipeline.
+// Latency: TREE_LAT + 6 cycles from the issue of the last input word of a fold to its output
 // word (m_tvalid); the input buffer holds one vector, so a new vector streams in while the last
 // folds of the previous one finish only after they issue (FINN's MVAU behaviour); no
 // combinational path from m_tready to s_tready.
@@ -99,8 +99,8 @@ module bnn2hw_mvau #(
 	localparam int unsigned CMP_W = (ACC_BITS > TBITS ? ACC_BITS : TBITS) + 2;
 	localparam int unsigned LEVELS = $clog2(SIMD);  // adder-tree levels over the SIMD lanes
 	localparam int unsigned TREE_LAT = LEVELS == 0 ? 1 : (LEVELS + TREE_REG - 1) / TREE_REG;
-	// outputs not yet counted by the FIFO: the issuing one, stage 1, the tree, accumulate, compare, count
-	localparam int unsigned IN_FLIGHT = TREE_LAT + 5;
+	// outputs not yet counted by the FIFO: the issuing one, stages 1-2, the tree, accumulate, compare, count
+	localparam int unsigned IN_FLIGHT = TREE_LAT + 6;
 	localparam int unsigned FIFO_D = 2 ** $clog2(IN_FLIGHT + 2);  // + 2: one output a cycle at full rate
 	localparam int unsigned NF_W = $clog2(NF > 1 ? NF : 2);
 	localparam int unsigned TMEM_W = T_W > 0 ? T_W : 1;
@@ -179,22 +179,27 @@ module bnn2hw_mvau #(
 		end
 	end
 
-	//----- stage 1: weight memory read
-	logic  v1, first1, last1;
-	logic [NF_W-1:0]  nf1;
-	logic [IN_W-1:0]  x1;
-	logic [MEM_W-1:0]  w1;
+	//----- stage 1: weight memory read; stage 2: its output registered (a block RAM's read data
+	// arrives late in the cycle: nothing else is on that path)
+	logic  v0, first0, last0, v1, first1, last1;
+	logic [NF_W-1:0]  nf0, nf1;
+	logic [IN_W-1:0]  x0, x1;
+	logic [MEM_W-1:0]  w0, w1;
 	always_ff @(posedge clk) begin
-		if (!rst_n)  v1 <= 0;
-		else  v1 <= issue;
-		x1 <= need_input ? s_axis_tdata : ibuf[sf];
-		w1 <= wmem[waddr];
-		nf1 <= nf;
-		first1 <= sf == 0;
-		last1 <= sf == SF - 1;
+		if (!rst_n) begin
+			v0 <= 0;  v1 <= 0;
+		end else begin
+			v0 <= issue;  v1 <= v0;
+		end
+		x0 <= need_input ? s_axis_tdata : ibuf[sf];
+		w0 <= wmem[waddr];
+		nf0 <= nf;
+		first0 <= sf == 0;
+		last0 <= sf == SF - 1;
+		{x1, w1, nf1, first1, last1} <= {x0, w0, nf0, first0, last0};
 	end
 
-	//----- stages 2 .. TREE_LAT + 1: the SIMD lane terms and their adder tree, per PE
+	//----- stages 3 .. TREE_LAT + 2: the SIMD lane terms and their adder tree, per PE
 	// tree[p][l][i]: node i of level l (level 0: the lane terms); q: what level l + 1 reads (the
 	// node, or its register). XNOR levels add (l + 1)-bit counts; integer levels PART_W-bit sums.
 	logic signed [PART_W-1:0]  tree [PE][LEVELS + 1][SIMD] /* verilator split_var */;
@@ -242,21 +247,11 @@ module bnn2hw_mvau #(
 			end
 		end
 	end
-	logic  vt [TREE_LAT + 1], firstt [TREE_LAT + 1], lastt [TREE_LAT + 1];
-	logic [NF_W-1:0]  nft [TREE_LAT + 1];
-	assign	vt[0] = v1;
-	assign	firstt[0] = first1;
-	assign	lastt[0] = last1;
-	assign	nft[0] = nf1;
-	for (genvar k = 1; k <= TREE_LAT; k++) begin : gen_tree_side
-		always_ff @(posedge clk) begin
-			if (!rst_n)  vt[k] <= 0;
-			else  vt[k] <= vt[k - 1];
-			firstt[k] <= firstt[k - 1];
-			lastt[k] <= lastt[k - 1];
-			nft[k] <= nft[k - 1];
-		end
-	end
+	logic  vt, firstt, lastt;  // the fold's valid, first and last fold, neuron fold, beside the tree
+	logic [NF_W-1:0]  nft;
+	bnn2hw_pipe #(.W(NF_W + 2), .STAGES(TREE_LAT)) tree_side (
+		.clk, .rst_n, .in_valid(v1), .in_data({first1, last1, nf1}), .out_valid(vt),
+		.out_data({firstt, lastt, nft}));
 
 	//----- accumulate over the SF folds; the threshold memory is read for the fold's neurons
 	logic [ACC_BITS-1:0]  acc [PE];
@@ -266,14 +261,14 @@ module bnn2hw_mvau #(
 	logic [TMEM_W-1:0]  t2;
 	always_comb begin
 		for (int unsigned p = 0; p < PE; p++)
-			acc_next[p] = (firstt[TREE_LAT] ? ACC_BITS'(0) : acc[p]) + ACC_BITS'(part[p]);
+			acc_next[p] = (firstt ? ACC_BITS'(0) : acc[p]) + ACC_BITS'(part[p]);
 	end
 	always_ff @(posedge clk) begin
 		if (!rst_n)  va <= 0;
-		else  va <= vt[TREE_LAT] && lastt[TREE_LAT];
-		if (vt[TREE_LAT])  acc <= acc_next;
+		else  va <= vt && lastt;
+		if (vt)  acc <= acc_next;
 		acc2 <= acc_next;
-		t2 <= tmem[nft[TREE_LAT]];
+		t2 <= tmem[nft];
 	end
 
 	//----- threshold compares (or the accumulator itself), then the output count into the FIFO

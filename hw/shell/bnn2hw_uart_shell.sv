@@ -1,10 +1,13 @@
 // bnn2hw_uart_shell: a board shell around the stitched accelerator: UART in, labels or scores out.
 //
-// Ports: `clk` (the board clock, CLK_HZ), `uart_rx` / `uart_tx` (8N1 at BAUD, idle high),
-// `led[7:0]`. The accelerator is reached through `bnn2hw_shell_accelerator`, a per-build
-// adapter that bnn2hw.eda.shell generates (ports clk, rst_n, s_axis_* IN_WIDTH bits,
-// m_axis_* OUT_WIDTH bits; it instantiates `accelerator` and ties its AXI-lite port off).
-// Reset: internal power-on reset, 16 cycles (flip-flop initial values; no reset pin).
+// Ports: `clk` (the shell's clock, CLK_HZ: the board oscillator or a PLL output), `clk_locked`,
+// `uart_rx` / `uart_tx` (8N1 at BAUD, idle high), `led[7:0]`. The accelerator is reached through
+// `bnn2hw_shell_accelerator`, a per-build adapter that bnn2hw.eda.shell generates (ports clk,
+// rst_n, s_axis_* IN_WIDTH bits, m_axis_* OUT_WIDTH bits; it instantiates `accelerator` and ties
+// its AXI-lite port off).
+// Reset: internal power-on reset, 16 cycles (flip-flop initial values; no reset pin) counted
+// once `clk_locked` is high (a PLL's lock output, synchronised here; tie it to 1 for an
+// oscillator clock); a lost lock resets the shell again.
 //
 // Protocol (bnn2hw.eda.shell and the deploy driver's UartBackend speak it; CRC = CRC-8/SMBUS,
 // polynomial 0x07, initial 0, bnn2hw_crc8):
@@ -37,6 +40,7 @@ module bnn2hw_uart_shell #(
 	int unsigned TOKENS = 16
 )(
 	input	logic  clk,
+	input	logic  clk_locked,
 	input	logic  uart_rx,
 	output	logic  uart_tx,
 	output	logic [7:0]  led
@@ -46,9 +50,12 @@ module bnn2hw_uart_shell #(
 
 	// ---- power-on reset ----
 	logic [4:0]  por_count = '0;
+	logic [1:0]  locked_sync = '0;
 	logic  rst_n = 1'b0;
 	always_ff @(posedge clk) begin
-		if (!por_count[4]) por_count <= por_count + 1'b1;
+		locked_sync <= {locked_sync[0], clk_locked};
+		if (!locked_sync[1])  por_count <= '0;
+		else if (!por_count[4])  por_count <= por_count + 1'b1;
 		rst_n <= por_count[4];
 	end
 

@@ -52,3 +52,20 @@ def test_shell_matches_sim_on_digits_split(tfc_rtl, tmp_path):
     sources = shell.write_shell(tfc_rtl, shell.sim_parameters(tfc_rtl, 8), tmp_path)  # what the model compiled
     assert {"bnn2hw_uart_shell", "bnn2hw_uart_rx", "bnn2hw_uart_tx", "bnn2hw_uart_framer", "bnn2hw_uart_replier",
             "bnn2hw_crc8", "accelerator"} <= declared_modules(sources)
+
+
+@requires_verilator
+def test_shell_at_3_mbaud_on_a_100_mhz_clock(tfc_rtl, tmp_path):
+    """The bitstream's own line rate (``estimates.json["pnr"]``): 3,000,000 baud from 100 MHz, 33 cycles a bit."""
+    import shutil
+    build = tmp_path / "b"
+    shutil.copytree(tfc_rtl, build)
+    est_path = build / "hw" / "estimates.json"
+    est = json.loads(est_path.read_text())
+    est["pnr"] = {"baud": 3_000_000, "clk_hz": 100_000_000, "clock_mhz": 100.0}
+    est_path.write_text(json.dumps(est))
+    assert shell.line_rate(build) == (100_000_000, 3_000_000)
+    report = shell.simulate_shell(build, digits_test_images(60), log=lambda _: None)
+    assert (report["baud"], report["clk_hz"], report["cycles_per_bit"]) == (3_000_000, 100_000_000, 33)
+    assert report["wrong_replies"] == 0 and report["missing_replies"] == 0 and report["passed"]
+    assert report["board_images_per_s"] == pytest.approx(100e6 / (33 * 10 * report["frame_bytes"]), rel=1e-3)

@@ -47,6 +47,11 @@ def crc8(data: bytes) -> int:
     return crc
 
 
+def package_baud(spec: dict) -> int:
+    """The baud rate the package's bitstream was built for (``bnn2hw build --baud``; 115200 before it was recorded)."""
+    return int((spec.get("build", {}).get("uart") or {}).get("baud") or 115200)
+
+
 class UartBackend:
     """The accelerator behind bnn2hw's UART shell (``--backend uart --port PORT [--baud N]``).
 
@@ -61,7 +66,7 @@ class UartBackend:
     name = "uart"
     RESYNC_S = 0.1   # longer than the shell's inter-byte timeout (20 ms by default)
 
-    def __init__(self, spec: dict, package: Path, batch: int, port: str | None = None, baud: int = 115200,
+    def __init__(self, spec: dict, package: Path, batch: int, port: str | None = None, baud: int | None = None,
                  window: int = 4, timeout: float | None = None, retries: int = 2):
         if not port:
             raise DriverError("--backend uart needs --port PORT (the board's serial port, e.g. /dev/ttyUSB0)")
@@ -72,7 +77,7 @@ class UartBackend:
         self.in_shape = tuple(spec["input"]["shape_packed"][1:])
         self.out_shape = tuple(spec["output"]["shape_packed"][1:])
         self.in_bytes, self.out_bytes = int(np.prod(self.in_shape)), int(np.prod(self.out_shape))
-        self.window, self.baud = max(1, int(window)), int(baud)
+        self.window, self.baud = max(1, int(window)), int(baud or package_baud(spec))
         self.retries, self.resent = max(0, int(retries)), 0
         frame_s = 10 * (self.in_bytes + self.out_bytes + 4) / self.baud
         self.timeout = timeout if timeout is not None else 1.0 + 2 * self.window * frame_s

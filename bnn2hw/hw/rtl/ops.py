@@ -166,7 +166,7 @@ def _tie(direction: str, width: int) -> str:
 
 
 class MVAUBinary_rtl(_Bnn2hwRtl, MVAU):  # noqa: N801 (FINN's op naming)
-    core_files = ("bnn2hw_mvau.sv", "bnn2hw_out_fifo.sv")
+    core_files = ("bnn2hw_mvau.sv", "bnn2hw_pipe.sv", "bnn2hw_out_fifo.sv")
     core_module = "bnn2hw_mvau"
     hw_op = MVAU
     # FINN's analytical estimates of the HLS MVAU at the same folding (the figure synthesis is judged by)
@@ -246,7 +246,7 @@ class Pool_rtl(_Bnn2hwRtl, Pool):  # noqa: N801
 
 
 class LabelSelect_rtl(_Bnn2hwRtl, LabelSelect):  # noqa: N801
-    core_files = ("bnn2hw_label_select.sv", "bnn2hw_out_fifo.sv")
+    core_files = ("bnn2hw_label_select.sv", "bnn2hw_pipe.sv", "bnn2hw_out_fifo.sv")
     core_module = "bnn2hw_label_select"
     hw_op = LabelSelect
 

@@ -5,7 +5,7 @@ and prints where its artifacts are and the headline figures. Exit status (``EXIT
 0 success; 1 a check ran and failed (``CheckFailed``: compile or simulate mismatches,
 overflows, a rate the board cannot reach, the packaged driver disagreeing with the simulator);
 2 refused input, with a one-line message naming the file, option or value at fault and no
-traceback; 130 interrupted (training says how to resume).
+traceback; 3 a tool that is missing or failed (``ToolFailed``); 130 interrupted (training says how to resume).
 
 Layout: ``training`` (train, uncertainty), ``building`` (compile, build), ``checking`` (simulate,
 synth), ``deploying`` (deploy, flow); this module builds the parser, dispatches and turns the
@@ -19,9 +19,10 @@ import sys
 from pathlib import Path
 
 from bnn2hw.compile import CompileError
-from bnn2hw.errors import EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, CheckFailed, OutputDirError
+from bnn2hw.errors import (EXIT_CHECK_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_TOOL_FAILED, CheckFailed,
+                           OutputDirError)
 from bnn2hw.deploy import DeployError
-from bnn2hw.eda import EdaError
+from bnn2hw.eda import EdaError, ToolFailed
 from bnn2hw.hw import HwError
 from bnn2hw.sim import SimError
 from bnn2hw.data import DatasetError
@@ -37,6 +38,7 @@ EXIT_STATUS = """exit status:
   1    a check ran and failed: compile or simulate mismatches with model.onnx, simulator overflows,
        a rate or folding the board cannot take, FINN's HW layers or the packaged driver disagreeing
   2    refused input: a bad option, file or directory (one line names it); nothing was overwritten
+  3    a tool bnn2hw runs (Verilator, g++, Yosys, nextpnr) is missing or failed; the message names it
   130  interrupted (train: continue with --resume)"""
 
 
@@ -71,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except CheckFailed as err:
         print(f"bnn2hw {args.command}: check failed: {err}", file=sys.stderr)
         return EXIT_CHECK_FAILED
+    except ToolFailed as err:
+        print(f"bnn2hw {args.command}: tool failed: {err}", file=sys.stderr)
+        return EXIT_TOOL_FAILED
     except (DatasetError, CheckpointError, CompileError, HwError, SimError, DeployError, OutputDirError,
             EdaError, TrainingDiverged, ValueError) as err:
         print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)

@@ -34,10 +34,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bnn2hw.eda.verilator import EdaError
+from bnn2hw.eda.verilator import EdaError, ToolFailed
+from bnn2hw.assets import hw_sources_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIMS_DIR = REPO_ROOT / "hw" / "hls_shims"
+REPO_ROOT = Path(__file__).resolve().parents[2]  # .deps/ lives in the checkout (setup_venv.sh fills it)
+SHIMS_DIR = hw_sources_dir() / "hls_shims"
 DEPS_DIR = REPO_ROOT / ".deps"
 CONFIG_FILE = Path.home() / ".config" / "bnn2hw" / "config.toml"
 CACHE_DIR = Path.home() / ".cache" / "bnn2hw" / "cppsim"
@@ -126,7 +127,7 @@ def _hash_tree(digest, root: Path, suffixes: tuple[str, ...]) -> None:
 
 def gxx_version() -> str:
     if shutil.which("g++") is None:
-        raise EdaError("g++ not found: install it (Debian: `apt-get install g++ zlib1g-dev`)")
+        raise ToolFailed("g++ not found: install it (Debian: `apt-get install g++ zlib1g-dev`)")
     return subprocess.run(["g++", "--version"], capture_output=True, text=True, check=False).stdout.strip()
 
 

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from bnn2hw.hw import vivado
-from bnn2hw.hw.boards import UnknownBoard, load_board
+from bnn2hw.boards import UnknownBoard, load_board
 from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl, Stage
 from bnn2hw.hw.finn_env import finn_settings, import_finn, is_hw_node, xilinx_tools
 from bnn2hw.hw.model_check import check_build_input

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnn2hw.hw.boards import Board
+from bnn2hw.boards import Board
 from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl, Output
 from bnn2hw.hw.finn_env import import_finn
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bnn2hw.hw import HwError, build
-from bnn2hw.hw.boards import BOARDS, RESOURCE_KINDS, UnknownBoard, load_board
+from bnn2hw.boards import BOARDS, RESOURCE_KINDS, UnknownBoard, load_board
 
 
 @pytest.mark.parametrize("name", list(BOARDS))

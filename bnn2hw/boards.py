@@ -1,5 +1,8 @@
 """Boards bnn2hw builds for: one YAML file per board in ``boards/``, loaded into a frozen ``Board``.
 
+At the top of the package (not in ``hw``) because both ``bnn2hw.hw`` (folding, estimates) and
+``bnn2hw.eda`` (the ECP5 flow) read it; ``boards/`` is found by ``bnn2hw.assets``.
+
 Contract: ``BOARDS`` maps each known board name to its YAML file (an explicit registry);
 ``load_board(name)`` returns the ``Board`` or raises ``UnknownBoard`` listing the known names;
 ``load_board`` also accepts a path to a user's own YAML file of the same shape. A board file
@@ -23,7 +26,9 @@ from pathlib import Path
 
 import yaml
 
-BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
+from bnn2hw.assets import boards_dir
+
+BOARDS_DIR = boards_dir()
 BOARDS: dict[str, Path] = {name: BOARDS_DIR / f"{name}.yaml"
                            for name in ("pynq-z1", "pynq-z2", "ultra96-v2", "zcu104", "kv260")}
 ECP5_BOARDS: dict[str, Path] = {name: BOARDS_DIR / f"{name}.yaml" for name in ("ulx3s-85f", "ulx3s-12f")}

@@ -35,6 +35,11 @@ ECP5_BOARDS: dict[str, Path] = {name: BOARDS_DIR / f"{name}.yaml" for name in ("
 RESOURCE_KINDS = ("LUT", "FF", "BRAM18", "URAM", "DSP")
 ECP5_FABRIC_KINDS = ("LUT4", "FF", "DP16KD", "MULT18")
 REQUIRED_SOURCES = ("part", "resources", "clock_mhz")
+# The fastest clock any design of a family can be given: its global clock network's limit at the
+# fastest speed grade (AMD DS187 Zynq-7000 BUFGCTRL, DS925 Zynq UltraScale+ BUFGCE, Lattice
+# FPGA-DS-02012 ECP5 primary clock). Real designs close timing far below it; a request above it is
+# a typo (MHz for Hz), refused before any work. Keyed by the part's prefix.
+CLOCK_LIMIT_MHZ = {"xc7z": 628.0, "xczu": 891.0, "xck26": 891.0, "lfe5": 400.0}
 
 
 class UnknownBoard(ValueError):
@@ -87,6 +92,12 @@ class Board:
     @property
     def clock_ns(self) -> float:
         return 1000.0 / self.clock_mhz
+
+    @property
+    def max_clock_mhz(self) -> float:
+        """The family's clock-network limit (``CLOCK_LIMIT_MHZ``); inf for a part bnn2hw does not know."""
+        part = self.part.lower()
+        return next((mhz for prefix, mhz in CLOCK_LIMIT_MHZ.items() if part.startswith(prefix)), float("inf"))
 
     @property
     def fpga_part(self) -> str:

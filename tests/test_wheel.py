@@ -36,11 +36,17 @@ def _clean_env() -> dict:
     return env
 
 
+# Not copied: what a build in the checkout would pick up stale (setuptools' build/lib) or never ships.
+NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", ".deps", "build", "runs", "deploy", "*.egg-info", "__pycache__",
+                                     ".pytest_cache")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
+    out, source = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("src") / "bnn2hw"
+    shutil.copytree(REPO, source, ignore=NOT_SOURCES)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(REPO)], check=True, env=_clean_env(), capture_output=True)
+                    str(source)], check=True, env=_clean_env(), capture_output=True)
     return next(out.glob("bnn2hw-*.whl"))
 
 

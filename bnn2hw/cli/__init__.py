@@ -29,7 +29,8 @@ from bnn2hw.data import DatasetError
 from bnn2hw.train import CheckpointError, TrainingDiverged
 from bnn2hw.cli.building import add_build_parser, add_compile_parser, build_command, compile_command
 from bnn2hw.cli.checking import add_simulate_parser, add_synth_parser, simulate_command, synth_command
-from bnn2hw.cli.deploying import add_deploy_parser, deploy_command, flow_command
+from bnn2hw.cli.deploying import add_deploy_parser, add_flow_parser, deploy_command, flow_command
+from bnn2hw.cli.doctor import add_doctor_parser, doctor_command
 from bnn2hw.cli.training import add_train_parser, add_uncertainty_parser, train_command, uncertainty_command
 
 
@@ -53,17 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_parser(sub)
     add_deploy_parser(sub)
     add_uncertainty_parser(sub)
-    flow = sub.add_parser("flow", help="the whole flow on the default data (what `make demo` runs)")
-    flow.add_argument("--out", type=Path, default=Path("runs/demo"))
-    flow.add_argument("--no-progress", action="store_true")
-    flow.add_argument("--force", action="store_true", help="replace the run, build and package already in --out")
+    add_flow_parser(sub)
+    add_doctor_parser(sub)
     for command in sub.choices.values():
         command.epilog, command.formatter_class = EXIT_STATUS, argparse.RawDescriptionHelpFormatter
     return parser
 
 
 COMMANDS = {"synth": synth_command, "train": train_command, "compile": compile_command, "build": build_command, "simulate": simulate_command, "deploy": deploy_command,
-            "uncertainty": uncertainty_command, "flow": flow_command}
+            "uncertainty": uncertainty_command, "flow": flow_command, "doctor": doctor_command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,7 +102,7 @@ def find_hlslib(hlslib: Path | None = None, config: Path | None = None) -> Path:
         return _checked_dir(settings["hlslib"], "bnn-library.h", f"{config or CONFIG_FILE}", HLSLIB_HELP)
     if (DEPS_DIR / "finn-hlslib" / "bnn-library.h").is_file():
         return (DEPS_DIR / "finn-hlslib").resolve()
-    raise EdaError(f"finn-hlslib not found: {HLSLIB_HELP}")
+    raise ToolFailed(f"finn-hlslib not found: {HLSLIB_HELP}")
 
 
 def find_ap_types(config: Path | None = None) -> Path:
@@ -112,7 +112,7 @@ def find_ap_types(config: Path | None = None) -> Path:
         return _checked_dir(settings["ap_types"], "ap_int.h", f"{config or CONFIG_FILE}", AP_TYPES_HELP)
     if (DEPS_DIR / "ap_types" / "ap_int.h").is_file():
         return (DEPS_DIR / "ap_types").resolve()
-    raise EdaError(f"ap types not found: {AP_TYPES_HELP}")
+    raise ToolFailed(f"ap types not found: {AP_TYPES_HELP}")
 
 
 def find_deps(hlslib: Path | None = None, config: Path | None = None) -> CppsimDeps:

@@ -115,7 +115,7 @@ def main() -> None:
     if args.before is None:
         parser.error("--before REV is required: the revision the after columns are compared with")
     from bnn2hw.eda.ecp5 import critical_path
-    from bnn2hw.hw.boards import load_board
+    from bnn2hw.boards import load_board
     tree, sha = revision_tree(args.before, args.out)
     rows = []
     for name in args.models.split(","):

@@ -13,7 +13,7 @@ import pytest
 from bnn2hw.eda import EdaError, ecp5
 from bnn2hw.eda.shell import top_sv
 from bnn2hw.hw import open_flow
-from bnn2hw.hw.boards import load_board
+from bnn2hw.boards import load_board
 from bnn2hw.hw.config import BuildCheckFailed, BuildConfig
 from tests.eda.test_ecp5 import ECP5_TOOLS
 

@@ -64,7 +64,8 @@ from bnn2hw.train.bayesbinn import BayesBiNN
 from bnn2hw.train.checkpoint import CheckpointError
 from bnn2hw.train.evaluate import ensemble_probs, readout_probs
 from bnn2hw.train.loop import TrainConfig, Trainer
-from bnn2hw.train.methods import METHODS, Method, ReadOut, latent_weights
+from bnn2hw.train.method_base import Method, ReadOut
+from bnn2hw.train.methods import latent_weights
 from bnn2hw.train.uncertainty import permute_pixels
 
 
@@ -137,7 +138,7 @@ def task_accuracies(trainer: Trainer, task: Dataset) -> tuple[float, float]:
     latent = latent_weights(method, trainer.model, trainer.optimizer)
     mode = readout_probs(trainer.model, method, latent, ReadOut.MODE, task.x_test)
     mode_acc = float(np.mean(mode.argmax(1) == task.y_test))
-    if not METHODS[method].probabilistic or trainer.config.test_samples == 0:
+    if not method.probabilistic or trainer.config.test_samples == 0:
         return mode_acc, mode_acc
     probs = ensemble_probs(trainer.model, method, latent, task.x_test, trainer.config.test_samples,
                            trainer.config.seed)
@@ -197,7 +198,7 @@ def run_sequence(config: TrainConfig, tasks: list[Dataset], out_dir: Path, log=p
         trainer.epoch = 0  # the next task starts its own schedule
         checkpoint()
         log(f"  mode accuracy on tasks 1..{len(tasks)}: " + " ".join(f"{a:.3f}" for a in progress["matrix"][-1]))
-    samples = config.test_samples if METHODS[Method(config.method)].probabilistic else 0
+    samples = config.test_samples if Method(config.method).probabilistic else 0
     return {"acc_matrix": progress["matrix"], **sequence_scores(progress["matrix"]), "train_seconds": progress["seconds"],
             "predictive": {"acc_matrix": progress["predictive"], **sequence_scores(progress["predictive"]),
                            "samples": samples}}

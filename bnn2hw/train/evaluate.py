@@ -18,7 +18,7 @@ import torch
 
 from bnn2hw.models import BinaryNet
 from bnn2hw.train.batchnorm import reestimate_batchnorm
-from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
+from bnn2hw.train.method_base import Method, ReadOut, binary_weights, use_weights
 from bnn2hw.train.metrics import classification_metrics
 
 EVAL_BATCH = 1000
@@ -76,7 +76,7 @@ def ensemble_probs(model: BinaryNet, method: Method, latent: list[torch.Tensor],
 def evaluate_readouts(model: BinaryNet, method: Method, latent: list[torch.Tensor], images: np.ndarray,
                       labels: np.ndarray, ensemble_samples: int, seed: int) -> dict[str, dict]:
     results = {"mode": classification_metrics(readout_probs(model, method, latent, ReadOut.MODE, images), labels)}
-    if METHODS[Method(method)].probabilistic:
+    if Method(method).probabilistic:
         results["mean"] = classification_metrics(
             readout_probs(model, method, latent, ReadOut.MEAN, images), labels)
         if ensemble_samples > 0:

@@ -24,9 +24,8 @@ from bnn2hw.data import Dataset, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, build_model
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
 from bnn2hw.train.evaluate import EVAL_BATCH, evaluate_readouts
-from bnn2hw.train.methods import (
-    METHODS, Method, ReadOut, binary_weights, latent_weights, make_optimizer, use_weights,
-)
+from bnn2hw.train.method_base import Method, ReadOut, binary_weights, use_weights
+from bnn2hw.train.methods import METHODS, latent_weights, make_optimizer
 from bnn2hw.train.presets import DEFAULT_PRESET, check_preset
 from bnn2hw.train.report import write_curves, write_metrics
 

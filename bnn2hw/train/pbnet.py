@@ -3,7 +3,7 @@
 Each binary weight w ∈ {−1, +1} is an independent Bernoulli with mean θ ∈ (−1, 1), so
 E[w] = θ, Var[w] = 1 − θ². The binary layer's ``weight`` holds a real ``a`` with θ = tanh a;
 then P(w = +1) = (1 + θ)/2 = sigmoid(2a), exactly the Bernoulli that
-``bnn2hw.train.methods.binary_weights(..., ReadOut.SAMPLE)`` draws from a latent, so the
+``bnn2hw.train.method_base.binary_weights(..., ReadOut.SAMPLE)`` draws from a latent, so the
 checkpoint's ``latent`` is ``a`` itself, sign(a) = sign(θ) is the MAP network and compiled
 samples are draws of this posterior. ``a`` is clipped to [−A_MAX, A_MAX] after each step
 (|θ| ≤ tanh 3 ≈ 0.995) so that no weight becomes deterministic and frozen.

@@ -41,8 +41,8 @@ from bnn2hw.data import load_dataset, load_digits_raw
 from bnn2hw.models import BinaryNet
 from bnn2hw.train.checkpoint import load_trained
 from bnn2hw.train.evaluate import ensemble_probs, member_probs, readout_probs
-from bnn2hw.train.methods import (
-    METHODS, UNCERTAIN_BAND, Method, ReadOut, binary_weights, uncertain_share, use_weights,
+from bnn2hw.train.method_base import (
+    UNCERTAIN_BAND, Method, ReadOut, binary_weights, uncertain_share, use_weights,
 )
 from bnn2hw.train.metrics import ECE_BINS, classification_metrics, predictive_entropy
 from bnn2hw.train.batchnorm import reestimate_batchnorm, running_stats, set_mixture
@@ -153,7 +153,7 @@ def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "d
     images = np.concatenate([data.x_test, outliers])
     mode = member_probs(model, binary_weights(method, latent, ReadOut.MODE), images)
     readouts = {"mode": readout_scores(mode, len(data.x_test), data.y_test)}
-    if METHODS[method].probabilistic and samples > 0:
+    if method.probabilistic and samples > 0:
         bn_images = data.x_train if method in NEEDS_BN_REESTIMATION else None
         ens = ensemble_probs(model, method, latent, images, samples, seed, bn_images)
         readouts["ensemble"] = {**readout_scores(ens, len(data.x_test), data.y_test), "samples": samples,
@@ -165,7 +165,7 @@ def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "d
     reliability_diagram(probs[:len(data.x_test)], data.y_test, out_dir / "reliability.png",
                         f"{cfg['model']} / {cfg['dataset']} / {method.value} ({best})")
     report = {"run": str(run_dir), "method": method.value, "ood": ood, "readouts": readouts}
-    if METHODS[method].probabilistic:
+    if method.probabilistic:
         report["posterior"] = {"uncertain_share": uncertain_share(latent), "band": list(UNCERTAIN_BAND)}
     (out_dir / "uncertainty.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

@@ -59,6 +59,7 @@ import torch.nn.functional as F
 
 from bnn2hw.models import BinaryConv2d, BinaryLinear, BinaryNet, InputQuant, OutputScale, SignActivation
 from bnn2hw.train.checkpoint import load_matching_run
+from bnn2hw.train.distributed import global_batch_moments, rows_rand_like, rows_randn_like
 from bnn2hw.train.ste import ClippedAdam
 
 A_MAX = 3.0            # |a| bound: θ = tanh a stays in ±0.995
@@ -117,8 +118,8 @@ def stochastic_batchnorm(bn: nn.modules.batchnorm._BatchNorm, mean: torch.Tensor
     dims = [0] + list(range(2, mean.dim()))
     shape = [1, -1] + [1] * (mean.dim() - 2)
     if bn.training:
-        batch_mean = mean.mean(dims)
-        batch_var = (var + mean * mean).mean(dims) - batch_mean * batch_mean
+        batch_mean, second = global_batch_moments([mean, var + mean * mean], dims)  # over every rank's rows
+        batch_var = second - batch_mean * batch_mean
         with torch.no_grad():
             m = bn.momentum if bn.momentum is not None else 0.1
             bn.running_mean.mul_(1 - m).add_(batch_mean.detach(), alpha=m)
@@ -140,7 +141,7 @@ def sign_probability(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
 def sampled_sign(p_plus: torch.Tensor, temperature: float = CONCRETE_TEMPERATURE) -> torch.Tensor:
     """Hard binary-concrete sample: ±1 forward, relaxed 2·sigmoid((logit p + L)/τ) − 1 backward."""
     p = p_plus.clamp(1e-6, 1 - 1e-6)
-    noise = torch.rand_like(p).clamp(1e-6, 1 - 1e-6).logit()
+    noise = rows_rand_like(p).clamp(1e-6, 1 - 1e-6).logit()
     soft = 2.0 * torch.sigmoid((p.logit() + noise) / temperature) - 1.0
     hard = torch.where(soft >= 0, torch.ones_like(soft), -torch.ones_like(soft))
     return hard + soft - soft.detach()
@@ -149,7 +150,7 @@ def sampled_sign(p_plus: torch.Tensor, temperature: float = CONCRETE_TEMPERATURE
 def gaussian_maxpool(mean: torch.Tensor, var: torch.Tensor, kernel: int = 2,
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's max-pooling of Gaussian units: s ~ N(μ, σ²), then (μ, σ²) at argmax s per window."""
-    draw = mean + torch.sqrt(var + VAR_FLOOR) * torch.randn_like(mean)
+    draw = mean + torch.sqrt(var + VAR_FLOOR) * rows_randn_like(mean)
     _, index = F.max_pool2d(draw.detach(), kernel, return_indices=True)
     flat = index.flatten(2)
     pick = lambda t: t.flatten(2).gather(2, flat).view_as(index)  # noqa: E731

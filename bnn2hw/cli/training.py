@@ -11,9 +11,11 @@ training like Ctrl-C: the checkpoint of the last finished epoch stays, exit 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from bnn2hw import pipeline
@@ -90,26 +92,36 @@ def train_options(args) -> dict:
     return options
 
 
-def _stop_on_sigterm() -> None:
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """SIGTERM (torchrun's agent stopping its workers, a batch system) raises KeyboardInterrupt."""
     def interrupt(_signum, _frame):
         raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, interrupt)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def train_command(args) -> int | None:
     options = train_options(args)
     if args.nproc is not None:
         return launch_ranks(args, options)
-    _stop_on_sigterm()
     writes = int(os.environ.get("RANK", "0")) == 0
     if args.continual:
-        report = pipeline.run_continual(args.out, options, args.continual, force=args.force,
-                                        preset=args.continual_preset, resume=args.resume, recipe=args.recipe)
+        with sigterm_interrupts():
+            report = pipeline.run_continual(args.out, options, args.continual, force=args.force,
+                                            preset=args.continual_preset, resume=args.resume, recipe=args.recipe)
         if writes:
             print_continual(args.out, report)
         return None
-    metrics = pipeline.run_train(args.out, options, resume=args.resume, progress=not args.no_progress,
-                                 force=args.force, recipe=args.recipe)
+    with sigterm_interrupts():
+        metrics = pipeline.run_train(args.out, options, resume=args.resume, progress=not args.no_progress,
+                                     force=args.force, recipe=args.recipe)
     if writes:
         print_metrics(args.out, metrics)
     return None

@@ -40,6 +40,10 @@ from the transferred θ costs a few points in the first epoch; the paper trains 
 and on SFC / Fashion-MNIST 20 epochs from a 10-epoch STE run bring the MAP network level with
 STE's where 10 do not (BENCHMARKS.md, "Training methods").
 
+Under data-parallel training (``bnn2hw.train.distributed``) the batch moments are those of the
+global batch and the activation and max-pooling noise is drawn for the global batch, each rank
+keeping its rows, so a run does not depend on the number of ranks.
+
 Batchnorm running statistics are updated with the mixture moments above; after training,
 ``bnn2hw.train.uncertainty.settle_map_batchnorm`` (PBNet's ``settle``) re-estimates them for the
 MAP network (sign θ) on training batches (``bnn2hw.train.batchnorm``), so the checkpoint's model state is the compiled MAP

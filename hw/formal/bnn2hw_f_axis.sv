@@ -50,16 +50,18 @@ module bnn2hw_f_reset (
 	always_comb  if (!f_past_valid)  assume(!rst_n);
 endmodule
 
-// bnn2hw_f_fair_sink: a sink that is ready at least one cycle in every N (assumed on tready).
-module bnn2hw_f_fair_sink #(
+// bnn2hw_f_fair: `signal` is high at least one cycle in every N (assumed): a sink's tready, or a
+// source's tvalid (counted from the end of a reset, in which a source must stay quiet).
+module bnn2hw_f_fair #(
 	int unsigned N = 4
 )(
 	input	logic  clk,
-	input	logic  tready
+	input	logic  rst_n,
+	input	logic  signal
 );
-	logic [$clog2(N + 1)-1:0]  f_waited = '0;    // consecutive cycles without tready
-	always_ff @(posedge clk)  f_waited <= tready ? '0 : f_waited + 1'b1;
-	always_comb  assume(tready || f_waited < N - 1);
+	logic [$clog2(N + 1)-1:0]  f_waited = '0;    // consecutive cycles without signal
+	always_ff @(posedge clk)  f_waited <= !rst_n || signal ? '0 : f_waited + 1'b1;
+	always_comb  assume(signal || f_waited < N - 1);
 endmodule
 
 // bnn2hw_f_progress: no deadlock within BOUND cycles: while `pending` (work the DUT owes), some

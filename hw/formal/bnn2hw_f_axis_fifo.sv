@@ -35,7 +35,7 @@ module bnn2hw_f_axis_fifo #(
 		.tready(s_axis_tready));
 	bnn2hw_f_axis #(.W(W), .ASSERT(1)) f_out (.clk, .rst_n, .tdata(m_axis_tdata), .tvalid(m_axis_tvalid),
 		.tready(m_axis_tready));
-	bnn2hw_f_fair_sink #(.N(N)) f_sink (.clk, .tready(m_axis_tready));
+	bnn2hw_f_fair #(.N(N)) f_sink (.clk, .rst_n, .signal(m_axis_tready));
 
 	// the tracked position: any value, held for the whole trace
 	logic [CW-1:0]  f_idx_q;

@@ -41,7 +41,7 @@ module bnn2hw_f_dwc #(
 		.tvalid(s_axis_tvalid), .tready(s_axis_tready));
 	bnn2hw_f_axis #(.W(OUT_N*E), .ASSERT(1)) f_out (.clk, .rst_n, .tdata(m_axis_tdata),
 		.tvalid(m_axis_tvalid), .tready(m_axis_tready));
-	bnn2hw_f_fair_sink #(.N(N)) f_sink (.clk, .tready(m_axis_tready));
+	bnn2hw_f_fair #(.N(N)) f_sink (.clk, .rst_n, .signal(m_axis_tready));
 
 	logic [CW-1:0]  f_idx_q;
 	logic  f_started = 1'b0;

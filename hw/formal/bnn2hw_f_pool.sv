@@ -35,7 +35,7 @@ module bnn2hw_f_pool #(
 		.tready(s_axis_tready));
 	bnn2hw_f_axis #(.W(W), .ASSERT(1)) f_out (.clk, .rst_n, .tdata(m_axis_tdata), .tvalid(m_axis_tvalid),
 		.tready(m_axis_tready));
-	bnn2hw_f_fair_sink #(.N(N)) f_sink (.clk, .tready(m_axis_tready));
+	bnn2hw_f_fair #(.N(N)) f_sink (.clk, .rst_n, .signal(m_axis_tready));
 
 	logic  s_hs, m_hs, f_started = 1'b0;
 	logic [1:0]  f_k;                 // input words taken of the current window

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -162,6 +163,23 @@ def _why(log: str) -> str:
     return "\n".join(list(dict.fromkeys(picked or lines[-6:]))[:8])
 
 
+def _run_sby(cmd: list[str], work: Path, env: dict, timeout_s: float) -> tuple[str, str]:
+    """(log, verdict) of one SymbiYosys run; over ``timeout_s`` its whole process group is ended
+    (smtbmc and the solver too, not only sby)."""
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout_s)
+        return out, _verdict(out)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return f"over the time limit of {timeout_s:.0f} s", "TIMEOUT"
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+
+
 def run_proof(proof: Proof, root: Path, tools: dict[str, str], mutant: Mutant | None = None,
               timeout_s: float = 600, keep: Path | None = None) -> ProofResult:
     """Run one proof (or its ``mutant``, in BMC at the mutant's depth); see the module docstring."""
@@ -175,12 +193,7 @@ def run_proof(proof: Proof, root: Path, tools: dict[str, str], mutant: Mutant | 
         cmd = [tools["sby"], "-f", "--yosys", tools["yosys"], "--smtbmc", tools["smtbmc"],
                "--witness", tools["witness"], "proof.sby"]
         start = time.monotonic()
-        try:
-            done = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
-                                  timeout=timeout_s, check=False)
-            log, status = done.stdout + done.stderr, _verdict(done.stdout)
-        except subprocess.TimeoutExpired:
-            log, status = f"over the time limit of {timeout_s:.0f} s", "TIMEOUT"
+        log, status = _run_sby(cmd, work, env, timeout_s)
         seconds = time.monotonic() - start
         if keep is not None:
             shutil.copytree(work, keep / (proof.name if mutant is None else f"{proof.name}-mutant"),

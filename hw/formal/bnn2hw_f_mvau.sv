@@ -18,8 +18,8 @@
 //   outstanding and a B response only for an accepted write, an R response only for a read;
 //   a write lands in the line its address names, whole, and in no other line (checked on a line
 //   chosen by the solver, f_line; names dut.wmem).
-// Mode: bounded model checking (`mode bmc`), depth in proofs.toml (28 cycles: reset, four vectors
-// in and their words out with a sink stalling at its limit). Not k-induction: closing it would
+// Mode: bounded model checking (`mode bmc`), depth in proofs.toml (10 cycles in CI: reset, two vectors
+// in and the first words out; 18 cycles slow). Not k-induction: closing it would
 // need invariants on the pipeline's internal registers (nf, sf, the stage valid bits, the queue's
 // credit), which the pipelining of this module is changing; the harness names only the ports and
 // the weight memory.

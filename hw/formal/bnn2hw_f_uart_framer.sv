@@ -9,7 +9,7 @@
 // payloads of the accepted frames, in order, bytes little-endian, WORDS a frame, nothing else
 // (no word of a rolled-back frame, none twice); no deadlock: with a frame accepted and not yet out
 // a word leaves within DRAIN_BOUND cycles.
-// Mode: bounded model checking (`mode bmc`, depth in proofs.toml: 8 cycles in CI, a frame in and
+// Mode: bounded model checking (`mode bmc`, depth in proofs.toml: 7 cycles in CI, a frame in and
 // accepted; 9 (slow) to its word out: the solver's time grows steeply with depth here). Not k-induction: the byte buffer, its three pointers, the CRC and the timeout
 // counter would each need invariants tying them to the harness's queue of frames.
 module bnn2hw_f_uart_framer #(

@@ -9,7 +9,7 @@
 // order), their CRC-8 (the harness's own); any other token -> 8'hEE and its code; s_axis words are
 // taken only inside a good frame's reply, OUT_WORDS of them; no deadlock: while a reply is owed
 // a byte leaves within DRAIN_BOUND cycles.
-// Mode: bounded model checking (`mode bmc`, depth in proofs.toml: 9 cycles, a whole error reply and
+// Mode: bounded model checking (`mode bmc`, depth in proofs.toml: 8 cycles, a whole error reply and
 // a good reply's first bytes; deeper costs minutes). Not k-induction: the token queue, the reply
 // state machine and its shift register would need invariants tying them to the harness's mirror.
 module bnn2hw_f_uart_replier #(

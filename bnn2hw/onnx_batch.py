@@ -7,8 +7,8 @@ left alone) has first dimension ``batch``, and every constant ``Reshape`` target
 the datatype annotations, so qonnx's execution does not round tensors to them (slow, and it
 would hide a non-integer value). ``integers_if_exact(values)`` gives int64 when every value is an
 integer, else the values unchanged (an imported model's float scores).
-``execute_batched(proto, images, names, chunk)`` runs ``qonnx.core.onnx_exec.execute_onnx`` on
-batches of ``chunk`` images (one re-shaped, annotation-free copy per batch size) and returns the
+``execute_batched(proto, images, names, chunk, desc)`` runs ``qonnx.core.onnx_exec.execute_onnx`` on
+batches of ``chunk`` images (with ``bnn2hw.progress`` named ``desc``) (one re-shaped, annotation-free copy per batch size) and returns the
 named tensors, each (N, -1) float64. ``labels_and_scores(proto, images, chunk, source)`` runs a
 graph that ends in one TopK: (labels int64, the TopK input as ``integers_if_exact``), raising
 ``ValueError`` naming ``source`` and the tensor for a graph without one TopK or non-integer labels.
@@ -51,11 +51,14 @@ def integers_if_exact(values: np.ndarray) -> np.ndarray:
     return as_int if np.array_equal(as_int, values) else values
 
 
-def execute_batched(proto: onnx.ModelProto, images: np.ndarray, names: list[str], chunk: int) -> list[np.ndarray]:
+def execute_batched(proto: onnx.ModelProto, images: np.ndarray, names: list[str], chunk: int,
+                    desc: str = "qonnx execution") -> list[np.ndarray]:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
+
+    from bnn2hw.progress import progress
     name_in, outs, batched = proto.graph.input[0].name, [[] for _ in names], {}
-    for start in range(0, len(images), chunk):
+    for start in progress(range(0, len(images), chunk), f"{desc} ({len(images)} images)"):
         x = images[start:start + chunk]
         if len(x) not in batched:
             batched[len(x)] = ModelWrapper(without_annotations(with_batch(proto, len(x))))
@@ -71,7 +74,7 @@ def labels_and_scores(proto: onnx.ModelProto, images: np.ndarray, chunk: int,
     if len(topk) != 1:
         raise ValueError(f"{source}: expected exactly one TopK node ending the graph")
     name_out = proto.graph.output[0].name
-    labels, scores = execute_batched(proto, images, [name_out, topk[0].input[0]], chunk)
+    labels, scores = execute_batched(proto, images, [name_out, topk[0].input[0]], chunk, f"executing {source}")
     labels = labels[:, 0] if labels.size else np.zeros(0)
     as_int = np.rint(labels).astype(np.int64)
     if not np.array_equal(as_int, labels):

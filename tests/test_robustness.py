@@ -107,7 +107,7 @@ def test_out_that_is_a_file_or_unwritable_is_refused_before_training(tmp_path, c
 
 def test_refused_build_keeps_the_previous_one(build_copy, capsys):
     before = snapshot(build_copy / "hw")
-    refused(["build", build_copy, "--fps", "1e12"], capsys, "1,000,000,000,000 frames/s", status=1)
+    refused(["build", build_copy, "--fps", "1e12", "--force"], capsys, "1,000,000,000,000 frames/s", status=1)
     assert snapshot(build_copy / "hw") == before
     assert sorted(p.name for p in build_copy.parent.iterdir()) == ["build"], "no temporaries left"
 
@@ -147,7 +147,7 @@ def _bad_model(path: Path, kind: str) -> None:
 def test_build_refuses_a_bad_model_and_keeps_the_previous_build(build_copy, capsys, kind, needle):
     before = snapshot(build_copy / "hw")
     _bad_model(build_copy / "model.onnx", kind)
-    err = refused(["build", build_copy], capsys, needle)
+    err = refused(["build", build_copy, "--force"], capsys, needle)
     assert "model.onnx" in err
     assert snapshot(build_copy / "hw") == before
 
@@ -155,9 +155,9 @@ def test_build_refuses_a_bad_model_and_keeps_the_previous_build(build_copy, caps
 def test_malformed_board_yaml_is_one_line(build_copy, tmp_path, capsys):
     board = tmp_path / "board.yaml"
     board.write_text("name: [unclosed\n  part: {")
-    refused(["build", build_copy, "--board", board], capsys, "board.yaml")
+    refused(["build", build_copy, "--board", board, "--force"], capsys, "board.yaml")
     board.write_text("- just\n- a list\n")
-    refused(["build", build_copy, "--board", board], capsys, "not a valid board file")
+    refused(["build", build_copy, "--board", board, "--force"], capsys, "not a valid board file")
 
 
 def test_compile_refuses_an_existing_build_and_force_replaces_it(tiny_run, tmp_path, capsys):
@@ -368,7 +368,7 @@ def _run(argv: list, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 def test_subprocess_errors_have_no_traceback(build_copy, package_copy, tmp_path):
     (build_copy / "model.onnx").write_text("not onnx")
-    result = _run(["-m", "bnn2hw.cli", "build", build_copy])
+    result = _run(["-m", "bnn2hw.cli", "build", build_copy, "--force"])
     assert result.returncode == 2 and "not an ONNX model" in result.stderr and "Traceback" not in result.stderr
     result = _run([package_copy / "driver.py", "--inputs", tmp_path / "nope.npy", "--backend", "sim"])
     assert result.returncode == 2 and "nope.npy" in result.stderr and "Traceback" not in result.stderr

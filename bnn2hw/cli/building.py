@@ -56,7 +56,9 @@ def add_build_parser(sub) -> None:
                    help="with --model: data set whose test split checks the import and the build "
                         "(default: 64 seeded random images)")
     p.add_argument("--data-dir", type=str, default=None, help="with --dataset: where its files live")
-    p.add_argument("--force", action="store_true", help="with --model: replace a compiled model.onnx in BUILD")
+    p.add_argument("--force", action="store_true",
+                   help="replace the accelerator already in BUILD/hw (and with --model a model.onnx compiled "
+                        "or imported from another file)")
     p.add_argument("--board", default="pynq-z2", help="board name (boards/*.yaml), default pynq-z2")
     p.add_argument("--fps", type=float, default=None, help="target frames/s (default: the highest that fits)")
     p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
@@ -83,7 +85,7 @@ def build_command(args) -> None:
                          verify_limit=args.verify_limit, runtime_weights=args.runtime_weights, impl=args.impl,
                          baud=args.baud, data_dir=args.data_dir, ignore_estimates=args.ignore_estimates,
                          output=args.output)
-    print_build(pipeline.run_build(args.build_dir, config, source=import_options(args)))
+    print_build(pipeline.run_build(args.build_dir, config, source=import_options(args), force=args.force))
 
 
 def import_options(args) -> pipeline.ImportOptions | None:

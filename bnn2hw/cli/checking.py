@@ -41,10 +41,7 @@ def add_simulate_parser(sub) -> None:
 def simulate_command(args) -> None:
     if args.shell:
         r = pipeline.run_shellsim(args.build_dir, args.dataset, args.limit, args.data_dir)
-        print(f"\nVerilator, UART shell + accelerator: {r['images']} images, {r['wrong_replies']} wrong replies; "
-              f"{r['error_frames_detected']} of {r['error_frames']} corrupted frames answered with an error; "
-              f"{r['cycles_per_image']:,.0f} cycles an image at {r['cycles_per_bit']} cycles a bit "
-              f"(at 115200 baud: {r['board_images_per_s_115200']:,.1f} img/s); {args.build_dir}/shellsim.json")
+        print_shellsim(args.build_dir, r)
         pipeline.check_shellsim(r)
         return
     if args.rtl:
@@ -72,6 +69,13 @@ def simulate_command(args) -> None:
                                    log=lambda _: None)
     print_sim(report)
     pipeline.check_simulation(report)
+
+
+def print_shellsim(build_dir: Path, r: dict) -> None:
+    print(f"\nVerilator, UART shell + accelerator: {r['images']} images, {r['wrong_replies']} wrong replies; "
+          f"{r['error_frames_detected']} of {r['error_frames']} corrupted frames answered with an error; "
+          f"{r['cycles_per_image']:,.0f} cycles an image at {r['cycles_per_bit']} cycles a bit "
+          f"(at 115200 baud: {r['board_images_per_s_115200']:,.1f} img/s); {build_dir}/shellsim.json")
 
 
 def print_sim(s: dict) -> None:

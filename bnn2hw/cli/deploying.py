@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from bnn2hw import pipeline
 from bnn2hw.cli.building import print_build, print_verify
-from bnn2hw.cli.checking import print_rtlsim, print_sim
+from bnn2hw.cli.checking import print_rtlsim, print_shellsim, print_sim
 from bnn2hw.cli.training import print_metrics
 
 
@@ -34,15 +35,42 @@ def print_deploy(out: Path, d: dict) -> None:
         print(f"  on the board: openFPGALoader the bitfile (see {out}/README.md), then "
               f"python driver.py --validate --backend uart --port /dev/ttyUSB0")
     else:
-        print(f"  run it: cd {out} && python driver.py --validate --backend sim   (on a board: --backend pynq)")
+        print(f"  run it: cd {out} && {sys.executable} driver.py --validate --backend sim   (the sim backend needs "
+              f"bnn2hw's python; on a board: sudo python3 driver.py --validate)")
+
+
+def add_flow_parser(sub) -> None:
+    d = pipeline.FlowConfig()
+    p = sub.add_parser("flow", help="train -> compile -> build -> simulate -> deploy in one command (what `make demo` "
+                                    "runs, with its defaults)")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="OUT/run, OUT/build, OUT/deploy")
+    p.add_argument("--model", default=d.model, help=f"as train's (default {d.model})")
+    p.add_argument("--dataset", default=d.dataset, help=f"as train's (default {d.dataset})")
+    p.add_argument("--method", default=d.method, help=f"as train's (default {d.method})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
+    p.add_argument("--board", default=d.board, help=f"as build's (default {d.board}; ulx3s-85f ends at a bitstream "
+                                                      "and a UART package)")
+    p.add_argument("--impl", choices=("hls", "rtl"), default=d.impl, help=f"as build's (default {d.impl})")
+    p.add_argument("--fps", type=float, default=d.fps, help=f"as build's (default {d.fps:g}; 0: the highest that fits)")
+    p.add_argument("--samples", type=int, default=None,
+                   help=f"posterior samples compiled, built and ensembled (default {pipeline.flow.DEFAULT_SAMPLES} for "
+                        "a method with a posterior on a PYNQ board, else 0)")
+    p.add_argument("--data-dir", type=str, default=None, help="where the data set's files are")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--force", action="store_true", help="replace the run, build and package already in --out")
 
 
 def flow_command(args) -> None:
-    summary = pipeline.run_flow(args.out, progress=not args.no_progress, force=args.force)
+    config = pipeline.FlowConfig(model=args.model, dataset=args.dataset, method=args.method, board=args.board,
+                                 impl=args.impl, fps=args.fps or None, epochs=args.epochs, samples=args.samples,
+                                 data_dir=args.data_dir)
+    summary = pipeline.run_flow(args.out, config, progress=not args.no_progress, force=args.force)
     print_metrics(Path(summary["run_dir"]), summary["train"])
     print_verify(Path(summary["build_dir"]), summary["compile"])
     print_build(summary["build"])
     print_sim(summary["simulate"])
     if summary.get("rtlsim"):
         print_rtlsim(Path(summary["build_dir"]), summary["rtlsim"])
+    if summary.get("shellsim"):
+        print_shellsim(Path(summary["build_dir"]), summary["shellsim"])
     print_deploy(Path(summary["deploy_dir"]), summary["deploy"])

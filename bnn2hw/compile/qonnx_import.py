@@ -6,7 +6,9 @@ QONNX (or FINN-ONNX) file of a binary network — 1-bit weights (``BipolarQuant`
 bits) — with or without FINN's pre-/post-processing (input scaling, TensorNorm, reshape, TopK),
 cleaned by qonnx or not, and writes the build's input graph: ``BUILD/model.onnx`` taking raw uint8
 images (N, C, H, W) and returning the class index (a TopK is added when the export has none;
-a flattening Reshape before the first layer becomes ``Flatten``, see ``flatten_input_reshapes``),
+a flattening Reshape before the first layer becomes ``Flatten``, see ``flatten_input_reshapes``;
+a flat input (1, N), as an MLP exported with a flat example takes, is accepted when the images
+flatten to N elements: the graph then takes the images and flattens them, ``unflatten_input``),
 ``BUILD/import.json`` (the source, its sha256, the input convention) and ``BUILD/verify.json``
 (the imported graph vs the source under qonnx execution on ``images``: ``label_mismatches`` must
 be 0; ``dataset`` recorded for the later stages).
@@ -170,6 +172,26 @@ def input_convention(model, path: Path, scale: Fraction | None) -> dict:
     return {"input_convention": f"raw uint8 pixels times {scale} (--input-scale)", "input_scale": str(scale)}
 
 
+def unflatten_input(model, path: Path, image_shape: tuple[int, ...] | None) -> bool:
+    """A graph input of shape (1, N) takes (1, *image_shape) followed by ``Flatten`` (what FINN's
+    flow does for MLPs), when the images flatten to N; True when it did. Images of another size, or
+    none to say their shape, are refused naming ``--dataset``."""
+    name = model.graph.input[0].name
+    shape = model.get_tensor_shape(name)
+    if len(shape) != 2 or shape[0] != 1:
+        return False
+    if image_shape is None or int(np.prod(image_shape)) != shape[1]:
+        got = "no data set" if image_shape is None else f"images of shape {tuple(image_shape)}"
+        raise CompileError(f"{path}: input {name!r} is flat {tuple(shape)} and {got} to flatten into it; give the "
+                           f"--dataset the model was trained on (its images must have {shape[1]} pixels)")
+    flat = model.make_new_valueinfo_name()
+    for node in model.find_consumers(name) or []:
+        node.input[:] = [flat if tensor == name else tensor for tensor in node.input]
+    model.graph.node.insert(0, helper.make_node("Flatten", [name], [flat], name="bnn2hw_flatten_input", axis=1))
+    model.set_tensor_shape(name, [1, *image_shape])
+    return True
+
+
 def flatten_input_reshapes(model) -> int:
     """Reshapes to (1, -1) before the first weighted layer (the ``x.view(N, -1)`` of Brevitas' FC
     models) become ``Flatten``: the same values, and FINN then leaves the flatten to software around
@@ -189,13 +211,14 @@ def flatten_input_reshapes(model) -> int:
     return count
 
 
-def normalise(model, path: Path, scale: Fraction | None):
-    """(model.onnx's graph, import.json fields): uint8 input, class index output, qonnx-cleaned."""
+def normalise(model, path: Path, scale: Fraction | None, image_shape: tuple[int, ...] | None = None):
+    """(model.onnx's graph, import.json fields): uint8 image input, class index output, qonnx-cleaned."""
     check_w1a1(model, path)
     flatten_input_reshapes(model)
+    unflattened = unflatten_input(model, path, image_shape)
     convention = input_convention(model, path, scale)
     added_topk = model.find_producer(model.graph.output[0].name).op_type != "TopK"
-    return with_topk(model), {**convention, "added_topk": added_topk}
+    return with_topk(model), {**convention, "added_topk": added_topk, "flat_input": unflattened}
 
 
 def with_topk(model):
@@ -228,7 +251,9 @@ def verify_import(source, model, images: np.ndarray, scale: Fraction | None, pat
 
     from bnn2hw.compile.verify import run_qonnx
     t0 = time.perf_counter()
-    ref_labels, ref_scores = run_qonnx(with_topk(source), _as_source_input(images, scale), source=str(path))
+    source_shape = source.get_tensor_shape(source.graph.input[0].name)  # (1, N) for a flat export
+    source_input = _as_source_input(images, scale).reshape(len(images), *source_shape[1:])
+    ref_labels, ref_scores = run_qonnx(with_topk(source), source_input, source=str(path))
     labels, scores = run_qonnx(model, images)
     same = scores.shape == ref_scores.shape
     return {"images": int(len(images)), "label_mismatches": int((labels != ref_labels).sum()),
@@ -247,7 +272,7 @@ def import_qonnx(source, build_dir, input_scale=None, images: np.ndarray | None 
         raise CompileError(f"{path}: no such model file")
     scale = parse_input_scale(input_scale)
     original = _load(path)
-    model, convention = normalise(_load(path), path, scale)
+    model, convention = normalise(_load(path), path, scale, None if images is None else tuple(images.shape[1:]))
     if images is None:
         shape = tuple(model.get_tensor_shape(model.graph.input[0].name))[1:]
         images = np.random.default_rng(0).integers(0, 256, size=(64, *shape), dtype=np.uint8)

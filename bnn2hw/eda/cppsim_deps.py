@@ -34,10 +34,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from bnn2hw.eda.verilator import EdaError
+from bnn2hw.eda.verilator import EdaError, ToolFailed
+from bnn2hw.assets import hw_sources_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIMS_DIR = REPO_ROOT / "hw" / "hls_shims"
+REPO_ROOT = Path(__file__).resolve().parents[2]  # .deps/ lives in the checkout (setup_venv.sh fills it)
+SHIMS_DIR = hw_sources_dir() / "hls_shims"
 DEPS_DIR = REPO_ROOT / ".deps"
 CONFIG_FILE = Path.home() / ".config" / "bnn2hw" / "config.toml"
 CACHE_DIR = Path.home() / ".cache" / "bnn2hw" / "cppsim"
@@ -101,7 +102,7 @@ def find_hlslib(hlslib: Path | None = None, config: Path | None = None) -> Path:
         return _checked_dir(settings["hlslib"], "bnn-library.h", f"{config or CONFIG_FILE}", HLSLIB_HELP)
     if (DEPS_DIR / "finn-hlslib" / "bnn-library.h").is_file():
         return (DEPS_DIR / "finn-hlslib").resolve()
-    raise EdaError(f"finn-hlslib not found: {HLSLIB_HELP}")
+    raise ToolFailed(f"finn-hlslib not found: {HLSLIB_HELP}")
 
 
 def find_ap_types(config: Path | None = None) -> Path:
@@ -111,7 +112,7 @@ def find_ap_types(config: Path | None = None) -> Path:
         return _checked_dir(settings["ap_types"], "ap_int.h", f"{config or CONFIG_FILE}", AP_TYPES_HELP)
     if (DEPS_DIR / "ap_types" / "ap_int.h").is_file():
         return (DEPS_DIR / "ap_types").resolve()
-    raise EdaError(f"ap types not found: {AP_TYPES_HELP}")
+    raise ToolFailed(f"ap types not found: {AP_TYPES_HELP}")
 
 
 def find_deps(hlslib: Path | None = None, config: Path | None = None) -> CppsimDeps:
@@ -126,7 +127,7 @@ def _hash_tree(digest, root: Path, suffixes: tuple[str, ...]) -> None:
 
 def gxx_version() -> str:
     if shutil.which("g++") is None:
-        raise EdaError("g++ not found: install it (Debian: `apt-get install g++ zlib1g-dev`)")
+        raise ToolFailed("g++ not found: install it (Debian: `apt-get install g++ zlib1g-dev`)")
     return subprocess.run(["g++", "--version"], capture_output=True, text=True, check=False).stdout.strip()
 
 

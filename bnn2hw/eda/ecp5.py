@@ -4,7 +4,7 @@ Contract:
 * ``place_and_route(rtl_dir, board, top, clock_mhz, out_dir, timeout_s, log)`` builds module
   ``top`` of an ``--impl rtl`` build's ``BUILD/hw/rtl/`` (``files.f``, plus ``extra_sources``
   such as the UART shell, with ``parameters`` given to slang as ``-G NAME=VALUE``) into
-  ``out_dir/accelerator.bit`` for an ECP5 ``board`` (``bnn2hw.hw.boards``, ``family: ecp5``),
+  ``out_dir/accelerator.bit`` for an ECP5 ``board`` (``bnn2hw.boards``, ``family: ecp5``),
   constrained by the board's LPF at ``clock_mhz``. ``top="bnn2hw_ecp5_probe"`` generates a
   small wrapper on the board's UART/LED pins that registers every port of ``accelerator``
   (``probe_wrapper``); ``top="accelerator"`` places its ports on free pins (out of context).
@@ -41,10 +41,10 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bnn2hw.eda.verilator import EdaError
+from bnn2hw.eda.verilator import EdaError, ToolFailed
 from bnn2hw.eda.yosys import READ_SLANG
+from bnn2hw.assets import hw_sources_dir
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path.home() / ".cache" / "bnn2hw" / "ecp5"
 PROBE_TOP = "bnn2hw_ecp5_probe"
 BITFILE = "accelerator.bit"
@@ -76,19 +76,19 @@ def require_tools() -> None:
     """One ``EdaError`` naming every missing tool package and the pip line that installs it."""
     missing = [pin for module, pin in PACKAGES.items() if importlib.util.find_spec(module) is None]
     if missing:
-        raise EdaError("the ECP5 tools are missing: the Python package(s) " + ", ".join(missing) +
+        raise ToolFailed("the ECP5 tools are missing: the Python package(s) " + ", ".join(missing) +
                        f" (`pip install {' '.join(missing)}`; they are pinned in requirements.lock)")
 
 
 def _run(tool: str, args: list[str], cwd: Path, deadline: float) -> subprocess.CompletedProcess:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise EdaError(f"the ECP5 flow ran over its time limit before {tool}; raise timeout_s")
+        raise ToolFailed(f"the ECP5 flow ran over its time limit before {tool}; raise timeout_s")
     try:
         return subprocess.run([sys.executable, "-c", RUNNERS[tool], *args], cwd=cwd, capture_output=True,
                               text=True, timeout=left, check=False)
     except subprocess.TimeoutExpired:
-        raise EdaError(f"{tool} ran over the ECP5 flow's time limit; raise timeout_s or build a smaller "
+        raise ToolFailed(f"{tool} ran over the ECP5 flow's time limit; raise timeout_s or build a smaller "
                        "design") from None
 
 
@@ -103,7 +103,7 @@ def tool_versions(log=print) -> dict[str, str]:
     text = (nextpnr.stdout + nextpnr.stderr).strip()
     match = re.search(r"Version ([^)\s]+)", text)
     if "Yosys" not in yosys or match is None:
-        raise EdaError(f"the yowasp tools do not run: {(yosys or text)[:400]}")
+        raise ToolFailed(f"the yowasp tools do not run: {(yosys or text)[:400]}")
     versions = {"yosys": re.sub(r" \(git sha1 (\w+).*", r" (\1)", yosys), "nextpnr": match.group(1)}
     for module, pin in PACKAGES.items():
         name = pin.split("==")[0]
@@ -256,7 +256,7 @@ def _flow(work: Path, sources: dict[str, Path], data: list[Path], script: str, l
     seconds["synth"] = round(time.perf_counter() - t0, 1)
     if result.returncode != 0 or not (work / "synth.json").is_file():
         text = (work / "yosys.log").read_text(errors="replace") if (work / "yosys.log").is_file() else ""
-        raise EdaError("Yosys synth_ecp5 failed:\n" + _errors(text + "\n" + result.stderr + result.stdout))
+        raise ToolFailed("Yosys synth_ecp5 failed:\n" + _errors(text + "\n" + result.stderr + result.stdout))
     stat = json.loads((work / "stat.json").read_text())
     cells = {t: int(n) for t, n in stat["modules"][f"\\{top}"].get("num_cells_by_type", {}).items()}
     counts = synth_counts(cells)
@@ -279,12 +279,12 @@ def _flow(work: Path, sources: dict[str, Path], data: list[Path], script: str, l
         if full:
             raise EdaError(f"{top} does not fit {board_name}: place and route ran out of {full.group(1)} "
                            f"(the board has {fabric}); fold for a lower rate (--fps) or choose a larger board")
-        raise EdaError("nextpnr-ecp5 failed:\n" + _errors(text))
+        raise ToolFailed("nextpnr-ecp5 failed:\n" + _errors(text))
     t0 = time.perf_counter()
     result = _run("ecppack", ["--compress", "--input", "top.config", "--bit", BITFILE], work, deadline)
     seconds["pack"] = round(time.perf_counter() - t0, 1)
     if result.returncode != 0 or not (work / BITFILE).is_file():
-        raise EdaError("ecppack failed:\n" + _errors(result.stderr + result.stdout))
+        raise ToolFailed("ecppack failed:\n" + _errors(result.stderr + result.stdout))
     return {"seconds": seconds, "synth_cells": cells}
 
 
@@ -292,7 +292,7 @@ def place_and_route(rtl_dir, board, top: str = "accelerator", clock_mhz: float |
                     timeout_s: float = 1800, log=print, *, extra_sources=(), parameters: dict | None = None,
                     allow_unconstrained: bool | None = None, cache_dir: Path = CACHE_DIR) -> dict:
     """Bitstream of ``top`` for an ECP5 ``board`` (a ``Board`` or its name); see the module docstring."""
-    from bnn2hw.hw.boards import load_board  # boards.py imports no FINN
+    from bnn2hw.boards import load_board  # boards.py imports no FINN
     board = load_board(board) if isinstance(board, (str, Path)) else board
     if board.family != "ecp5" or board.ecp5 is None:
         raise EdaError(f"board {board.name} ({board.part}) is not an ECP5 board: its bitstream needs Vivado")
@@ -301,7 +301,7 @@ def place_and_route(rtl_dir, board, top: str = "accelerator", clock_mhz: float |
     clock_mhz = float(clock_mhz or board.clock_mhz)
     allow_unconstrained = (top == "accelerator") if allow_unconstrained is None else allow_unconstrained
     pnr_args = [*device_args(board.part), "--package", board.ecp5.package, "--freq", f"{clock_mhz:g}"]
-    lpf = REPO_ROOT / board.ecp5.lpf
+    lpf = hw_sources_dir().parent / board.ecp5.lpf  # board files name it beside hw/
     if not lpf.is_file():
         raise EdaError(f"{lpf}: the pin constraints of board {board.name} are missing")
     require_tools()

@@ -54,8 +54,9 @@ from bnn2hw.eda.testbench import STITCHED_PORTS, tb_top
 from bnn2hw.eda.verilator import EdaError
 from bnn2hw.sim.accelerator import Accelerator, top1
 from bnn2hw.sim.packing import unpack_words
+from bnn2hw.assets import hw_sources_dir
 
-RTL_SOURCE_DIR = Path(__file__).resolve().parents[2] / "hw" / "rtl"
+RTL_SOURCE_DIR = hw_sources_dir() / "rtl"
 TOP_FILE, REPORT_FILE, SIZING_FRAMES = "accelerator.sv", "rtlsim.json", 4
 PROBABILITY_TOLERANCE = 1e-12  # identical integer scores give identical float64 probabilities
 

@@ -60,10 +60,11 @@ from bnn2hw.eda import verilator
 from bnn2hw.eda.rtl_layers import load_manifest, stream_words
 from bnn2hw.eda.rtlsim import load_design
 from bnn2hw.eda.testbench import top_ports
-from bnn2hw.eda.verilator import EdaError
+from bnn2hw.eda.verilator import EdaError, ToolFailed
+from bnn2hw.assets import hw_sources_dir
 
-SHELL_DIR = Path(__file__).resolve().parents[2] / "hw" / "shell"
-TB_SOURCE = Path(__file__).resolve().parents[2] / "hw" / "tb" / "uart_tb.cpp"
+SHELL_DIR = hw_sources_dir() / "shell"
+TB_SOURCE = hw_sources_dir() / "tb" / "uart_tb.cpp"
 SHELL_SOURCES = ("bnn2hw_crc8.sv", "bnn2hw_uart_rx.sv", "bnn2hw_uart_tx.sv", "bnn2hw_uart_framer.sv",
                  "bnn2hw_uart_replier.sv", "bnn2hw_uart_shell.sv")
 TOP, ADAPTER, EXE, REPORT_FILE = "bnn2hw_uart_top", "bnn2hw_shell_accelerator", "uart_tb", "shellsim.json"
@@ -296,7 +297,7 @@ def simulate_shell(build_dir: Path, images: np.ndarray, cycles_per_bit: int = 8,
                               str(work / "cycles.bin"), str(n_expect), str(100 * params["TIMEOUT_CYCLES"] + 100_000)],
                              capture_output=True, text=True, cwd=work, check=False, timeout=3600)
         if run.returncode != 0:
-            raise EdaError(f"UART shell simulation failed (status {run.returncode}): {run.stderr.strip()[:800]}")
+            raise ToolFailed(f"UART shell simulation failed (status {run.returncode}): {run.stderr.strip()[:800]}")
         board = (work / "board.bin").read_bytes()
         when = np.fromfile(work / "cycles.bin", dtype="<u8")
     finally:

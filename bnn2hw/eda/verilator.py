@@ -1,7 +1,7 @@
 """Verilator: build a testbench executable once per content hash, run it on packed stream words.
 
 Contract:
-* ``verilator_binary()`` is the ``verilator`` on PATH or raises ``EdaError`` saying how to
+* ``verilator_binary()`` is the ``verilator`` on PATH or raises ``ToolFailed`` saying how to
   install it (Debian: ``apt-get install verilator``; ``scripts/setup_venv.sh`` does it as root).
 * ``build(sources, tb_top, in_width, out_width)`` compiles ``hw/tb/axis_tb.cpp`` (or another
   ``testbench``) with the generated ``bnn2hw_tb_top`` (``tb_top``: SystemVerilog text) and
@@ -9,7 +9,8 @@ Contract:
   Verilator version, the testbench, ``tb_top``, the defines and every source's name and bytes
   (memory images are read at run time, so new weights never rebuild). A second build with equal
   content returns at once; Verilator's runtime objects are compiled once per version and reused.
-  Compiler errors raise ``EdaError`` with their first lines. Builds go to a temporary directory
+  Compiler errors raise ``ToolFailed`` with their first lines. Source paths are made absolute
+  (Verilator runs in the cache directory), so relative build directories work. Builds go to a temporary directory
   renamed into place, so an interrupted or concurrent build never leaves a half-built entry.
 * ``run(exe, words_in, n_out, out_width, workdir, stall, seed, axi_writes)`` streams
   ``words_in`` ((n, chunks) uint32, 32-bit chunks little end first) through the design with
@@ -30,8 +31,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from bnn2hw.assets import hw_sources_dir
 
-TB_SOURCE = Path(__file__).resolve().parents[2] / "hw" / "tb" / "axis_tb.cpp"
+TB_SOURCE = hw_sources_dir() / "tb" / "axis_tb.cpp"
 CACHE_DIR = Path.home() / ".cache" / "bnn2hw" / "verilator"
 EXE, TB_TOP = "axis_tb", "bnn2hw_tb_top"
 RUNTIME_OBJECTS = ("verilated.o", "verilated_threads.o")
@@ -41,13 +43,18 @@ LINT_OFF = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNUSED", "-Wno-PINCONNECTEMPTY", "
 
 
 class EdaError(Exception):
-    """An EDA tool that is missing or failed; the message says which and why."""
+    """An EDA step refused (a build without RTL, a bad option) or a tool failed; the message says which."""
+
+
+class ToolFailed(EdaError):
+    """A tool bnn2hw runs (Verilator, g++, Yosys, nextpnr) is missing, failed or ran over its time:
+    not the user's input, so the command line gives it its own exit status (3)."""
 
 
 def verilator_binary() -> str:
     path = shutil.which("verilator")
     if path is None:
-        raise EdaError("Verilator not found: install it (Debian: `apt-get install verilator`; "
+        raise ToolFailed("Verilator not found: install it (Debian: `apt-get install verilator`; "
                        "`scripts/setup_venv.sh` does it when run as root)")
     return path
 
@@ -108,7 +115,9 @@ def build(sources: list[Path], tb_top: str | None, in_width: int = 32, out_width
     ``testbench`` (C++) drives module ``top``; ``tb_top`` is generated SystemVerilog added to the
     sources (None: ``top`` is among them); ``defines`` are C++ macros (default: the word chunks
     ``IN_CHUNKS`` / ``OUT_CHUNKS`` of ``axis_tb.cpp``)."""
-    sources = [Path(s) for s in sources]
+    # Verilator runs in a cache directory: a path relative to the caller's directory would not resolve there.
+    sources, testbench = [Path(s).resolve() for s in sources], Path(testbench).resolve()
+    cache_dir = Path(cache_dir).resolve()
     defines = {"IN_CHUNKS": chunks(in_width), "OUT_CHUNKS": chunks(out_width)} if defines is None else defines
     key = build_key(sources, tb_top, {**defines, "top": top, "flags": extra_flags}, Path(testbench))
     target = Path(cache_dir) / key
@@ -129,7 +138,7 @@ def build(sources: list[Path], tb_top: str | None, in_width: int = 32, out_width
         if result.returncode == 0:
             result = _make(work / "obj", jobs, Path(cache_dir))
         if result.returncode != 0 or not (work / EXE).is_file():
-            raise EdaError(f"Verilator could not build {sources[-1].name if sources else 'the design'}:\n"
+            raise ToolFailed(f"Verilator could not build {sources[-1].name if sources else 'the design'}:\n"
                            + _first_errors(result.stderr + result.stdout))
         shutil.rmtree(work / "obj", ignore_errors=True)
         try:
@@ -152,7 +161,7 @@ def run(exe: Path, words_in: np.ndarray, n_out: int, out_width: int, workdir: Pa
         seed: int = 0, axi_writes: np.ndarray | None = None, pace: tuple[int, int] | None = None,
         timeout: float = 3600) -> RunResult:
     """Stream ``words_in`` through the testbench (``pace``: (words, cycles) per frame at most)."""
-    workdir = Path(workdir)
+    workdir, exe = Path(workdir).resolve(), Path(exe).resolve()
     files = {name: workdir / f"tb_{name}.bin" for name in ("in", "out", "cycles", "axi")}
     np.ascontiguousarray(words_in, dtype="<u4").tofile(files["in"])
     args = [str(exe), str(files["in"]), str(len(words_in)), str(files["out"]), str(n_out), str(files["cycles"]),
@@ -167,9 +176,9 @@ def run(exe: Path, words_in: np.ndarray, n_out: int, out_width: int, workdir: Pa
     try:
         result = subprocess.run(args, capture_output=True, text=True, cwd=workdir, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise EdaError(f"Verilator simulation in {workdir} ran over {timeout:.0f} s") from None
+        raise ToolFailed(f"Verilator simulation in {workdir} ran over {timeout:.0f} s") from None
     if result.returncode != 0:
-        raise EdaError(f"Verilator simulation in {workdir} failed (status {result.returncode}): "
+        raise ToolFailed(f"Verilator simulation in {workdir} failed (status {result.returncode}): "
                        + (result.stderr.strip() or result.stdout.strip())[:800])
     out = np.fromfile(files["out"], dtype="<u4").reshape(n_out, chunks(out_width))
     cycles = np.fromfile(files["cycles"], dtype="<u8")

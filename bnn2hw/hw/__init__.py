@@ -6,7 +6,7 @@ finn-plus workaround). ``build`` is the ``bnn2hw build`` command; ``load_board``
 """
 
 from bnn2hw.hw.api import build, build_hw
-from bnn2hw.hw.boards import BOARDS, Board, UnknownBoard, known_boards, load_board
+from bnn2hw.boards import BOARDS, Board, UnknownBoard, known_boards, load_board
 from bnn2hw.hw.config import BuildConfig, HwError, Stage
 
 __all__ = ["BOARDS", "Board", "BuildConfig", "HwError", "Stage", "UnknownBoard", "build", "build_hw",

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from bnn2hw.hw import vivado
-from bnn2hw.hw.boards import UnknownBoard, load_board
+from bnn2hw.boards import UnknownBoard, load_board
 from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl, Stage
 from bnn2hw.hw.finn_env import finn_settings, import_finn, is_hw_node, xilinx_tools
 from bnn2hw.hw.model_check import check_build_input
@@ -60,6 +60,9 @@ def _start(build_dir: Path, config: BuildConfig, log) -> tuple[BuildState, Path]
     except UnknownBoard as err:
         raise HwError(str(err)) from None
     check_board_impl(board, config)
+    if config.clock_mhz is not None and config.clock_mhz > board.max_clock_mhz:
+        raise HwError(f"--clock-mhz {config.clock_mhz:g}: above what {board.name}'s {board.part} can be clocked at "
+                      f"({board.max_clock_mhz:g} MHz, its family's clock network); give the clock in MHz")
     model_path = Path(config.model) if config.model else build_dir / "model.onnx"
     check_build_input(model_path)
     if config.folding is not None:
@@ -198,7 +201,7 @@ def _finish(model, est: dict, check: dict, stage: Stage, tools, state: BuildStat
     sources = _sources(model, hw_dir) if stage != Stage.ESTIMATES else {}
     produced = [p.name for p in sorted(hw_dir.iterdir()) if p.is_file()] + [
         f"{CODEGEN_DIR}/ ({len(sources)} layers: HLS C++ / RTL / Tcl)"] * bool(sources)
-    pending = [] if stage == Stage.BITFILE else list(vivado.PENDING)
+    pending = [] if stage == Stage.BITFILE else vivado.pending_steps(state.config.impl.value)
     write_report(hw_dir, est, check, produced + ["report.md", "layers.png"], pending)
     summary = {**{k: v for k, v in est.items() if k != "layers"}, "stage": stage.value,
                "hw_dir": str(hw_dir), "verify": check, "sources": sources, "pending": pending,

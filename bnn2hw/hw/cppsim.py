@@ -36,7 +36,7 @@ import numpy as np
 
 from bnn2hw.eda import cppsim_deps
 from bnn2hw.eda.cppsim_deps import CppsimDeps
-from bnn2hw.eda.verilator import EdaError
+from bnn2hw.eda.verilator import EdaError, ToolFailed
 from bnn2hw.hw.finn_env import FINN_PLUS_VERSION, finn_settings, import_finn
 
 REPORT_FILE = "cppsim.json"
@@ -120,7 +120,7 @@ def compile_node(inst, node_dir: Path, key: str, env: dict, cache_dir: Path) -> 
             try:
                 inst.compile_singlenode_code()
             except subprocess.CalledProcessError as err:
-                raise EdaError(f"g++ could not compile {inst.onnx_node.name} for cppsim "
+                raise ToolFailed(f"g++ could not compile {inst.onnx_node.name} for cppsim "
                                f"({node_dir}/compile.sh):\n{_compile_errors(err)}") from None
         exe = cppsim_deps.store_binary(key, node_dir / "node_model", cache_dir)
     launcher = node_dir / "node_model"

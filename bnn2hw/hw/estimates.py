@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bnn2hw.hw.boards import Board
+from bnn2hw.boards import Board
 from bnn2hw.hw.finn_env import import_finn, is_hw_node
 
 SOURCE = "FINN analytical estimates: exp_cycles_per_layer, res_estimation, dataflow_performance (finn-plus 1.6.1)"

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bnn2hw.hw.boards import Board
+from bnn2hw.boards import Board
 
 RESOURCE_KEYS = (("LUT", "LUT"), ("BRAM_18K", "BRAM18"), ("URAM", "URAM"), ("DSP", "DSP"))  # FINN, board
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bnn2hw.hw.boards import Board
+from bnn2hw.boards import Board
 from bnn2hw.hw.config import BuildCheckFailed, BuildConfig, HwError, Impl, Output
 from bnn2hw.hw.finn_env import import_finn
 
@@ -147,7 +147,10 @@ def flow_steps(state: BuildState, codegen: bool) -> list[Callable]:
     ours = _bnn2hw_steps(state)
     steps = [finn_steps.step_qonnx_to_finn, finn_steps.step_tidy_up, finn_steps.step_streamline,
              ours["step_round_thresholds"], ours["step_pad_to_nhwc"], finn_steps.step_convert_to_hw,
-             finn_steps.step_minimize_bit_width_initial, ours["step_save_hw_layers"],
+             # widened before hw_layers.onnx is saved too: the final check executes it, and qonnx warns
+             # ("can't be represented ... INT7") on popcounts above finn-plus 1.6.1's annotation
+             finn_steps.step_minimize_bit_width_initial, ours["step_widen_xnor_accumulators"],
+             ours["step_save_hw_layers"],
              finn_steps.step_create_dataflow_partition, ours["step_save_parent"],
              finn_steps.step_specialize_layers, ours["step_fold"], finn_steps.step_minimize_bit_width,
              ours["step_widen_xnor_accumulators"], finn_steps.step_transpose_decomposition,

@@ -27,6 +27,19 @@ PENDING = (
     "step_synthesize_bitfile) into BUILD/hw/bitfile/",
     "measured post-synthesis resources into estimates.json (FINN post_synth_res)",
 )
+# --impl rtl: every layer is RTL already and the stitched top's FIFOs are sized in Verilator.
+PENDING_RTL = (
+    "the stitched BUILD/hw/rtl/accelerator.sv packaged as IP inside the Zynq shell (Vivado IP integrator; "
+    "FINN step_create_stitched_ip)",
+    "synthesis, place and route, finn-accel.bit + finn-accel.hwh (Vivado; FINN step_synthesize_bitfile) "
+    "into BUILD/hw/bitfile/",
+    "Vivado's post-synthesis resources into estimates.json (`bnn2hw synth BUILD` gives Yosys's without Vivado)",
+)
+
+
+def pending_steps(impl: str) -> list[str]:
+    """What a build stopped after code generation leaves for Vivado / Vitis, for ``impl`` (hls | rtl)."""
+    return list(PENDING_RTL if str(impl) == "rtl" else PENDING)
 BITFILE_DIR = "bitfile"
 
 

@@ -33,10 +33,10 @@ from bnn2hw.pipeline.checking import (
     check_cppsim, check_rtlsim, check_shellsim, check_simulation, check_synth, run_cppsim, run_rtl_layers, run_rtlsim,
     run_shellsim, run_simulate, run_synth,
 )
-from bnn2hw.pipeline.flow import DEFAULT_FLOW, FLOW_BOARD, FLOW_BUILD, FLOW_FPS, FLOW_SAMPLES, run_deploy, run_flow
+from bnn2hw.pipeline.flow import FlowConfig, run_deploy, run_flow
 
 __all__ = [
-    "BUILD_MARKERS", "DEFAULT_FLOW", "FLOW_BOARD", "FLOW_BUILD", "FLOW_FPS", "FLOW_SAMPLES", "ImportOptions",
+    "BUILD_MARKERS", "FlowConfig", "ImportOptions",
     "PACKAGE_MARKER", "RUN_FILES", "SAMPLES_DIR", "check_compile", "check_count", "check_cppsim", "check_rtlsim",
     "check_shellsim", "check_simulation", "check_synth", "run_build", "run_compile", "run_continual", "run_cppsim",
     "run_deploy", "run_flow", "run_import", "run_rtl_layers", "run_rtlsim", "run_shellsim", "run_simulate",

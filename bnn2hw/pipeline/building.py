@@ -7,6 +7,8 @@ build stage's own frozen ``BuildConfig`` (``bnn2hw.hw.config``) and, for ``--mod
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,7 +59,7 @@ def check_compile(summary: dict) -> None:
 class ImportOptions:
     """``bnn2hw build --model FILE.onnx``: a Brevitas / QONNX w1a1 export to import into the build
     directory before building it (``run_import``); ``input_scale`` and ``dataset`` as there, ``force``
-    replaces a compiled ``model.onnx`` already in it. Where the dataset lives and how many of its test
+    replaces a compiled ``model.onnx``, or one imported from another file, already in it. Where the dataset lives and how many of its test
     images check the import come from the build's ``BuildConfig`` (``data_dir``, ``verify_limit``)."""
 
     model: str
@@ -66,12 +68,21 @@ class ImportOptions:
     force: bool = False
 
 
-def run_build(build_dir: Path, config: BuildConfig, log=print, source: ImportOptions | None = None) -> dict:
+# Reports about BUILD/hw written by simulate / synth: a new hw/ makes them describe hardware that is gone.
+HW_REPORTS = ("sim.json", "rtl_layers.json", "rtlsim.json", "cppsim.json", "shellsim.json")
+
+
+def run_build(build_dir: Path, config: BuildConfig, log=print, source: ImportOptions | None = None,
+              force: bool = False) -> dict:
     """``BUILD/model.onnx`` -> FINN dataflow accelerator in ``BUILD/hw/`` (to code generation without
     Vivado), as ``config`` says; every compiled posterior sample in ``BUILD/samples/<k>/`` is built with
     the same folding (``sample_config``). With ``source`` (``--model``: a Brevitas / QONNX w1a1 export)
-    the build directory is made from it first (``run_import``)."""
+    the build directory is made from it first (``run_import``). An accelerator already in ``BUILD/hw``
+    is replaced only with ``force`` (or ``source.force``); the simulation reports about it
+    (``HW_REPORTS``) go with it."""
     check_count(config.verify_limit, "--verify-limit")
+    force = force or (source is not None and source.force)
+    refuse_rebuild(Path(build_dir), force)
     if source is not None:
         run_import(build_dir, source.model, source.input_scale, source.dataset, config.data_dir,
                    config.verify_limit, source.force, log)
@@ -79,7 +90,24 @@ def run_build(build_dir: Path, config: BuildConfig, log=print, source: ImportOpt
         summary = build_hw(Path(build_dir), config, log)
         samples = sample_config(config, Path(summary["hw_dir"]) / FOLDING_FILE)
         summary["samples"] = [build_hw(d, samples, lambda _: None) for d in sample_dirs(build_dir)]
+        for directory in [Path(build_dir), *sample_dirs(build_dir)]:
+            for report in HW_REPORTS:
+                (directory / report).unlink(missing_ok=True)
     return summary
+
+
+def refuse_rebuild(build_dir: Path, force: bool) -> None:
+    """``OutputDirError`` when ``BUILD/hw`` holds an accelerator and ``force`` is not given, naming it."""
+    estimates = build_dir / "hw" / "estimates.json"
+    if force or not estimates.is_file():
+        return
+    try:
+        est = json.loads(estimates.read_text())
+        what = f"{est.get('impl', 'hls')} build for {est.get('board', '?')}"
+    except (OSError, ValueError):
+        what = "build"
+    raise OutputDirError(f"{build_dir}/hw: already holds an accelerator ({what}); --force replaces it (and its "
+                         f"simulation reports), or build into another directory")
 
 
 def sample_config(config: BuildConfig, folding_json: Path) -> BuildConfig:
@@ -97,8 +125,10 @@ def run_import(build_dir: Path, model: str, input_scale: str | None = None, data
     from bnn2hw.compile.qonnx_import import IMPORT_FILE, import_qonnx
     build_dir = Path(build_dir)
     check_output_dir(build_dir, "BUILD")
-    if not (build_dir / IMPORT_FILE).is_file():  # a previous import is replaced; a compiled build is not
+    if not (build_dir / IMPORT_FILE).is_file():  # a previous import of the same file is replaced; a compiled build is not
         refuse_overwrite(build_dir, BUILD_MARKERS, "compiled build", force)
+    elif not force:
+        refuse_other_import(build_dir / IMPORT_FILE, Path(model))
     images = labels = None
     if dataset is not None:
         data = load_dataset(dataset, data_dir)
@@ -118,3 +148,19 @@ def run_import(build_dir: Path, model: str, input_scale: str | None = None, data
         raise CheckFailed(f"the imported model.onnx disagrees with {model} on {report['label_mismatches']} of "
                           f"{report['images']} images; see {build_dir / 'verify.json'}")
     return report
+
+
+def refuse_other_import(import_json: Path, model: Path) -> None:
+    """``OutputDirError`` when ``import.json`` names another model than ``model`` (by content)."""
+    try:
+        previous = json.loads(import_json.read_text())
+    except (OSError, ValueError):
+        previous = {}
+    try:
+        digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    except OSError:
+        return  # the import names the missing file itself
+    if previous.get("sha256") != digest:
+        raise OutputDirError(f"{import_json.parent}: already holds model.onnx imported from "
+                             f"{previous.get('source', 'another file')}, not {model}; --force replaces it, or "
+                             f"build into another directory")

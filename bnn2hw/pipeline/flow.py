@@ -5,7 +5,7 @@ flow on the embedded default data (what ``make demo`` runs).
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bnn2hw.errors import OutputDirError
@@ -14,17 +14,43 @@ from bnn2hw.deploy import deploy
 from bnn2hw.hw.config import BuildConfig, Impl
 from bnn2hw.train import TrainConfig
 from bnn2hw.pipeline.building import check_compile, run_build, run_compile
-from bnn2hw.pipeline.checking import check_rtlsim, check_simulation, run_rtlsim, run_simulate
+from bnn2hw.pipeline.checking import (check_rtlsim, check_shellsim, check_simulation, run_rtlsim, run_shellsim,
+                                      run_simulate)
 from bnn2hw.pipeline.common import PACKAGE_MARKER, check_count, existing_build, refuse_overwrite
 from bnn2hw.pipeline.training import run_train
 
 
-DEFAULT_FLOW = TrainConfig(model="tfc", dataset="digits", method="bayesbinn", epochs=20)
-FLOW_BOARD = "pynq-z2"
-FLOW_FPS = 100_000  # a folded design (the fully parallel TFC would take most of the board)
-FLOW_SAMPLES = 3  # posterior samples compiled, built (runtime weights), simulated and packaged
-# RTL layers, checked in Verilator; runtime weights, so the samples are written over AXI-lite
-FLOW_BUILD = BuildConfig(board=FLOW_BOARD, fps=FLOW_FPS, runtime_weights=True, impl=Impl.RTL)
+@dataclass(frozen=True)
+class FlowConfig:
+    """``bnn2hw flow``: what to train and build; the defaults are ``make demo``'s. ``samples=None``
+    means 3 posterior samples for a method with a posterior (compiled, built with runtime weights,
+    simulated and packaged as an ensemble), none otherwise and none on ECP5 boards (their UART shell
+    has no weight port). ``fps=None`` is the highest rate that fits the board."""
+
+    model: str = "tfc"
+    dataset: str = "digits"
+    method: str = "bayesbinn"
+    board: str = "pynq-z2"
+    impl: str = "rtl"
+    fps: float | None = 100_000  # a folded design (the fully parallel TFC would take most of the PYNQ-Z2)
+    epochs: int = 20
+    samples: int | None = None
+    data_dir: str | None = None
+
+
+DEFAULT_SAMPLES = 3
+
+
+def flow_samples(config: FlowConfig, ecp5: bool) -> int:
+    """How many posterior samples the flow compiles and ensembles (see ``FlowConfig``)."""
+    from bnn2hw.train.methods import METHODS, Method
+    if config.samples is None:
+        return DEFAULT_SAMPLES if METHODS[Method(config.method)].probabilistic and not ecp5 else 0
+    check_count(config.samples, "--samples")
+    if config.samples and ecp5:
+        raise ValueError(f"--samples {config.samples}: board {config.board} is ECP5, whose UART shell has no weight "
+                         "port to swap samples in; use --samples 0 (or a PYNQ board for ensembles)")
+    return config.samples
 
 
 def run_deploy(build_dir: Path, out_dir: Path, ensemble: int | None = None, test_limit: int | None = None,
@@ -41,32 +67,48 @@ def run_deploy(build_dir: Path, out_dir: Path, ensemble: int | None = None, test
                       log=log)
 
 
-def run_flow(out_dir: Path, progress: bool = True, log=print, force: bool = False) -> dict:
-    """The whole flow on the embedded default data: train (digits, TFC, BayesBiNN) -> compile
-    (mode + posterior samples) -> build (pynq-z2, RTL layers) -> simulate (bit-exact simulator, then
-    the stitched RTL in Verilator when installed) -> deploy. Stops with ``CheckFailed`` at the first
-    stage whose check fails."""
-    run_dir, build_dir = Path(out_dir) / "run", Path(out_dir) / "build"
-    deploy_dir = Path(out_dir) / "deploy"
+def run_flow(out_dir: Path, config: FlowConfig = FlowConfig(), progress: bool = True, log=print,
+             force: bool = False) -> dict:
+    """The whole flow: train -> compile (mode + posterior samples) -> build (RTL or HLS layers; an
+    ECP5 board: a bitstream) -> simulate (bit-exact simulator, then the stitched RTL in Verilator
+    when installed, and the UART shell on ECP5) -> deploy (a PYNQ or UART package). Stops with
+    ``CheckFailed`` at the first stage whose check fails; bad options are refused before training."""
+    from bnn2hw.boards import UnknownBoard, load_board
+    run_dir, build_dir, deploy_dir = (Path(out_dir) / name for name in ("run", "build", "deploy"))
     for directory in (run_dir, build_dir, deploy_dir):
         check_output_dir(directory, "--out")
-    metrics = run_train(run_dir, asdict(DEFAULT_FLOW), progress=progress, log=log, force=force)
-    log(f"compiling {run_dir} -> {build_dir}")
-    verify = run_compile(run_dir, build_dir, samples=FLOW_SAMPLES, force=force)
+    try:
+        ecp5 = load_board(config.board).family == "ecp5"
+    except UnknownBoard as err:
+        raise ValueError(f"--board: {err}") from None
+    samples = flow_samples(config, ecp5)
+    build = BuildConfig(board=config.board, fps=config.fps, runtime_weights=samples > 0, impl=Impl(config.impl),
+                        data_dir=config.data_dir)  # checks the build options before training starts
+    train = TrainConfig(model=config.model, dataset=config.dataset, method=config.method, epochs=config.epochs,
+                        data_dir=config.data_dir)
+    metrics = run_train(run_dir, asdict(train), progress=progress, log=log, force=force)
+    log(f"compiling {run_dir} -> {build_dir}" + f" (and {samples} posterior samples)" * bool(samples))
+    verify = run_compile(run_dir, build_dir, samples=samples, data_dir=config.data_dir, force=force)
     check_compile(verify)
-    log(f"building {build_dir}/hw for {FLOW_BOARD} in RTL (and {FLOW_SAMPLES} posterior samples, same folding)")
-    hw = run_build(build_dir, FLOW_BUILD, log=log)
+    log(f"building {build_dir}/hw for {config.board} ({config.impl} layers)" + " and a bitstream" * ecp5)
+    hw = run_build(build_dir, build, log=log, force=force)
     log(f"simulating {build_dir}/hw bit-exactly")
-    sim = run_simulate(build_dir, ensemble=FLOW_SAMPLES, log=log)
+    sim = run_simulate(build_dir, ensemble=samples or None, data_dir=config.data_dir, log=log)
     check_simulation(sim)
-    rtlsim = None
-    if shutil.which("verilator"):
-        log("simulating the stitched RTL accelerator in Verilator (samples written over AXI-lite)")
-        rtlsim = run_rtlsim(build_dir, ensemble=FLOW_SAMPLES, log=log)
+    rtlsim = shellsim = None
+    if build.impl == Impl.RTL and shutil.which("verilator"):
+        log("simulating the stitched RTL accelerator in Verilator" + " (samples written over AXI-lite)" * bool(samples))
+        rtlsim = run_rtlsim(build_dir, ensemble=samples or None, data_dir=config.data_dir, log=log)
         check_rtlsim(rtlsim)
-    else:
+        if ecp5:
+            log("simulating the UART shell around it, bit by bit")
+            shellsim = run_shellsim(build_dir, data_dir=config.data_dir, log=log)
+            check_shellsim(shellsim)
+    elif build.impl == Impl.RTL:
         log("Verilator not installed (apt-get install verilator): the RTL simulation is skipped")
     log(f"packaging {deploy_dir}")
-    package = run_deploy(build_dir, deploy_dir, ensemble=FLOW_SAMPLES, log=log, force=force)
+    package = run_deploy(build_dir, deploy_dir, ensemble=samples or None, data_dir=config.data_dir, log=log,
+                         force=force)
     return {"run_dir": str(run_dir), "train": metrics, "build_dir": str(build_dir), "compile": verify,
-            "build": hw, "simulate": sim, "rtlsim": rtlsim, "deploy_dir": str(deploy_dir), "deploy": package}
+            "build": hw, "simulate": sim, "rtlsim": rtlsim, "shellsim": shellsim, "deploy_dir": str(deploy_dir),
+            "deploy": package}

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from bnn2hw.data import Dataset, load_dataset
 from bnn2hw.models import BinaryNet, ModelConfig, build_model
@@ -29,6 +28,7 @@ from bnn2hw.train.methods import (
 )
 from bnn2hw.train.presets import DEFAULT_PRESET, check_preset
 from bnn2hw.train.report import write_curves, write_metrics
+from bnn2hw.progress import progress as progress_bar
 
 
 @dataclass(frozen=True)
@@ -203,8 +203,7 @@ class Trainer:
         total_steps = cfg.epochs * self.steps_per_epoch
         loss_sum, correct, seen, start = 0.0, 0, 0, time.perf_counter()
         self.model.train()
-        bar = tqdm(range(self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-                   disable=not progress, leave=False)
+        bar = progress_bar(range(self.steps_per_epoch), f"epoch {self.epoch + 1}/{cfg.epochs}", enabled=progress)
         for i in bar:
             idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].numpy()
             xb, yb = torch.from_numpy(x[idx]), torch.from_numpy(y[idx])
@@ -228,7 +227,7 @@ class Trainer:
             loss_sum += loss * len(idx)
             correct += int((logits_seen[-1].argmax(1) == yb).sum())
             seen += len(idx)
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
+            bar.report(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.3f}")
         seconds = time.perf_counter() - start
         with use_weights(self.model, self.mode_weights()):
             val_loss, val_acc = _evaluate_loss_acc(self.model, self.data.x_val, self.data.y_val)

@@ -82,3 +82,16 @@ def test_non_w1a1_brevitas_models_are_refused(name, needle, tmp_path):
     path = export(bnn_pynq_model(name), tmp_path / f"{name}.onnx", "plain", (1, 28, 28))
     with pytest.raises(CompileError, match=needle):
         check_w1a1(cleanup_model(ModelWrapper(str(path))), path)
+
+
+def test_a_flat_mlp_export_takes_images_that_flatten_to_its_input(tmp_path):
+    from bnn2hw.compile.qonnx_import import import_qonnx
+    path = export(bnn_pynq_model("TFC_1W1A", seed=3), tmp_path / "flat.onnx", "plain", (784,))
+    images = np.random.default_rng(1).integers(0, 256, size=(48, 1, 28, 28), dtype=np.uint8)
+    report = import_qonnx(path, tmp_path / "build", "1/255", images, dataset="fashion-mnist")
+    assert report["label_mismatches"] == 0 and report["value_mismatches"] == 0 and report["flat_input"]
+    model = ModelWrapper(str(tmp_path / "build" / "model.onnx"))
+    assert model.get_tensor_shape(model.graph.input[0].name) == [1, 1, 28, 28]
+    for images, needle in ((None, "no data set"), (images[:, :, :8, :8], r"images of shape \(1, 8, 8\)")):
+        with pytest.raises(CompileError, match=f"flat \\(1, 784\\) and {needle}.*--dataset"):
+            import_qonnx(path, tmp_path / "refused", "1/255", images)

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from bnn2hw.eda import EdaError, ecp5
-from bnn2hw.hw.boards import ECP5_BOARDS, ECP5_FABRIC_KINDS, load_board
+from bnn2hw.boards import ECP5_BOARDS, ECP5_FABRIC_KINDS, load_board
 
 from .conftest import requires_verilator
 

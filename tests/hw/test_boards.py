@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bnn2hw.hw import HwError, build
-from bnn2hw.hw.boards import BOARDS, RESOURCE_KINDS, UnknownBoard, load_board
+from bnn2hw.boards import BOARDS, RESOURCE_KINDS, UnknownBoard, load_board
 
 
 @pytest.mark.parametrize("name", list(BOARDS))
@@ -60,3 +60,19 @@ def test_user_board_file(tmp_path):
     path.write_text(text.replace("  resources: ", "  nothing: "))
     with pytest.raises(UnknownBoard, match="no source cited for resources"):
         load_board(path)
+
+
+def test_every_known_board_has_a_clock_limit_above_its_default_clock():
+    from bnn2hw.boards import ECP5_BOARDS
+    for name in [*BOARDS, *ECP5_BOARDS]:
+        board = load_board(name)
+        assert board.clock_mhz < board.max_clock_mhz < float("inf"), name
+
+
+def test_a_clock_beyond_the_family_is_refused_before_any_work(tmp_path, capsys):
+    from bnn2hw.cli import main
+    (tmp_path / "model.onnx").write_text("never read")
+    assert main(["build", str(tmp_path), "--clock-mhz", "1e9"]) == 2
+    err = capsys.readouterr().err
+    assert "--clock-mhz 1e+09" in err and "628 MHz" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]

@@ -95,7 +95,7 @@ def test_unreachable_rate_names_the_highest_rate(tmp_path):
 
 
 def test_rate_beyond_the_board_names_the_highest_rate_that_fits(tmp_path):
-    from bnn2hw.hw.boards import BOARDS
+    from bnn2hw.boards import BOARDS
     small = tmp_path / "small.yaml"  # a pretend part with 1,300 LUTs
     small.write_text(BOARDS["pynq-z2"].read_text().replace("LUT: 53200", "LUT: 1300"))
     root = make_build_dir(tmp_path / "b", "tfc", seed=1)
@@ -104,7 +104,7 @@ def test_rate_beyond_the_board_names_the_highest_rate_that_fits(tmp_path):
 
 
 def test_ignore_estimates_builds_the_rate_and_reports_that_it_does_not_fit(tmp_path):
-    from bnn2hw.hw.boards import BOARDS
+    from bnn2hw.boards import BOARDS
     small = tmp_path / "small.yaml"
     small.write_text(BOARDS["pynq-z2"].read_text().replace("LUT: 53200", "LUT: 1300"))
     root = make_build_dir(tmp_path / "b", "tfc", seed=1)

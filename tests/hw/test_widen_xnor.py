@@ -42,3 +42,23 @@ def test_widening_reaches_an_elementwise_consumer():
     assert mul.get_nodeattr("lhs_dtype") == wide.name
     assert mul.get_nodeattr("rhs_dtype") == "FLOAT32"
     assert model.get_tensor_datatype("acc") == wide
+
+
+def test_the_hw_layer_graph_the_build_executes_holds_every_popcount(tmp_path):
+    """finn-plus annotates a 64-input last layer INT7 (-64..63); its popcount reaches 64, so qonnx
+    warned "can't be represented" while checking hw_layers.onnx. Widened before it is saved, no warning."""
+    import json
+    import warnings
+
+    from bnn2hw.hw import build
+    from bnn2hw.hw.random_net import random_model_onnx
+    random_model_onnx(tmp_path / "model.onnx", "tfc", 1, (1, 8, 8), 10, seed=5)
+    (tmp_path / "verify.json").write_text(json.dumps({"dataset": "digits", "label_mismatches": 0}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build(tmp_path, board="pynq-z2", fps=10_000, verify_limit=100, log=lambda _: None)
+    assert not [w for w in caught if "can't be represented" in str(w.message)]
+    hw_layers = ModelWrapper(str(tmp_path / "hw" / "hw_layers.onnx"))
+    for node in hw_layers.get_nodes_by_op_type("MVAU"):
+        op = getCustomOp(node)
+        assert DataType[op.get_nodeattr("accDataType")].allowed(op.get_nodeattr("MW")), node.name

@@ -3,6 +3,8 @@ samples' builds derive theirs from it. FINN is replaced by a recorder: only the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from bnn2hw import pipeline
 from bnn2hw.cli import building as cli_building
 from bnn2hw.cli import main
+from bnn2hw.errors import OutputDirError
 from bnn2hw.hw import BuildConfig
 from bnn2hw.hw.config import Impl, Output
 
@@ -68,3 +71,28 @@ def test_model_option_imports_first_with_the_builds_data_dir_and_limit(recorded,
     assert main(["build", str(root), "--model", "x.onnx", "--input-scale", "1/255", "--dataset", "digits",
                  "--data-dir", "/data", "--verify-limit", "5", "--force"]) == 0
     assert imports == [(root, "x.onnx", "1/255", "digits", "/data", 5, True, print)] and len(calls) == 3
+
+
+def test_an_accelerator_in_hw_is_replaced_only_with_force_and_its_reports_go_with_it(recorded, capsys):
+    root, calls = recorded
+    (root / "hw").mkdir()
+    (root / "hw" / "estimates.json").write_text('{"impl": "hls", "board": "pynq-z2"}')
+    for report in ("sim.json", "rtlsim.json", "samples/0/sim.json"):
+        (root / report).write_text("{}")
+    assert main(["build", str(root), "--impl", "rtl"]) == 2
+    err = capsys.readouterr().err
+    assert "hls build for pynq-z2" in err and "--force" in err and not calls
+    assert main(["build", str(root), "--impl", "rtl", "--force"]) == 0 and len(calls) == 3
+    assert not any((root / r).exists() for r in ("sim.json", "rtlsim.json", "samples/0/sim.json"))
+
+
+def test_an_import_of_another_file_is_replaced_only_with_force(tmp_path):
+    (tmp_path / "a.onnx").write_bytes(b"model a")
+    (tmp_path / "b.onnx").write_bytes(b"model b")
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "import.json").write_text(json.dumps({"source": str(tmp_path / "a.onnx"),
+                                                   "sha256": hashlib.sha256(b"model a").hexdigest()}))
+    pipeline.building.refuse_other_import(build / "import.json", tmp_path / "a.onnx")  # the same file: fine
+    with pytest.raises(OutputDirError, match="imported from .*a.onnx, not .*b.onnx; --force"):
+        pipeline.building.refuse_other_import(build / "import.json", tmp_path / "b.onnx")

@@ -37,8 +37,9 @@ from qonnx.core.datatype import DataType
 
 from bnn2hw.hw.config import HwError
 from bnn2hw.weight_memory import words_per_line
+from bnn2hw.assets import hw_sources_dir
 
-RTL_DIR = Path(__file__).resolve().parents[3] / "hw" / "rtl"
+RTL_DIR = hw_sources_dir() / "rtl"
 RTL_DOMAIN = "finn.custom_op.fpgadataflow.rtl"
 
 

@@ -1,5 +1,8 @@
 """Boards bnn2hw builds for: one YAML file per board in ``boards/``, loaded into a frozen ``Board``.
 
+At the top of the package (not in ``hw``) because both ``bnn2hw.hw`` (folding, estimates) and
+``bnn2hw.eda`` (the ECP5 flow) read it; ``boards/`` is found by ``bnn2hw.assets``.
+
 Contract: ``BOARDS`` maps each known board name to its YAML file (an explicit registry);
 ``load_board(name)`` returns the ``Board`` or raises ``UnknownBoard`` listing the known names;
 ``load_board`` also accepts a path to a user's own YAML file of the same shape. A board file
@@ -23,13 +26,20 @@ from pathlib import Path
 
 import yaml
 
-BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
+from bnn2hw.assets import boards_dir
+
+BOARDS_DIR = boards_dir()
 BOARDS: dict[str, Path] = {name: BOARDS_DIR / f"{name}.yaml"
                            for name in ("pynq-z1", "pynq-z2", "ultra96-v2", "zcu104", "kv260")}
 ECP5_BOARDS: dict[str, Path] = {name: BOARDS_DIR / f"{name}.yaml" for name in ("ulx3s-85f", "ulx3s-12f")}
 RESOURCE_KINDS = ("LUT", "FF", "BRAM18", "URAM", "DSP")
 ECP5_FABRIC_KINDS = ("LUT4", "FF", "DP16KD", "MULT18")
 REQUIRED_SOURCES = ("part", "resources", "clock_mhz")
+# The fastest clock any design of a family can be given: its global clock network's limit at the
+# fastest speed grade (AMD DS187 Zynq-7000 BUFGCTRL, DS925 Zynq UltraScale+ BUFGCE, Lattice
+# FPGA-DS-02012 ECP5 primary clock). Real designs close timing far below it; a request above it is
+# a typo (MHz for Hz), refused before any work. Keyed by the part's prefix.
+CLOCK_LIMIT_MHZ = {"xc7z": 628.0, "xczu": 891.0, "xck26": 891.0, "lfe5": 400.0}
 
 
 class UnknownBoard(ValueError):
@@ -82,6 +92,12 @@ class Board:
     @property
     def clock_ns(self) -> float:
         return 1000.0 / self.clock_mhz
+
+    @property
+    def max_clock_mhz(self) -> float:
+        """The family's clock-network limit (``CLOCK_LIMIT_MHZ``); inf for a part bnn2hw does not know."""
+        part = self.part.lower()
+        return next((mhz for prefix, mhz in CLOCK_LIMIT_MHZ.items() if part.startswith(prefix)), float("inf"))
 
     @property
     def fpga_part(self) -> str:

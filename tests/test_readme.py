@@ -24,8 +24,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
-NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", ".deps", "build", "runs", "deploy", "*.egg-info", "__pycache__",
-                                     ".pytest_cache")
+TOP_LEVEL_NOT_SOURCES = {".git", ".venv", ".deps", "build", "runs", "deploy", ".pytest_cache"}
+
+
+def NOT_SOURCES(directory: str, names: list[str]) -> set[str]:
+    """What a copy of the checkout leaves out: top-level outputs (not bnn2hw/deploy!) and caches anywhere."""
+    top = Path(directory).resolve() == REPO
+    return {n for n in names if (top and n in TOP_LEVEL_NOT_SOURCES) or n == "__pycache__" or n.endswith(".egg-info")}
 
 
 def readme_blocks(text: str) -> list[str]:

@@ -37,8 +37,13 @@ def _clean_env() -> dict:
 
 
 # Not copied: what a build in the checkout would pick up stale (setuptools' build/lib) or never ships.
-NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", ".deps", "build", "runs", "deploy", "*.egg-info", "__pycache__",
-                                     ".pytest_cache")
+TOP_LEVEL_NOT_SOURCES = {".git", ".venv", ".deps", "build", "runs", "deploy", ".pytest_cache"}
+
+
+def NOT_SOURCES(directory: str, names: list[str]) -> set[str]:
+    """What a copy of the checkout leaves out: top-level outputs (not bnn2hw/deploy!) and caches anywhere."""
+    top = Path(directory).resolve() == REPO
+    return {n for n in names if (top and n in TOP_LEVEL_NOT_SOURCES) or n == "__pycache__" or n.endswith(".egg-info")}
 
 
 @pytest.fixture(scope="module")

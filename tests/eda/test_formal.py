@@ -21,8 +21,8 @@ from bnn2hw.eda.verilator import EdaError
 
 ROOT = Path(__file__).resolve().parents[2]
 PROOFS = formal.load_proofs(ROOT)
-MODULES = {"bnn2hw_mvau", "bnn2hw_pool", "bnn2hw_label_select", "bnn2hw_axis_fifo", "bnn2hw_out_fifo",
-           "bnn2hw_dwc", "bnn2hw_uart_framer", "bnn2hw_uart_replier"}
+# every RTL module bnn2hw writes: hw/rtl/ and hw/shell/, one module per file
+MODULES = {p.stem for d in ("rtl", "shell") for p in (ROOT / "hw" / d).glob("*.sv")}
 
 
 def _tools_or_none():
@@ -51,7 +51,8 @@ def test_every_module_has_a_proof_and_every_proof_a_mutant():
     proven = set()
     for proof in PROOFS:
         harness = (ROOT / formal.FORMAL_DIR / proof.harness).read_text()
-        proven |= {m for m in MODULES if f"\t{m} #(" in harness}
+        proven |= {m for m in MODULES if f"\t{m} #(" in harness or f"\t{m} dut" in harness}
+        assert proof.harness == f"{proof.top}.sv" and proof.top.endswith("_formal")
         assert f"module {proof.top}" in harness
         assert proof.mode in formal.MODES and proof.depth > 0
         assert proof.slow or proof.mutants, f"{proof.name}: a fast proof without a mutant"

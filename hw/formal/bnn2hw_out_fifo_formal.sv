@@ -7,7 +7,7 @@
 // position, once, unchanged; no deadlock: a held word leaves within N cycles.
 // Mode: k-induction (`mode prove`); it closes with the invariants that tie the FIFO's pointers and
 // memory to the harness's counters (they name dut.rd_ptr, dut.wr_ptr, dut.mem).
-module bnn2hw_f_out_fifo #(
+module bnn2hw_out_fifo_formal #(
 	int unsigned W = 4,
 	int unsigned DEPTH = 4,
 	int unsigned N = 3,

@@ -11,7 +11,7 @@
 // Mode: k-induction (`mode prove`); it closes with the invariants that tie the DUT's word position,
 // running best and queue to the harness's (dut.word, dut.best, dut.label, dut.count, the output
 // queue's pointers and memory).
-module bnn2hw_f_label_select #(
+module bnn2hw_label_select_formal #(
 	int unsigned LABELS = 6,
 	int unsigned PE = 2,
 	int unsigned BITS = 3,

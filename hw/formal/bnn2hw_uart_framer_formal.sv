@@ -12,7 +12,7 @@
 // Mode: bounded model checking (`mode bmc`, depth in proofs.toml: 7 cycles in CI, a frame in and
 // accepted; 9 (slow) to its word out: the solver's time grows steeply with depth here). Not k-induction: the byte buffer, its three pointers, the CRC and the timeout
 // counter would each need invariants tying them to the harness's queue of frames.
-module bnn2hw_f_uart_framer #(
+module bnn2hw_uart_framer_formal #(
 	int unsigned IN_BYTES = 2,
 	int unsigned IN_WIDTH = 16,
 	int unsigned N = 2,

@@ -12,7 +12,7 @@
 // Mode: bounded model checking (`mode bmc`, depth in proofs.toml: 8 cycles, a whole error reply and
 // a good reply's first bytes; deeper costs minutes). Not k-induction: the token queue, the reply
 // state machine and its shift register would need invariants tying them to the harness's mirror.
-module bnn2hw_f_uart_replier #(
+module bnn2hw_uart_replier_formal #(
 	int unsigned OUT_WIDTH = 12,
 	int unsigned OUT_WORDS = 2,
 	int unsigned TOKENS = 4,

@@ -10,7 +10,7 @@
 // within N cycles, an offered word is taken within N + 1 cycles.
 // Mode: k-induction (`mode prove`); it closes with the invariants that tie the DUT's window
 // position and queue level to the harness's counters (dut.kpos, dut.count, dut.best, the output queue's pointers and memory).
-module bnn2hw_f_pool #(
+module bnn2hw_pool_formal #(
 	int unsigned PE = 2,
 	int unsigned K = 3,
 	int unsigned BITS = 2,

@@ -23,7 +23,7 @@
 // need invariants on the pipeline's internal registers (nf, sf, the stage valid bits, the queue's
 // credit), which the pipelining of this module is changing; the harness names only the ports and
 // the weight memory.
-module bnn2hw_f_mvau #(
+module bnn2hw_mvau_formal #(
 	int unsigned INT = 0,
 	int unsigned N = 2,
 	localparam int unsigned MW = 4, MH = 4, SIMD = 2, PE = 2,

@@ -11,7 +11,7 @@
 // Mode: k-induction (`mode prove`); it closes with the invariants that tie the DUT's fill level
 // and buffer to the harness's element counters (they name dut.count and dut.buffer; the buffer is zero above
 // the fill level, since a word is ORed in there).
-module bnn2hw_f_dwc #(
+module bnn2hw_dwc_formal #(
 	int unsigned UP = 0,
 	int unsigned E = 2,
 	int unsigned N = 3,

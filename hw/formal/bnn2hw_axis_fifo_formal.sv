@@ -10,7 +10,7 @@
 // that tie the FIFO's state to the harness's counters (count = words in - words out, the write
 // pointer = read pointer + count mod DEPTH, the tracked word sits where the read pointer will
 // reach it); they name the DUT's registers (dut.count, dut.rd_ptr, dut.wr_ptr, dut.mem).
-module bnn2hw_f_axis_fifo #(
+module bnn2hw_axis_fifo_formal #(
 	int unsigned W = 4,
 	int unsigned DEPTH = 3,
 	int unsigned N = 3,

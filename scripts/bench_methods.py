@@ -59,7 +59,8 @@ KEYS = ("acc", "nll", "ece", "ood_auroc")
 def run_one(name: str, seed: int, args, out: Path) -> dict:
     """One (method, seed) run in its own process, on one thread."""
     torch.set_num_threads(1)
-    base = dict(model=args.model, dataset=args.dataset, epochs=args.epochs, test_samples=0, seed=seed)
+    base = dict(model=args.model, dataset=args.dataset, epochs=args.epochs, test_samples=0, seed=seed,
+                device=args.device)
     options = {**base, **METHODS[name]}
     if name in FROM_STE:
         options.update(init=str(out / f"ste-{seed}"), epochs=getattr(args, FROM_STE[name]))
@@ -68,7 +69,7 @@ def run_one(name: str, seed: int, args, out: Path) -> dict:
         print(f"reusing {run}", flush=True)
         return json.loads((run / "bench_run.json").read_text())
     metrics = train(TrainConfig(**options), run, **QUIET)
-    report = uncertainty_report(run, run, ood="digits", samples=args.samples)
+    report = uncertainty_report(run, run, ood="digits", samples=args.samples, device=args.device)
     row = {"method": name, "seed": seed, "epochs": metrics["epochs"], "s_per_epoch": metrics["seconds_per_epoch"],
            "load": os.getloadavg()[0], **{f"mode_{k}": v for k, v in report["readouts"]["mode"].items()}}
     row.update({f"ens_{k}": v for k, v in report["readouts"].get("ensemble", {}).items()})
@@ -174,12 +175,13 @@ def continual_in_parallel(config, run: Path, args, preset: str) -> dict:
 def run_continual_preset(args, out: Path, preset: str) -> tuple[dict, str]:
     """One continual preset's sequence for BayesBiNN and STE, and its tables."""
     if preset == "binary":
-        config = continual_config(preset, model=args.model, dataset=args.dataset, epochs=args.continual_epochs)
+        config = continual_config(preset, model=args.model, dataset=args.dataset, epochs=args.continual_epochs,
+                                  device=args.device)
         what = (f"the hardware-ready {args.model} (binary activations and input); the authors' τ = "
                 f"{config.temperature:g} and batchnorm without affine parameters, but BayesBiNN lr "
                 f"{method_lr(config, 'bayesbinn', preset):g} (theirs: 1e-3 with 100 epochs per task)")
     else:
-        config = continual_config(preset, dataset=args.dataset, epochs=args.authors_epochs)
+        config = continual_config(preset, dataset=args.dataset, epochs=args.authors_epochs, device=args.device)
         what = (f"the authors' experiment (their 784-100-100-10 with binary weights and ReLU activations, τ = "
                 f"{config.temperature:g}, BayesBiNN lr {method_lr(config, 'bayesbinn', preset):g}, "
                 f"{config.test_samples}-sample predictive" + (", as published" if args.authors_epochs == 100 else
@@ -255,6 +257,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--no-continual", action="store_true")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (every run)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     unknown = set(args.methods) - set(METHODS)

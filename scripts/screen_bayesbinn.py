@@ -36,7 +36,7 @@ import torch
 
 from bnn2hw.data import load_dataset
 from bnn2hw.train import TrainConfig, train
-from bnn2hw.train.methods import Method, ReadOut, binary_weights, uncertain_share, use_weights
+from bnn2hw.train.method_base import Method, ReadOut, binary_weights, uncertain_share, use_weights
 from bnn2hw.train.batchnorm import reestimate_batchnorm
 from bnn2hw.train.checkpoint import load_trained
 from bnn2hw.train.evaluate import ensemble_probs, member_probs

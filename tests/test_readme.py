@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -22,12 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.checkout import REPO, copy_checkout, user_env
+
 BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
-NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", ".deps", "build", "runs", "deploy", "*.egg-info", "__pycache__",
-                                     ".pytest_cache")
-
-
 def readme_blocks(text: str) -> list[str]:
     return [m.group(1) for m in BLOCK.finditer(text)]
 
@@ -82,10 +78,10 @@ def _small_fashion_mnist(directory: Path) -> None:
 def test_readme_blocks_run_in_order(tmp_path):
     from bnn2hw.pipeline.doctor import run_doctor
     checkout = tmp_path / "bnn2hw"
-    shutil.copytree(REPO, checkout, ignore=NOT_SOURCES)
+    copy_checkout(checkout)
     (checkout / ".venv").symlink_to(REPO / ".venv")
     _small_fashion_mnist(tmp_path / "fashion-mnist")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = user_env()
     env.update(HOME=str(tmp_path / "home"), BNN2HW_DATA=str(tmp_path / "fashion-mnist"), MPLBACKEND="Agg")
     import platformdirs  # yowasp's compiled WebAssembly is not bnn2hw's cache: keep it
     env["YOWASP_CACHE_DIR"] = os.environ.get("YOWASP_CACHE_DIR", platformdirs.user_cache_dir("YoWASP", appauthor=False))

@@ -8,7 +8,6 @@ from another directory loads a board and runs an ``--impl rtl`` build with relat
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.checkout import REPO, copy_checkout, user_env
+
 
 MAKE_MODEL = """
 import json
@@ -31,22 +31,14 @@ open("build/t/verify.json", "w").write(json.dumps({"dataset": "digits", "label_m
 """
 
 
-def _clean_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    return env
-
 
 # Not copied: what a build in the checkout would pick up stale (setuptools' build/lib) or never ships.
-NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", ".deps", "build", "runs", "deploy", "*.egg-info", "__pycache__",
-                                     ".pytest_cache")
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out, source = tmp_path_factory.mktemp("wheel"), tmp_path_factory.mktemp("src") / "bnn2hw"
-    shutil.copytree(REPO, source, ignore=NOT_SOURCES)
+    copy_checkout(source)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(source)], check=True, env=_clean_env(), capture_output=True)
+                    str(source)], check=True, env=user_env(), capture_output=True)
     return next(out.glob("bnn2hw-*.whl"))
 
 
@@ -67,7 +59,7 @@ def test_installed_wheel_loads_a_board_and_builds_rtl_from_another_directory(whe
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv)}))
     (site / "dev-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")  # torch, finn, ...; not the editable bnn2hw
-    env = _clean_env()
+    env = user_env()
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps",
                     "-q", str(wheel)], check=True, env=env, capture_output=True)
     user = tmp_path / "user"

@@ -15,6 +15,7 @@ stages' errors into exit statuses.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from bnn2hw.hw import HwError
 from bnn2hw.sim import SimError
 from bnn2hw.data import DatasetError
 from bnn2hw.train import CheckpointError, TrainingDiverged
+from bnn2hw.train.distributed import PeerFailed
 from bnn2hw.cli.building import add_build_parser, add_compile_parser, build_command, compile_command
 from bnn2hw.cli.checking import add_simulate_parser, add_synth_parser, simulate_command, synth_command
 from bnn2hw.cli.deploying import add_deploy_parser, add_flow_parser, deploy_command, flow_command
@@ -37,7 +39,8 @@ from bnn2hw.cli.training import add_train_parser, add_uncertainty_parser, train_
 EXIT_STATUS = """exit status:
   0    success
   1    a check ran and failed: compile or simulate mismatches with model.onnx, simulator overflows,
-       a rate or folding the board cannot take, FINN's HW layers or the packaged driver disagreeing
+       a rate or folding the board cannot take, FINN's HW layers or the packaged driver disagreeing;
+       train: another rank of a data-parallel run died or stopped answering
   2    refused input: a bad option, file or directory (one line names it); nothing was overwritten
   3    a tool bnn2hw runs (Verilator, g++, Yosys, nextpnr) is missing or failed; the message names it
   130  interrupted (train: continue with --resume)"""
@@ -66,9 +69,14 @@ COMMANDS = {"synth": synth_command, "train": train_command, "compile": compile_c
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
-        COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+    except PeerFailed as err:
+        print(f"bnn2hw {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
     except CheckFailed as err:
         print(f"bnn2hw {args.command}: check failed: {err}", file=sys.stderr)
         return EXIT_CHECK_FAILED
@@ -83,11 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bnn2hw {args.command}: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
-        if args.command == "train":
+        if args.command == "train" and os.environ.get("RANK", "0") != "0":
+            pass  # rank 0 says it
+        elif args.command == "train":
             print(f"\nbnn2hw train: interrupted; the checkpoint of the last finished epoch (if any) is in "
                   f"{args.out}; continue with --resume", file=sys.stderr)
         else:
             print(f"\nbnn2hw {args.command}: interrupted; earlier outputs were left as they were", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_OK
+    return EXIT_OK if status is None else status
 

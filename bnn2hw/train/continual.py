@@ -35,6 +35,10 @@ Both report, after every task, the mode network's and the predictive's accuracy 
 task (the predictive: the mean of ``test_samples`` posterior samples' probabilities; for a
 method without a posterior, the mode).
 
+Under torch.distributed (``runtime``) every rank trains its share of each batch and reads the
+tasks out alike; rank 0 writes the checkpoints and ``continual.json`` (with ``device`` and
+``world_size``).
+
 Every method's checkpoint (``out_dir/METHOD/checkpoint.pt``) is written after every epoch with
 the sequence's progress (task, accuracy rows so far, seconds) in the same atomic file;
 ``resume=True`` (``bnn2hw train --continual ... --resume``) continues each method from its last
@@ -53,7 +57,6 @@ R[T−1][j]) (Chaudhry et al., 2018).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -63,8 +66,10 @@ from bnn2hw.data import Dataset, load_dataset
 from bnn2hw.train.bayesbinn import BayesBiNN
 from bnn2hw.train.checkpoint import CheckpointError
 from bnn2hw.train.evaluate import ensemble_probs, readout_probs
+from bnn2hw.train.distributed import Runtime, local_runtime
 from bnn2hw.train.loop import TrainConfig, Trainer
-from bnn2hw.train.methods import METHODS, Method, ReadOut, latent_weights
+from bnn2hw.train.method_base import Method, ReadOut
+from bnn2hw.train.methods import latent_weights
 from bnn2hw.train.uncertainty import permute_pixels
 
 
@@ -137,7 +142,7 @@ def task_accuracies(trainer: Trainer, task: Dataset) -> tuple[float, float]:
     latent = latent_weights(method, trainer.model, trainer.optimizer)
     mode = readout_probs(trainer.model, method, latent, ReadOut.MODE, task.x_test)
     mode_acc = float(np.mean(mode.argmax(1) == task.y_test))
-    if not METHODS[method].probabilistic or trainer.config.test_samples == 0:
+    if not method.probabilistic or trainer.config.test_samples == 0:
         return mode_acc, mode_acc
     probs = ensemble_probs(trainer.model, method, latent, task.x_test, trainer.config.test_samples,
                            trainer.config.seed)
@@ -147,8 +152,8 @@ def task_accuracies(trainer: Trainer, task: Dataset) -> tuple[float, float]:
 def train_task(trainer: Trainer, task: Dataset, log, checkpoint) -> float:
     """Train from ``trainer.epoch`` to ``config.epochs`` epochs on ``task`` (the cosine schedule
     restarts per task), calling ``checkpoint()`` after every epoch; seconds."""
-    trainer.data, seconds = task, 0.0
-    trainer.steps_per_epoch = math.ceil(len(task.x_train) / trainer.config.batch_size)
+    trainer.set_data(task)
+    seconds = 0.0
     if isinstance(trainer.optimizer, BayesBiNN):
         trainer.optimizer.train_set_size = len(task.x_train)
     while trainer.epoch < trainer.config.epochs:
@@ -175,11 +180,11 @@ def _resumed_progress(trainer: Trainer, scenario: str, log) -> dict | None:
 
 
 def run_sequence(config: TrainConfig, tasks: list[Dataset], out_dir: Path, log=print, scenario: str = "",
-                 resume: bool = False) -> dict:
+                 resume: bool = False, runtime: Runtime | None = None) -> dict:
     """Accuracy matrix, average accuracy and forgetting of one method on ``tasks``. The checkpoint
     (``out_dir/checkpoint.pt``) is written after every epoch with the sequence's progress, so
     ``resume`` continues an interrupted sequence from its last finished epoch."""
-    trainer = Trainer(config, out_dir, tasks[0])
+    trainer = Trainer(config, out_dir, tasks[0], runtime)
     progress = (_resumed_progress(trainer, scenario, log) if resume else None) or {
         "scenario": scenario, "task": 0, "matrix": [], "predictive": [], "seconds": 0.0}
 
@@ -197,7 +202,7 @@ def run_sequence(config: TrainConfig, tasks: list[Dataset], out_dir: Path, log=p
         trainer.epoch = 0  # the next task starts its own schedule
         checkpoint()
         log(f"  mode accuracy on tasks 1..{len(tasks)}: " + " ".join(f"{a:.3f}" for a in progress["matrix"][-1]))
-    samples = config.test_samples if METHODS[Method(config.method)].probabilistic else 0
+    samples = config.test_samples if Method(config.method).probabilistic else 0
     return {"acc_matrix": progress["matrix"], **sequence_scores(progress["matrix"]), "train_seconds": progress["seconds"],
             "predictive": {"acc_matrix": progress["predictive"], **sequence_scores(progress["predictive"]),
                            "samples": samples}}
@@ -212,8 +217,10 @@ def sequence_scores(matrix: list[list[float]]) -> dict[str, float]:
 
 def train_continual(config: TrainConfig, out_dir: Path, scenario: str,
                     methods: tuple[str, ...] = CONTINUAL_METHODS, log=print, preset: str = "binary",
-                    resume: bool = False) -> dict:
+                    resume: bool = False, runtime: Runtime | None = None) -> dict:
     parsed = parse_scenario(scenario)
+    runtime = runtime if runtime is not None else local_runtime(config.device)
+    log = log if runtime.writes else (lambda _message: None)
     data = load_dataset(config.dataset, config.data_dir, val_fraction=config.val_split, seed=config.seed)
     tasks = make_tasks(data, parsed, config.seed)
     out_dir = Path(out_dir)
@@ -221,7 +228,10 @@ def train_continual(config: TrainConfig, out_dir: Path, scenario: str,
                "tasks": parsed.tasks, "epochs_per_task": config.epochs, "methods": {}}
     for method in methods:
         method_config = replace(config, method=method, lr=method_lr(config, method, preset))
-        results["methods"][method] = run_sequence(method_config, tasks, out_dir / method, log, scenario, resume)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "continual.json").write_text(json.dumps(results, indent=2) + "\n")
+        results["methods"][method] = run_sequence(method_config, tasks, out_dir / method, log, scenario, resume,
+                                                  runtime)
+    if runtime.writes:
+        results.update(device=str(runtime.device), world_size=runtime.world_size)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "continual.json").write_text(json.dumps(results, indent=2) + "\n")
     return results

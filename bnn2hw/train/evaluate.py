@@ -8,7 +8,8 @@ samples, seed, bn_images=None)`` averages ``samples`` Bernoulli networks drawn i
 ``compile_run(sample=k)`` (one ``torch.Generator`` seeded with ``seed``; member k is compiled
 sample k, its batchnorm batches seeded by ``member_bn_seed(seed, k)``: PBNet).
 ``evaluate_readouts`` gives metrics (acc, nll, ece, entropy) for the posterior mode (the
-hardware network), the mean (BayesBiNN) and an ensemble of K samples (K >= 1).
+hardware network), the mean (BayesBiNN) and an ensemble of K samples (K >= 1). Images go to the
+model's device batch by batch; probabilities come back as numpy.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import torch
 
 from bnn2hw.models import BinaryNet
 from bnn2hw.train.batchnorm import reestimate_batchnorm
-from bnn2hw.train.methods import METHODS, Method, ReadOut, binary_weights, use_weights
+from bnn2hw.train.device import device_of
+from bnn2hw.train.method_base import Method, ReadOut, binary_weights, use_weights
 from bnn2hw.train.metrics import classification_metrics
 
 EVAL_BATCH = 1000
@@ -26,9 +28,9 @@ EVAL_BATCH = 1000
 
 @torch.no_grad()
 def predict_probs(model: BinaryNet, images: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
-    was_training = model.training
+    was_training, device = model.training, device_of(model)
     model.eval()
-    chunks = [torch.softmax(model(torch.from_numpy(images[i:i + batch_size])), dim=1)
+    chunks = [torch.softmax(model(torch.from_numpy(images[i:i + batch_size]).to(device)), dim=1).cpu()
               for i in range(0, len(images), batch_size)]
     model.train(was_training)
     return torch.cat(chunks).double().numpy()
@@ -76,7 +78,7 @@ def ensemble_probs(model: BinaryNet, method: Method, latent: list[torch.Tensor],
 def evaluate_readouts(model: BinaryNet, method: Method, latent: list[torch.Tensor], images: np.ndarray,
                       labels: np.ndarray, ensemble_samples: int, seed: int) -> dict[str, dict]:
     results = {"mode": classification_metrics(readout_probs(model, method, latent, ReadOut.MODE, images), labels)}
-    if METHODS[Method(method)].probabilistic:
+    if Method(method).probabilistic:
         results["mean"] = classification_metrics(
             readout_probs(model, method, latent, ReadOut.MEAN, images), labels)
         if ensemble_samples > 0:

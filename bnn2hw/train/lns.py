@@ -106,6 +106,11 @@ class LNSAdam(torch.optim.Adam):
             group.setdefault("binary", False)
         self.binarizers, self.noisy_labels, self.lns_config = binarizers, noisy_labels, config
 
+    def move_to(self, device) -> None:
+        """Binarizers and noisy labels onto ``device`` (``bnn2hw.train.device.move_training_state``)."""
+        self.binarizers.to(device)
+        self.noisy_labels = [t.to(device) for t in self.noisy_labels]
+
     def state_dict(self):
         return {**super().state_dict(), "binarizers": self.binarizers.state_dict()}
 

@@ -1,65 +1,46 @@
-"""Training methods: a registry from name to how a model is optimised and read out.
+"""Training methods: the registry from a method's name to how a model is optimised and read out.
 
-Contract:
+Contract (names, read-outs and weight sampling live in ``bnn2hw.train.method_base``):
 - ``make_optimizer(method, model, config, train_set_size)`` puts the weights of the binary
   layers in a ``binary=True`` parameter group and everything else (batchnorm affine,
   output scale) in another, and sets how binary layers read their weights.
 - ``latent_weights(method, model, optimizer)`` returns, per binary layer in order, the
   tensor whose sign is the network that goes to hardware: λ for BayesBiNN, the real
   latent weights for STE. Checkpoints store these.
-- ``posterior_plus_probability(latent)`` is q(w = +1) = sigmoid(2·latent) of a probabilistic
-  method (what ``binary_weights(..., SAMPLE)`` draws from); ``uncertain_share(latent)`` the share
-  of weights with that probability in [0.05, 0.95] (``UNCERTAIN_BAND``): near 0 for a collapsed
-  posterior, whose samples all equal the mode network.
-- ``ReadOut`` says which binary network to evaluate: the posterior ``mode`` (sign of the
-  latent), the ``mean`` (tanh λ, BayesBiNN only) or a Bernoulli ``sample`` of the posterior.
 - A ``MethodSpec`` may replace three steps of the loop: ``train_loss(model, optimizer, x, y)
   -> (loss, logits)`` (default: cross-entropy of ``model(x)``), ``latent(model, optimizer)``
   (default above) and ``evaluate(model, method, latent, data, config) -> readouts`` (default
   ``bnn2hw.train.evaluate.evaluate_readouts`` on the test split), and add one: ``settle(model,
   method, latent, data, config)``, run once after training and before the read-outs, for state
-  the checkpoint keeps (BayesBiNN's population batchnorm statistics, PBNet's MAP network's). PBNet (``pbnet``, ``pbnet-s``;
-  ``config.init`` transfers a trained run's weights) and LNS (``lns``, needs ``config.init``) use
-  them; see ``bnn2hw.train.pbnet`` and ``lns``. STE with ``config.init`` continues a trained run
-  (its latents clipped to ±1): the plain fine-tuning control for LNS's extra epochs.
+  the checkpoint keeps (BayesBiNN's population batchnorm statistics, PBNet's MAP network's).
+  PBNet (``pbnet``, ``pbnet-s``; ``config.init`` transfers a trained run's weights) and LNS
+  (``lns``, needs ``config.init``) use them; see ``bnn2hw.train.pbnet`` and ``lns``. STE with
+  ``config.init`` continues a trained run (its latents clipped to ±1): the plain fine-tuning
+  control for LNS's extra epochs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from enum import Enum
 
 import torch
 
 from bnn2hw.models import BinaryNet
-from bnn2hw.train.bayesbinn import BayesBiNN, bernoulli_sample, bipolar_sign
+from bnn2hw.train.bayesbinn import BayesBiNN
 from bnn2hw.train.checkpoint import load_matching_run
 from bnn2hw.train.lns import build_lns_optimizer, lns_latent, lns_loss
-from bnn2hw.train.presets import bayesbinn_settings
+from bnn2hw.train.method_base import Method
 from bnn2hw.train.pbnet import PBNetAdam, init_pbnet_weights, pbnet_loss
+from bnn2hw.train.presets import bayesbinn_settings
 from bnn2hw.train.ste import STEAdam
-
-
-class Method(str, Enum):
-    BAYESBINN = "bayesbinn"
-    STE = "ste"
-    PBNET = "pbnet"
-    PBNET_S = "pbnet-s"
-    LNS = "lns"
-
-
-class ReadOut(str, Enum):
-    MODE = "mode"
-    MEAN = "mean"
-    SAMPLE = "sample"
+from bnn2hw.train.uncertainty import map_and_ensemble_readouts, population_batchnorm, settle_map_batchnorm
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     default_lr: float | None  # None: the optimizer's settings choose (BayesBiNN: the preset's rate)
     build: Callable[..., torch.optim.Optimizer]
-    probabilistic: bool  # has a posterior to sample ensembles from
     train_loss: Callable | None = None   # (model, optimizer, x, y) -> (loss, logits)
     latent: Callable | None = None       # (model, optimizer) -> latent tensors
     evaluate: Callable | None = None     # (model, method, latent, data, config) -> readouts
@@ -103,41 +84,28 @@ def _build_pbnet(model: BinaryNet, config, train_set_size: int, lr: float) -> PB
 def _settle_bayesbinn(model, method, latent, data, config) -> None:
     """With ``mode_batchnorm_share`` set, batchnorm statistics of the mode network and the
     posterior's samples mixed (kept in the model, so compile folds them)."""
-    from bnn2hw.train.uncertainty import population_batchnorm  # imports this module
     share = bayesbinn_settings(config).mode_batchnorm_share
     if share is not None:
         population_batchnorm(model, method, latent, data.x_train, share, config.seed)
-
-
-def _settle_pbnet(model, method, latent, data, config) -> None:
-    from bnn2hw.train.uncertainty import settle_map_batchnorm  # imports this module
-    settle_map_batchnorm(model, method, latent, data, config)
-
-
-def _evaluate_pbnet(model, method, latent, data, config) -> dict:
-    from bnn2hw.train.uncertainty import map_and_ensemble_readouts  # imports this module
-    return map_and_ensemble_readouts(model, method, latent, data, config)
 
 
 def _pbnet_spec(sample_activations: bool) -> MethodSpec:
     def loss(model, optimizer, images, labels):
         return pbnet_loss(model, images, labels, sample_activations, optimizer.loss)
     # from a trained start 2e-2 recovers the first epoch's loss better (BENCHMARKS.md, "Training methods")
-    return MethodSpec(default_lr=1e-2, build=_build_pbnet, probabilistic=True, train_loss=loss,
-                      settle=_settle_pbnet, evaluate=_evaluate_pbnet, init_lr=2e-2)
+    return MethodSpec(default_lr=1e-2, build=_build_pbnet, train_loss=loss, settle=settle_map_batchnorm,
+                      evaluate=map_and_ensemble_readouts, init_lr=2e-2)
 
 
 METHODS: dict[Method, MethodSpec] = {
     # lr for BayesBiNN acts on λ (its preset's, bnn2hw.train.presets), for STE on the latent
     # weights; chosen on tfc/digits and sfc/fashion-mnist (BENCHMARKS.md).
-    Method.BAYESBINN: MethodSpec(default_lr=None, build=_build_bayesbinn, probabilistic=True,
-                                 settle=_settle_bayesbinn),
-    Method.STE: MethodSpec(default_lr=1e-2, build=_build_ste, probabilistic=False),
+    Method.BAYESBINN: MethodSpec(default_lr=None, build=_build_bayesbinn, settle=_settle_bayesbinn),
+    Method.STE: MethodSpec(default_lr=1e-2, build=_build_ste),
     # PBNet: lr acts on a (θ = tanh a); LNS: on the full-precision weights and binarizers.
     Method.PBNET: _pbnet_spec(sample_activations=False),
     Method.PBNET_S: _pbnet_spec(sample_activations=True),
-    Method.LNS: MethodSpec(default_lr=1e-3, build=build_lns_optimizer, probabilistic=False,
-                           train_loss=lns_loss, latent=lns_latent),
+    Method.LNS: MethodSpec(default_lr=1e-3, build=build_lns_optimizer, train_loss=lns_loss, latent=lns_latent),
 }
 
 
@@ -156,49 +124,3 @@ def latent_weights(method: Method, model: BinaryNet, optimizer) -> list[torch.Te
         return [lam.detach().clone() for lam in optimizer.natural_parameters()]
     return [layer.weight.detach().clone() for layer in model.binary_layers()]
 
-
-def binary_weights(method: Method, latent: list[torch.Tensor], readout: ReadOut,
-                   generator: torch.Generator | None = None) -> list[torch.Tensor]:
-    """The weights a binary network of this read-out uses, one tensor per binary layer."""
-    readout = ReadOut(readout)
-    if readout is ReadOut.MODE:
-        return [bipolar_sign(t) for t in latent]
-    if not METHODS[Method(method)].probabilistic:
-        raise ValueError(f"method {Method(method).value!r} has no posterior: only the mode read-out exists")
-    if readout is ReadOut.MEAN:
-        return [torch.tanh(t) for t in latent]
-    return [bernoulli_sample(t, generator) for t in latent]
-
-
-UNCERTAIN_BAND = (0.05, 0.95)
-
-
-def posterior_plus_probability(latent: list[torch.Tensor]) -> torch.Tensor:
-    """q(w = +1) of every binary weight, flattened in layer order (float64)."""
-    return torch.cat([torch.sigmoid(2.0 * t.detach().double()).flatten() for t in latent])
-
-
-def uncertain_share(latent: list[torch.Tensor], band: tuple[float, float] = UNCERTAIN_BAND) -> float:
-    """Share of the weights whose posterior probability q(w = +1) lies in ``band`` (inclusive)."""
-    p = posterior_plus_probability(latent)
-    return float(((p >= band[0]) & (p <= band[1])).double().mean()) if p.numel() else 0.0
-
-
-class use_weights:
-    """Context manager: the model's binary layers compute with ``weights``, then restore."""
-
-    def __init__(self, model: BinaryNet, weights: list[torch.Tensor]):
-        self.model, self.weights = model, weights
-
-    def __enter__(self) -> BinaryNet:
-        layers = self.model.binary_layers()
-        self.saved = [(layer.weight.detach().clone(), layer.binarize_weights) for layer in layers]
-        for layer, w in zip(layers, self.weights, strict=True):
-            layer.weight.data.copy_(w)
-            layer.binarize_weights = False
-        return self.model
-
-    def __exit__(self, *exc) -> None:
-        for layer, (w, binarize) in zip(self.model.binary_layers(), self.saved):
-            layer.weight.data.copy_(w)
-            layer.binarize_weights = binarize

@@ -3,7 +3,7 @@
 Each binary weight w ∈ {−1, +1} is an independent Bernoulli with mean θ ∈ (−1, 1), so
 E[w] = θ, Var[w] = 1 − θ². The binary layer's ``weight`` holds a real ``a`` with θ = tanh a;
 then P(w = +1) = (1 + θ)/2 = sigmoid(2a), exactly the Bernoulli that
-``bnn2hw.train.methods.binary_weights(..., ReadOut.SAMPLE)`` draws from a latent, so the
+``bnn2hw.train.method_base.binary_weights(..., ReadOut.SAMPLE)`` draws from a latent, so the
 checkpoint's ``latent`` is ``a`` itself, sign(a) = sign(θ) is the MAP network and compiled
 samples are draws of this posterior. ``a`` is clipped to [−A_MAX, A_MAX] after each step
 (|θ| ≤ tanh 3 ≈ 0.995) so that no weight becomes deterministic and frozen.
@@ -40,6 +40,10 @@ from the transferred θ costs a few points in the first epoch; the paper trains 
 and on SFC / Fashion-MNIST 20 epochs from a 10-epoch STE run bring the MAP network level with
 STE's where 10 do not (BENCHMARKS.md, "Training methods").
 
+Under data-parallel training (``bnn2hw.train.distributed``) the batch moments are those of the
+global batch and the activation and max-pooling noise is drawn for the global batch, each rank
+keeping its rows, so a run does not depend on the number of ranks.
+
 Batchnorm running statistics are updated with the mixture moments above; after training,
 ``bnn2hw.train.uncertainty.settle_map_batchnorm`` (PBNet's ``settle``) re-estimates them for the
 MAP network (sign θ) on training batches (``bnn2hw.train.batchnorm``), so the checkpoint's model state is the compiled MAP
@@ -59,6 +63,7 @@ import torch.nn.functional as F
 
 from bnn2hw.models import BinaryConv2d, BinaryLinear, BinaryNet, InputQuant, OutputScale, SignActivation
 from bnn2hw.train.checkpoint import load_matching_run
+from bnn2hw.train.distributed import global_batch_moments, rows_rand_like, rows_randn_like
 from bnn2hw.train.ste import ClippedAdam
 
 A_MAX = 3.0            # |a| bound: θ = tanh a stays in ±0.995
@@ -117,8 +122,8 @@ def stochastic_batchnorm(bn: nn.modules.batchnorm._BatchNorm, mean: torch.Tensor
     dims = [0] + list(range(2, mean.dim()))
     shape = [1, -1] + [1] * (mean.dim() - 2)
     if bn.training:
-        batch_mean = mean.mean(dims)
-        batch_var = (var + mean * mean).mean(dims) - batch_mean * batch_mean
+        batch_mean, second = global_batch_moments([mean, var + mean * mean], dims)  # over every rank's rows
+        batch_var = second - batch_mean * batch_mean
         with torch.no_grad():
             m = bn.momentum if bn.momentum is not None else 0.1
             bn.running_mean.mul_(1 - m).add_(batch_mean.detach(), alpha=m)
@@ -140,7 +145,7 @@ def sign_probability(mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
 def sampled_sign(p_plus: torch.Tensor, temperature: float = CONCRETE_TEMPERATURE) -> torch.Tensor:
     """Hard binary-concrete sample: ±1 forward, relaxed 2·sigmoid((logit p + L)/τ) − 1 backward."""
     p = p_plus.clamp(1e-6, 1 - 1e-6)
-    noise = torch.rand_like(p).clamp(1e-6, 1 - 1e-6).logit()
+    noise = rows_rand_like(p).clamp(1e-6, 1 - 1e-6).logit()
     soft = 2.0 * torch.sigmoid((p.logit() + noise) / temperature) - 1.0
     hard = torch.where(soft >= 0, torch.ones_like(soft), -torch.ones_like(soft))
     return hard + soft - soft.detach()
@@ -149,7 +154,7 @@ def sampled_sign(p_plus: torch.Tensor, temperature: float = CONCRETE_TEMPERATURE
 def gaussian_maxpool(mean: torch.Tensor, var: torch.Tensor, kernel: int = 2,
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """The paper's max-pooling of Gaussian units: s ~ N(μ, σ²), then (μ, σ²) at argmax s per window."""
-    draw = mean + torch.sqrt(var + VAR_FLOOR) * torch.randn_like(mean)
+    draw = mean + torch.sqrt(var + VAR_FLOOR) * rows_randn_like(mean)
     _, index = F.max_pool2d(draw.detach(), kernel, return_indices=True)
     flat = index.flatten(2)
     pick = lambda t: t.flatten(2).gather(2, flat).view_as(index)  # noqa: E731

@@ -21,12 +21,13 @@ Contract:
 - ``readout_scores(probs, n_in, labels)``: one read-out's metrics over test images followed by
   OOD images (what ``uncertainty.json`` holds per read-out).
 - ``reliability_diagram(probs, labels, path)``: accuracy vs confidence in the 15 ECE bins, PNG.
-- ``uncertainty_report(run_dir, out_dir, ood=..., samples=...)``: for a run directory,
+- ``uncertainty_report(run_dir, out_dir, ood=..., samples=..., device="auto")``: for a run directory,
   ``uncertainty.json`` (mode and ensemble acc/NLL/ECE, OOD AUROC from predictive entropy; for
   the ensemble also ``disagreement``, the share of test images whose ensemble label differs
   from the mode network's; for probabilistic methods ``posterior``: ``uncertain_share`` of the
   weights with q(w = +1) in [0.05, 0.95]) and ``reliability.png``; returns the dict. A
-  collapsed posterior shows as uncertain_share ≈ 0 and disagreement ≈ 0.
+  collapsed posterior shows as uncertain_share ≈ 0 and disagreement ≈ 0. The networks run on
+  ``device`` (``bnn2hw.train.device``); posterior samples are the same networks on any device.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ import torch
 from bnn2hw.data import load_dataset, load_digits_raw
 from bnn2hw.models import BinaryNet
 from bnn2hw.train.checkpoint import load_trained
+from bnn2hw.train.device import resolve_device
 from bnn2hw.train.evaluate import ensemble_probs, member_probs, readout_probs
-from bnn2hw.train.methods import (
-    METHODS, UNCERTAIN_BAND, Method, ReadOut, binary_weights, uncertain_share, use_weights,
+from bnn2hw.train.method_base import (
+    UNCERTAIN_BAND, Method, ReadOut, binary_weights, uncertain_share, use_weights,
 )
 from bnn2hw.train.metrics import ECE_BINS, classification_metrics, predictive_entropy
 from bnn2hw.train.batchnorm import reestimate_batchnorm, running_stats, set_mixture
@@ -143,17 +145,20 @@ def reliability_diagram(probs: np.ndarray, labels: np.ndarray, path: Path, title
 
 
 def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "digits", samples: int = 10,
-                       ) -> dict:
+                       device: str = "auto") -> dict:
     """Mode and ensemble calibration plus OOD AUROC of a run; writes json and png."""
+    target = resolve_device(device)
     ckpt, model = load_trained(run_dir)
+    model.to(target)
     cfg = ckpt["config"]
-    method, latent, seed = Method(cfg["method"]), list(ckpt["latent"]), int(cfg.get("seed", 0))
+    method, seed = Method(cfg["method"]), int(cfg.get("seed", 0))
+    latent = [t.to(target) for t in ckpt["latent"]]
     data = load_dataset(cfg["dataset"], cfg.get("data_dir"), val_fraction=cfg.get("val_split", 0.0), seed=seed)
     outliers = ood_images(ood, data.x_test, seed)
     images = np.concatenate([data.x_test, outliers])
     mode = member_probs(model, binary_weights(method, latent, ReadOut.MODE), images)
     readouts = {"mode": readout_scores(mode, len(data.x_test), data.y_test)}
-    if METHODS[method].probabilistic and samples > 0:
+    if method.probabilistic and samples > 0:
         bn_images = data.x_train if method in NEEDS_BN_REESTIMATION else None
         ens = ensemble_probs(model, method, latent, images, samples, seed, bn_images)
         readouts["ensemble"] = {**readout_scores(ens, len(data.x_test), data.y_test), "samples": samples,
@@ -164,8 +169,8 @@ def uncertainty_report(run_dir: Path, out_dir: Path | None = None, ood: str = "d
     probs = ens if best == "ensemble" else mode
     reliability_diagram(probs[:len(data.x_test)], data.y_test, out_dir / "reliability.png",
                         f"{cfg['model']} / {cfg['dataset']} / {method.value} ({best})")
-    report = {"run": str(run_dir), "method": method.value, "ood": ood, "readouts": readouts}
-    if METHODS[method].probabilistic:
+    report = {"run": str(run_dir), "method": method.value, "ood": ood, "device": str(target), "readouts": readouts}
+    if method.probabilistic:
         report["posterior"] = {"uncertain_share": uncertain_share(latent), "band": list(UNCERTAIN_BAND)}
     (out_dir / "uncertainty.json").write_text(json.dumps(report, indent=2) + "\n")
     return report

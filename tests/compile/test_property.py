@@ -9,7 +9,7 @@ from tests.netgen import random_cnn, random_images, random_mlp
 
 from bnn2hw.compile import integer_forward, integer_network, run_qonnx, to_qonnx
 from bnn2hw.compile.api import float_labels
-from bnn2hw.train.methods import use_weights
+from bnn2hw.train.method_base import use_weights
 from bnn2hw.compile.integer_net import ArgMax, Threshold
 from bnn2hw.compile.reference import _apply
 

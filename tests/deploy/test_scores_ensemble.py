@@ -24,7 +24,7 @@ from bnn2hw.sim import Accelerator
 from bnn2hw.sim.compare import reference_outputs
 from bnn2hw.sim.api import simulate
 from bnn2hw.sim.ensemble import probabilities
-from bnn2hw.train.methods import Method, uncertain_share
+from bnn2hw.train.method_base import Method, uncertain_share
 from bnn2hw.train.checkpoint import load_trained
 from bnn2hw.train.evaluate import ensemble_probs
 from tests.deploy import fake_pynq

@@ -27,7 +27,7 @@ def test_ecp5_board_loads_with_pins_and_sources(name):
                                          "URAM": 0, "DSP": fabric["MULT18"]}
     sources = dict(board.sources)
     assert "FPGA-DS-02012" in sources["resources"] and "ulx3s_v20.lpf" in sources["pins"]
-    lpf = (ecp5.REPO_ROOT / board.ecp5.lpf).read_text()
+    lpf = (ecp5.hw_sources_dir().parent / board.ecp5.lpf).read_text()
     sites = dict(re.findall(r'LOCATE COMP "([^"]+)" SITE "(\w+)"', lpf))
     assert sites["clk"] == board.ecp5.clock_pin == "G2"
     assert (sites["uart_rx"], sites["uart_tx"]) == (board.ecp5.uart_rx, board.ecp5.uart_tx) == ("M1", "L4")

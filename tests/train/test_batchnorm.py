@@ -12,7 +12,7 @@ import torch
 from bnn2hw.data import load_dataset
 from bnn2hw.train import TrainConfig, train
 from bnn2hw.train.batchnorm import batchnorm_layers, reestimate_batchnorm, running_stats, set_mixture
-from bnn2hw.train.methods import Method, ReadOut, binary_weights, use_weights
+from bnn2hw.train.method_base import Method, ReadOut, binary_weights, use_weights
 from bnn2hw.train.checkpoint import load_trained
 from bnn2hw.train.uncertainty import population_batchnorm
 from tests.conftest import tiny_config

@@ -14,7 +14,7 @@ from bnn2hw.data import load_dataset
 from bnn2hw.train.continual import (
     CONTINUAL_PRESETS, continual_config, make_tasks, method_lr, parse_scenario, sequence_scores, train_continual,
 )
-from bnn2hw.train.methods import ReadOut, binary_weights, uncertain_share
+from bnn2hw.train.method_base import ReadOut, binary_weights, uncertain_share
 from bnn2hw.train.uncertainty import auroc, disagreement, ood_images, permute_pixels, uncertainty_report
 from tests.conftest import tiny_config
 

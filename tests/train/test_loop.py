@@ -12,7 +12,7 @@ from bnn2hw.data import load_dataset
 from bnn2hw.models import ModelConfig, build_model
 from bnn2hw.train import CheckpointError, TrainingDiverged, load_checkpoint, train
 from bnn2hw.train.evaluate import predict_probs
-from bnn2hw.train.methods import ReadOut, binary_weights, use_weights
+from bnn2hw.train.method_base import ReadOut, binary_weights, use_weights
 from tests.conftest import tiny_config
 
 QUIET = dict(progress=False, log=lambda _: None)

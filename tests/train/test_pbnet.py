@@ -13,7 +13,8 @@ from bnn2hw.compile.api import compile_run, load_run, member_batchnorm, run_weig
 from bnn2hw.data import load_dataset
 from bnn2hw.models import BinaryConv2d, BinaryLinear
 from bnn2hw.train import train
-from bnn2hw.train.methods import Method, ReadOut, binary_weights, make_optimizer
+from bnn2hw.train.method_base import Method, ReadOut, binary_weights
+from bnn2hw.train.methods import make_optimizer
 from bnn2hw.train.evaluate import member_probs
 from bnn2hw.train.pbnet import (
     INIT_THETA_MAX,

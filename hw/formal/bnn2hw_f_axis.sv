@@ -1,0 +1,82 @@
+// bnn2hw_f_axis: the AXI-stream handshake rules on one stream, for bnn2hw's formal harnesses.
+//
+// ASSERT = 1 (a DUT output): asserted; ASSERT = 0 (a DUT input, driven by the solver): assumed.
+//   1. nothing leaves during reset: the cycle after a cycle with rst_n low, tvalid is low;
+//   2. once tvalid is high it stays high, with tdata unchanged, until the cycle tready is high.
+// Synchronous, active-low reset as every bnn2hw module has. The harness assumes rst_n low in
+// its first cycle (bnn2hw_f_reset); a power-up state before that first reset is unconstrained.
+module bnn2hw_f_axis #(
+	int unsigned W = 8,
+	int unsigned ASSERT = 1
+)(
+	input	logic  clk,
+	input	logic  rst_n,
+	input	logic [W-1:0]  tdata,
+	input	logic  tvalid,
+	input	logic  tready
+);
+	logic  f_past_valid = 1'b0;
+	logic  f_past_rst_n, f_past_stall;
+	logic [W-1:0]  f_past_data;
+	always_ff @(posedge clk) begin
+		f_past_valid <= 1'b1;
+		f_past_rst_n <= rst_n;
+		f_past_stall <= tvalid && !tready;
+		f_past_data <= tdata;
+	end
+	logic  f_after_reset, f_held;
+	assign	f_after_reset = f_past_valid && !f_past_rst_n;
+	assign	f_held = f_past_valid && f_past_rst_n && f_past_stall;
+	if (ASSERT) begin : g_assert
+		always_comb begin
+			if (f_after_reset)  assert(!tvalid);
+			if (f_held)  assert(tvalid && tdata == f_past_data);
+		end
+	end else begin : g_assume
+		always_comb begin
+			if (!f_past_valid || f_after_reset)  assume(!tvalid);
+			if (f_held)  assume(tvalid && tdata == f_past_data);
+		end
+	end
+endmodule
+
+// bnn2hw_f_reset: rst_n is low in the first cycle (after it, the solver may reset at any time).
+module bnn2hw_f_reset (
+	input	logic  clk,
+	input	logic  rst_n
+);
+	logic  f_past_valid = 1'b0;
+	always_ff @(posedge clk)  f_past_valid <= 1'b1;
+	always_comb  if (!f_past_valid)  assume(!rst_n);
+endmodule
+
+// bnn2hw_f_fair: `signal` is high at least one cycle in every N (assumed): a sink's tready, or a
+// source's tvalid (counted from the end of a reset, in which a source must stay quiet).
+module bnn2hw_f_fair #(
+	int unsigned N = 4
+)(
+	input	logic  clk,
+	input	logic  rst_n,
+	input	logic  signal
+);
+	logic [$clog2(N + 1)-1:0]  f_waited = '0;    // consecutive cycles without signal
+	always_ff @(posedge clk)  f_waited <= !rst_n || signal ? '0 : f_waited + 1'b1;
+	always_comb  assume(signal || f_waited < N - 1);
+endmodule
+
+// bnn2hw_f_progress: no deadlock within BOUND cycles: while `pending` (work the DUT owes), some
+// `progress` (a handshake that moves the work on) happens at least once in every BOUND cycles.
+module bnn2hw_f_progress #(
+	int unsigned BOUND = 8
+)(
+	input	logic  clk,
+	input	logic  rst_n,
+	input	logic  pending,
+	input	logic  progress
+);
+	logic [$clog2(BOUND + 2)-1:0]  f_stalled = '0;    // consecutive pending cycles without progress
+	always_ff @(posedge clk)
+		if (!rst_n || !pending || progress)  f_stalled <= '0;
+		else if (f_stalled <= BOUND)  f_stalled <= f_stalled + 1'b1;
+	always_comb  if (rst_n)  assert(f_stalled < BOUND);
+endmodule

@@ -72,7 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         if not result.passed:
             print("  " + result.detail.replace("\n", "\n  "))
         for mutant in proof.mutants if args.mutants else ():
-            mres = run_proof(proof, ROOT, tools, mutant=mutant, timeout_s=args.timeout)
+            try:
+                mres = run_proof(proof, ROOT, tools, mutant=mutant, timeout_s=args.timeout)
+            except EdaError as err:  # its text is gone from the RTL: report it, run the rest
+                ok = False
+                print(f"  mutant: {mutant.name}: ERROR: {err}", flush=True)
+                continue
             ok &= mres.status == "FAIL"
             verdict = "FAIL (as it must)" if mres.status == "FAIL" else f"{mres.status}: the mutant was not caught"
             print(f"  mutant: {mutant.name}: {mres.mode} {mres.depth}, {mres.seconds:.1f} s, {verdict}", flush=True)

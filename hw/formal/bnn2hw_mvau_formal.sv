@@ -10,7 +10,8 @@
 //   word never leaves before its vector's last input word (the harness's count of owed words,
 //   + NF per complete vector and - 1 per word out, is never below 0 while m_tvalid is high);
 // * no deadlock: while words are owed one leaves within DRAIN_BOUND cycles (the module's stated
-//   latency of 3 cycles after a fold's last input, SF cycles a fold); an offered input word is
+//   latency of TREE_LAT + 6 = 7 cycles after a fold's last input at the default TREE_REG = 2,
+//   SF cycles a fold); an offered input word is
 //   taken within TAKE_BOUND cycles (the other NF - 1 folds issue first, then the output queue's
 //   credit may wait on the sink);
 // * the AXI-lite port (INT = 0): the master's rules assumed, the slave's asserted on B and R (valid
@@ -18,8 +19,8 @@
 //   outstanding and a B response only for an accepted write, an R response only for a read;
 //   a write lands in the line its address names, whole, and in no other line (checked on a line
 //   chosen by the solver, f_line; names dut.wmem).
-// Mode: bounded model checking (`mode bmc`), depth in proofs.toml (10 cycles in CI: reset, two vectors
-// in and the first words out; 18 cycles slow). Not k-induction: closing it would
+// Mode: bounded model checking (`mode bmc`), depth in proofs.toml (14 cycles in CI: reset, two vectors
+// in and the first words out; 20 cycles slow). Not k-induction: closing it would
 // need invariants on the pipeline's internal registers (nf, sf, the stage valid bits, the queue's
 // credit), which the pipelining of this module is changing; the harness names only the ports and
 // the weight memory.
@@ -33,7 +34,7 @@ module bnn2hw_mvau_formal #(
 	localparam int unsigned OUT_W = PE * OBITS,
 	localparam int unsigned RUNTIME = INT ? 0 : 1,
 	localparam int unsigned AW = $clog2(SF * NF) + 2,      // one 32-bit word per weight line
-	localparam int unsigned LATENCY = 3, FIFO_D = 8,
+	localparam int unsigned TREE_LAT = 1, LATENCY = TREE_LAT + 6, FIFO_D = 16,  // bnn2hw_mvau's, SIMD = 2
 	localparam int unsigned DRAIN_BOUND = (N > SF + LATENCY ? N : SF + LATENCY) + 1,
 	localparam int unsigned TAKE_BOUND = NF * SF + N + LATENCY
 )(

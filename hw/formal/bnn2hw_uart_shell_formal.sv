@@ -19,7 +19,7 @@ module bnn2hw_uart_shell_formal (
 	logic  uart_rx, uart_tx;
 	logic [7:0]  led;
 	bnn2hw_uart_shell #(.CLK_HZ(16), .BAUD(4), .IN_BYTES(1), .IN_WIDTH(8), .OUT_WIDTH(8), .OUT_WORDS(1),
-			.TIMEOUT_CYCLES(64), .TOKENS(2)) dut (.clk, .uart_rx, .uart_tx, .led);
+			.TIMEOUT_CYCLES(64), .TOKENS(2)) dut (.clk, .clk_locked(1'b1), .uart_rx, .uart_tx, .led);
 
 	logic  f_past_valid = 1'b0, f_quiet_q;
 	always_ff @(posedge clk) begin  f_past_valid <= 1'b1;  f_quiet_q <= f_quiet;  end

@@ -17,14 +17,23 @@ def add_compile_parser(sub) -> None:
                    help="compile posterior sample K (seeded) instead of the posterior mode")
     p.add_argument("--samples", type=int, default=0,
                    help="also compile posterior samples 0..K-1 into OUT/samples/<k>/ (ensembles)")
+    p.add_argument("--posterior-bits", type=int, default=0, metavar="B",
+                   help="also export the posterior for the on-chip sampler: each weight's flip probability "
+                        "relative to the mode quantized to B bits (OUT/posterior.json, posterior.npz; default 0: "
+                        "no sampler; methods with a posterior only)")
     p.add_argument("--data-dir", type=str, default=None, help="where the run's data set lives, if moved")
     p.add_argument("--force", action="store_true", help="replace the build already in --out (hw/, samples/ too)")
 
 
 def compile_command(args) -> None:
     summary = pipeline.run_compile(args.run_dir, args.out, args.sample, args.samples, args.data_dir,
-                                   force=args.force)
+                                   force=args.force, posterior_bits=args.posterior_bits)
     print_verify(args.out, summary)
+    post = summary.get("posterior")
+    if post:
+        print(f"  posterior for the on-chip sampler: {post['bits']}-bit flip probabilities, "
+              f"{100 * post['deterministic_share']:.1f} % of the weights deterministic, mean flip probability "
+              f"{post['mean_flip_probability']:.4f}, seed {post['seed']}; {args.out}/posterior.json")
     for k, v in enumerate(summary["samples"]):
         print(f"  sample {k}: {v['label_mismatches']} label / {v['value_mismatches']} score mismatches, "
               f"accuracy {v['integer_accuracy']:.4f}")

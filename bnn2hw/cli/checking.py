@@ -15,7 +15,9 @@ def add_simulate_parser(sub) -> None:
     p.add_argument("build_dir", type=Path)
     p.add_argument("--dataset", default=None, help="data set (default: the one the build was verified on)")
     p.add_argument("--limit", type=int, default=None, help="first N test images only")
-    p.add_argument("--ensemble", type=int, default=None, help="simulate K posterior samples (BUILD/samples/<k>)")
+    p.add_argument("--ensemble", type=int, default=None,
+                   help="simulate K posterior samples (BUILD/samples/<k>); on a build compiled with "
+                        "--posterior-bits, K passes of the on-chip sampler (BUILD/posterior.json)")
     p.add_argument("--data-dir", type=str, default=None)
     p.add_argument("--rtl-layers", action="store_true",
                    help="run every RTL node (--impl rtl builds) in Verilator against the simulator, word for word "
@@ -40,7 +42,7 @@ def add_simulate_parser(sub) -> None:
 
 def simulate_command(args) -> None:
     if args.shell:
-        r = pipeline.run_shellsim(args.build_dir, args.dataset, args.limit, args.data_dir)
+        r = pipeline.run_shellsim(args.build_dir, args.dataset, args.limit, args.data_dir, ensemble=args.ensemble)
         print_shellsim(args.build_dir, r)
         pipeline.check_shellsim(r)
         return
@@ -83,6 +85,13 @@ def print_sim(s: dict) -> None:
     print(f"\nsimulated {s['images']} images bit-exactly: accuracy {s['accuracy']:.4f}, {s['mismatches']} "
           f"mismatches with model.onnx, {s['overflows']} overflows, {s['images_per_s']:,.0f} img/s; "
           f"throughput bound {s['fps_bound']:,.0f} img/s at {s['clock_mhz']:g} MHz")
+    onchip = s.get("onchip_ensemble")
+    if onchip:
+        print(f"  on-chip ensemble ({onchip['samples']} passes of the {onchip['bits']}-bit sampler, seed "
+              f"{onchip['seed']}): accuracy {onchip['accuracy']:.4f}, NLL {onchip['nll']:.4f}, ECE "
+              f"{onchip['ece']:.4f}; mode network: NLL {s['mode_nll']:.4f}, ECE {s['mode_ece']:.4f}; "
+              f"{100 * onchip['flip_share']:.2f} % of the weights flipped per pass "
+              f"(expected {100 * onchip['expected_flip_share']:.2f} %)")
     ens = s.get("ensemble")
     if ens:
         print(f"  {ens.get('members', ens.get('samples'))}-sample ensemble: accuracy {ens['accuracy']:.4f}, "

@@ -9,6 +9,10 @@ member k) — folds it into an ``IntegerNetwork``, writes the QONNX graph and ve
 run's whole test split against the integer reference; returns the summary dict (also ``verify.json``;
 for a method with a posterior it holds ``posterior_uncertain_share``, the share of weights with
 q(w = +1) in [0.05, 0.95], which ``bnn2hw simulate --ensemble`` reports).
+``posterior_bits=B`` (> 0; ``--posterior-bits``) also exports the posterior beside the mode
+network (``bnn2hw.compile.posterior``: ``posterior.json`` + ``posterior.npz``, flip probabilities
+relative to the mode quantized to B bits, the on-chip sampler's memories) and summarizes it
+under ``posterior`` in verify.json; refused for a method without a posterior or with ``sample``.
 Anything that cannot be compiled raises ``CompileError`` saying why: a missing file, a corrupt
 or foreign checkpoint, an unsupported layer or a network that is not binary, a bad ``sample``.
 """
@@ -23,10 +27,12 @@ import numpy as np
 import torch
 
 from bnn2hw.compile.integer_net import CompileError, IntegerNetwork, integer_network
+from bnn2hw.compile.posterior import check_posterior_request, export_posterior
 from bnn2hw.compile.qonnx_export import save, to_qonnx
 from bnn2hw.compile.verify import verify_network
 from bnn2hw.data import DatasetError, load_dataset
 from bnn2hw.models import BinaryNet, OutputScale
+from bnn2hw.posterior_memory import JSON_FILE as POSTERIOR_JSON
 from bnn2hw.train.checkpoint import CheckpointError, load_trained
 from bnn2hw.train.method_base import Method, ReadOut, binary_weights, uncertain_share, use_weights
 from bnn2hw.train.batchnorm import reestimate_batchnorm
@@ -115,11 +121,18 @@ def member_batchnorm(ckpt: dict, model: BinaryNet, weights: list[torch.Tensor], 
         reestimate_batchnorm(model, train_images, seed=member_bn_seed(int(ckpt["config"].get("seed", 0)), sample))
 
 
-def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> dict:
+def _weighted(exported: dict, key: str) -> float:
+    """A per-layer share of posterior.json averaged over all weights."""
+    sizes = [int(np.prod(layer["shape"])) for layer in exported["layers"]]
+    return float(sum(n * layer[key] for n, layer in zip(sizes, exported["layers"])) / max(1, sum(sizes)))
+
+
+def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None, posterior_bits: int = 0) -> dict:
     """Write ``out_dir/model.onnx`` and ``out_dir/verify.json``; return the summary."""
     t0 = time.perf_counter()
     ckpt, model = load_run(Path(run_dir))
     check_hardware_ready(Path(run_dir), model)
+    check_posterior_request(ckpt, posterior_bits, sample)
     weights = run_weights(ckpt, model, sample)
     t_data = time.perf_counter()
     data = _run_data(ckpt, data_dir)
@@ -141,5 +154,10 @@ def compile_run(run_dir, out_dir, sample: int | None = None, data_dir=None) -> d
                "model_onnx": MODEL_FILE, "output_scale": output_scale(model)}
     if Method(ckpt["config"]["method"]).probabilistic:
         summary["posterior_uncertain_share"] = uncertain_share(list(ckpt["latent"]))
+    if posterior_bits:
+        exported = export_posterior(ckpt, qonnx_model, posterior_bits, out_dir)
+        summary["posterior"] = {"bits": posterior_bits, "file": POSTERIOR_JSON, "seed": exported["seed"],
+                                "deterministic_share": _weighted(exported, "deterministic_share"),
+                                "mean_flip_probability": _weighted(exported, "mean_flip_probability")}
     (out_dir / VERIFY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     return summary

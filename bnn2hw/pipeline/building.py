@@ -23,12 +23,15 @@ from bnn2hw.pipeline.common import BUILD_MARKERS, SAMPLES_DIR, check_count, exis
 
 
 def run_compile(run_dir: Path, out_dir: Path, sample: int | None = None, samples: int = 0,
-                data_dir: str | None = None, force: bool = False) -> dict:
+                data_dir: str | None = None, force: bool = False, posterior_bits: int = 0) -> dict:
     """Trained run -> ``out_dir/model.onnx`` (QONNX) and ``out_dir/verify.json``; with
-    ``samples=K`` also posterior samples 0..K-1 into ``out_dir/samples/<k>/`` (ensembles).
+    ``samples=K`` also posterior samples 0..K-1 into ``out_dir/samples/<k>/`` (ensembles); with
+    ``posterior_bits=B`` the posterior's flip probabilities beside the mode network
+    (``out_dir/posterior.json`` + ``posterior.npz``, the on-chip sampler's memories).
     The build is written beside ``out_dir`` and replaces it (with ``force``) only when complete."""
     check_count(sample, "--sample")
     check_count(samples, "--samples")
+    check_count(posterior_bits, "--posterior-bits")
     out_dir = check_output_dir(out_dir)
     if not Path(run_dir).is_dir():
         raise CompileError(f"{run_dir}: no such run directory")
@@ -38,7 +41,8 @@ def run_compile(run_dir: Path, out_dir: Path, sample: int | None = None, samples
             raise OutputDirError(f"{out_dir}: exists and is not a bnn2hw build directory; choose an empty or "
                                  f"new folder")
         with replace_on_success(out_dir) as staging:
-            summary = compile_run(Path(run_dir), staging, sample=sample, data_dir=data_dir)
+            summary = compile_run(Path(run_dir), staging, sample=sample, data_dir=data_dir,
+                                  posterior_bits=posterior_bits)
             summary["samples"] = [compile_run(Path(run_dir), staging / SAMPLES_DIR / str(k), sample=k,
                                               data_dir=data_dir) for k in range(samples)]
     return summary

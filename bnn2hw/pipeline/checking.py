@@ -25,9 +25,9 @@ def run_simulate(build_dir: Path, dataset: str | None = None, limit: int | None 
 
 def check_simulation(report: dict) -> None:
     """``CheckFailed`` when the simulated accelerator disagrees with model.onnx or overflows."""
-    ens = report.get("ensemble") or {}
+    ens, onchip = report.get("ensemble") or {}, report.get("onchip_ensemble") or {}
     mismatches = report["mismatches"] + ens.get("mismatches", 0)
-    overflows = report["overflows"] + ens.get("overflows", 0)
+    overflows = report["overflows"] + ens.get("overflows", 0) + onchip.get("overflows", 0)
     if mismatches or overflows:
         raise CheckFailed(f"the simulated accelerator gives {mismatches} mismatches with model.onnx and "
                           f"{overflows} overflows on {report['images']} images (see {report['build']}/sim.json)")
@@ -74,18 +74,34 @@ def run_rtlsim(build_dir: Path, dataset: str | None = None, limit: int | None = 
     from bnn2hw.sim.api import test_split
     _check_rtl_options(limit, stall)
     check_count(ensemble, "--ensemble", 1)
+    refuse_sampler_ensemble(build_dir, ensemble)
     with existing_build(build_dir):
         images, labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
         return run_stitched(Path(build_dir), images, stall=stall, seed=seed, ensemble=ensemble, log=log,
                             true_labels=labels)
 
 
+def refuse_sampler_ensemble(build_dir: Path, ensemble: int | None) -> None:
+    """``--rtl`` / ``--shell`` with ``--ensemble`` on a build with a posterior: the RTL has no sampler yet."""
+    from bnn2hw.posterior_memory import has_posterior
+    if ensemble and has_posterior(Path(build_dir)):
+        raise ValueError(f"--ensemble with a sampler needs the RTL sampler, not built yet ({build_dir} holds "
+                         f"posterior.json); `bnn2hw simulate {build_dir} --ensemble {ensemble}` runs the on-chip "
+                         f"ensemble in bnn2hw.sim")
+
+
 def run_shellsim(build_dir: Path, dataset: str | None = None, limit: int | None = None, data_dir: str | None = None,
-                 log=print) -> dict:
-    """The UART shell + stitched accelerator with a bit-level UART model -> ``BUILD/shellsim.json``."""
+                 log=print, ensemble: int | None = None) -> dict:
+    """The UART shell + stitched accelerator with a bit-level UART model -> ``BUILD/shellsim.json``.
+    The shell has no ensemble mode yet: ``ensemble`` is refused (the sampler's message on a build
+    with a posterior)."""
     from bnn2hw.eda.shell import simulate_shell
     from bnn2hw.sim.api import test_split
     check_count(limit, "--limit", 1)
+    refuse_sampler_ensemble(build_dir, ensemble)
+    if ensemble:
+        raise ValueError("--shell --ensemble: the UART shell has no weight port, so it cannot ensemble posterior "
+                         "samples (the on-chip sampler will; not built yet)")
     with existing_build(build_dir):
         images, _labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
         return simulate_shell(Path(build_dir), images, log=log)

@@ -24,7 +24,15 @@ has the same folding), and reports under ``ensemble`` the averaged softmax of
 labels and ``posterior_uncertain_share`` (from ``verify.json``, written by ``compile``; None
 when absent). ``output_scale`` defaults to
 ``verify.json``'s ``output_scale`` when present, else 1/sqrt(fan-in of the last layer) (the
-initial value of the model's OutputScale), and sim.json says which. Raises ``SimError``.
+initial value of the model's OutputScale), and sim.json says which.
+
+On-chip ensembles: on a build whose compile exported the posterior (``posterior.json``,
+``compile --posterior-bits B``), ``ensemble=K`` runs the on-chip semantics instead
+(``bnn2hw.sim.posterior.onchip_ensemble``): K passes of every image, pass k with the weights
+``mode XOR (u < P)`` that ``bnn2hw.sim.sampler``'s LFSRs give, the softmax of the K score
+vectors averaged as the host does; reported under ``onchip_ensemble`` (``samples``,
+``accuracy``, ``nll``, ``ece``, ``mode_nll``, ...). A build holding both a posterior and
+``samples/`` reports both. Raises ``SimError``.
 """
 
 from __future__ import annotations
@@ -37,10 +45,12 @@ from pathlib import Path
 import numpy as np
 
 from bnn2hw.jsonfile import read_json, read_json_if_present
+from bnn2hw.posterior_memory import has_posterior
 from bnn2hw.sim.accelerator import Accelerator
 from bnn2hw.sim.compare import compare, reference_engine, reference_outputs
 from bnn2hw.sim.datatypes import SimError
 from bnn2hw.sim.ensemble import ensemble_metrics
+from bnn2hw.sim.posterior import onchip_ensemble
 
 SIM_FILE, SAMPLES_DIR, MODEL_FILE = "sim.json", "samples", "model.onnx"
 MAX_ELEMENTS_PER_CHUNK = 1 << 24
@@ -180,7 +190,10 @@ def simulate(build_dir, dataset: str | None = None, limit: int | None = None, en
     report.update(output_scale=scale, output_scale_source=source,
                   **{f"mode_{key}": value for key, value in ensemble_metrics([scores], labels, scale).items()
                      if key in ("nll", "ece", "entropy")})
-    if ensemble:
+    if ensemble and has_posterior(build_dir):
+        report["onchip_ensemble"] = {**onchip_ensemble(build_dir, images, labels, int(ensemble), scale, scores),
+                                     "mode_nll": report["mode_nll"], "mode_ece": report["mode_ece"]}
+    if ensemble and (not has_posterior(build_dir) or (build_dir / SAMPLES_DIR).is_dir()):
         report["ensemble"] = _ensemble(build_dir, int(ensemble), images, labels, reference, scale, scores)
     (build_dir / SIM_FILE).write_text(json.dumps(report, indent=2) + "\n")
     if log is not None:

@@ -1,0 +1,91 @@
+"""compile --posterior-bits: quantization of the flip probabilities, the exported files, refusals,
+and the on-chip ensemble end to end (compile -> build -> simulate --ensemble)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bnn2hw.cli import main
+from bnn2hw.compile import CompileError, compile_run
+from bnn2hw.models import ModelConfig
+from bnn2hw.posterior_memory import (
+    dequantize, flip_probability, quantize_flip_probability, read_posterior,
+)
+from tests.compile.conftest import write_untrained_run
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8, 16])
+def test_quantization_round_trips_and_stays_within_half_a_step(bits):
+    codes = np.arange((1 << (bits - 1)) + 1)
+    assert np.array_equal(quantize_flip_probability(dequantize(codes, bits), bits), codes)
+    p = np.linspace(0.0, 0.5, 10001)
+    q = quantize_flip_probability(p, bits)
+    assert q.min() == 0 and q.max() == 1 << (bits - 1)               # 0.5 -> 2^(B-1): fits B bits
+    assert np.all(np.abs(dequantize(q, bits) - p) <= 2.0 ** -(bits + 1) + 1e-15)
+    step = 2.0 ** -bits                                               # round half up at the boundaries
+    assert quantize_flip_probability(np.array([step / 2, step / 2 - 1e-12]), bits).tolist() == [1, 0]
+
+
+def test_flip_probability_is_sigmoid_of_minus_twice_the_magnitude():
+    latent = np.array([0.0, 0.5, -0.5, 3.0, -40.0, 300.0])
+    assert np.allclose(flip_probability(latent), 1 / (1 + np.exp(2 * np.abs(latent))))
+    assert flip_probability(np.array([0.0]))[0] == 0.5 and flip_probability(np.array([1e4]))[0] == 0.0
+
+
+def test_posterior_bits_on_an_ste_run_is_refused_naming_the_method(tmp_path, capsys):
+    run = write_untrained_run(tmp_path / "run", ModelConfig("tfc", 1, (1, 8, 8), 10))
+    with pytest.raises(CompileError, match="method 'ste' has no posterior"):
+        compile_run(run, tmp_path / "b", posterior_bits=4)
+    assert main(["compile", str(run), "--out", str(tmp_path / "c"), "--posterior-bits", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'ste'" in err[0] and "--posterior-bits" in err[0]
+    assert not (tmp_path / "c" / "model.onnx").exists()
+
+
+@pytest.fixture(scope="module")
+def posterior_build(tfc_digits_run, tmp_path_factory):
+    from bnn2hw.hw import build
+    out = tmp_path_factory.mktemp("posterior_build")
+    summary = compile_run(tfc_digits_run, out, posterior_bits=4)
+    build(out, board="pynq-z2", fps=100_000, verify_limit=8, stop_after="estimates", log=lambda _: None)
+    return out, summary
+
+
+def test_compile_exports_the_posterior_beside_the_mode_network(posterior_build, tfc_digits_run):
+    import torch
+    out, summary = posterior_build
+    assert summary["posterior"]["bits"] == 4 and summary["label_mismatches"] == 0
+    assert json.loads((out / "verify.json").read_text())["posterior"]["bits"] == 4
+    posterior = read_posterior(out)
+    latent = torch.load(tfc_digits_run / "checkpoint.pt", weights_only=True)["latent"]
+    assert len(posterior.flips) == len(latent)
+    for flip, lam in zip(posterior.flips, latent):
+        expected = np.floor(flip_probability(lam.double().numpy().T) * 16 + 0.5)
+        assert np.array_equal(flip, expected.astype(np.uint8))
+    with pytest.raises(CompileError, match="relative to the posterior mode"):
+        compile_run(tfc_digits_run, out / "x", sample=1, posterior_bits=4)
+
+
+def test_simulate_ensemble_runs_the_onchip_sampler_reproducibly(posterior_build):
+    from bnn2hw.sim import simulate
+    out, _ = posterior_build
+    first = simulate(out, ensemble=10)
+    second = simulate(out, ensemble=10)
+    onchip = first["onchip_ensemble"]
+    assert "ensemble" not in first                                   # no samples/: the host ensemble is not run
+    assert onchip == second["onchip_ensemble"]                      # bit for bit
+    assert onchip["samples"] == 10 and onchip["bits"] == 4 and onchip["overflows"] == 0
+    assert np.isfinite(onchip["nll"]) and onchip["nll"] < onchip["mode_nll"] == first["mode_nll"]
+    assert abs(onchip["flip_share"] - onchip["expected_flip_share"]) < 0.01
+
+
+def test_rtl_and_shell_ensembles_on_a_sampler_build_are_refused(posterior_build):
+    from bnn2hw.pipeline import run_rtlsim, run_shellsim
+    out, _ = posterior_build
+    with pytest.raises(ValueError, match="needs the RTL sampler, not built yet"):
+        run_rtlsim(out, limit=4, ensemble=4)
+    with pytest.raises(ValueError, match="needs the RTL sampler, not built yet"):
+        run_shellsim(out, limit=4, ensemble=4)

@@ -89,3 +89,12 @@ def test_rtl_and_shell_ensembles_on_a_sampler_build_are_refused(posterior_build)
         run_rtlsim(out, limit=4, ensemble=4)
     with pytest.raises(ValueError, match="needs the RTL sampler, not built yet"):
         run_shellsim(out, limit=4, ensemble=4)
+
+
+def test_the_cli_prints_the_onchip_ensemble_and_refuses_rtl_ensembles_in_one_line(posterior_build, capsys):
+    out, _ = posterior_build
+    assert main(["simulate", str(out), "--ensemble", "4", "--limit", "100"]) == 0
+    assert "on-chip ensemble (4 passes of the 4-bit sampler" in capsys.readouterr().out
+    assert main(["simulate", str(out), "--rtl", "--ensemble", "4", "--limit", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs the RTL sampler, not built yet" in err[0]

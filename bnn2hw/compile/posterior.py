@@ -10,9 +10,13 @@ the shape of ``model.onnx``'s weight initializer of that layer (MatMul: the late
 neuron the exporter negated (batchnorm γ < 0 folded into the weights) negated whole, as the
 hardware stores it — a flip relative to the stored bit is the same posterior sample. It checks
 that the initializers are the mode up to such negations (so the build compiled from
-``model.onnx`` is the network the flips are relative to) and returns the json dict. Refused with ``CompileError``: a method without a posterior (STE, LNS: the message
-names the method), a compile of a posterior sample (``--sample``: flips are relative to the
-mode), bits outside 1..16. The sampler seed recorded is the run's training seed.
+``model.onnx`` is the network the flips are relative to) and returns the json dict.
+``check_posterior_request`` refuses, with ``CompileError`` in one line, before any work: a method
+without a posterior (STE, LNS; the message names the method), a compile of a posterior sample
+(``--sample``: flips are relative to the mode), bits outside 0..16 (0: no export). PBNet and
+PBNet-S export the same way (q(+1) = sigmoid(2a)); their on-chip samples share the mode's
+thresholds (no per-member batchnorm re-estimation as their software ensembles do). The sampler
+seed recorded is the run's training seed.
 """
 
 from __future__ import annotations

@@ -45,6 +45,18 @@ def test_posterior_bits_on_an_ste_run_is_refused_naming_the_method(tmp_path, cap
     assert not (tmp_path / "c" / "model.onnx").exists()
 
 
+@pytest.mark.parametrize("method", ["bayesbinn", "pbnet", "pbnet-s"])
+def test_methods_with_a_posterior_may_export_it_and_others_may_not(method):
+    from bnn2hw.compile.posterior import check_posterior_request
+    check_posterior_request({"config": {"method": method}}, 4, None)
+    check_posterior_request({"config": {"method": "ste"}}, 0, None)      # 0: no sampler, any method
+    for other in ("ste", "lns"):
+        with pytest.raises(CompileError, match=f"method '{other}' has no posterior"):
+            check_posterior_request({"config": {"method": other}}, 1, None)
+    with pytest.raises(CompileError, match="0..16"):
+        check_posterior_request({"config": {"method": method}}, 17, None)
+
+
 @pytest.fixture(scope="module")
 def posterior_build(tfc_digits_run, tmp_path_factory):
     from bnn2hw.hw import build

@@ -13,6 +13,9 @@ the partition), ``hw_layers.onnx``, ``folding.json`` (FINN format), ``estimates.
 label mismatches), ``report.md`` + ``layers.png``, ``codegen/`` (HLS C++, RTL and Tcl from
 PrepareIP), ``finn/`` (FINN's reports and log). With Vivado and Vitis HLS it goes on to the
 bitfile (``bitfile/finn-accel.bit`` + ``.hwh``, measured resources in estimates.json);
+a build whose compile exported the posterior (``posterior.json``) also gets ``hw/posterior/``: each
+MVAU's probability memory in the folded layout and the sampler's lane seeds
+(``bnn2hw.sim.posterior.write_probability_memories``);
 without them it stops after code generation and says what it produced and what is left.
 Returns the summary dict. Raises ``HwError`` (with a message for the user) for an unknown
 board, a missing or malformed model (``bnn2hw.hw.model_check``), a folding file FINN refuses, and
@@ -105,6 +108,7 @@ def _build_into(build_dir: Path, model_path: Path, state: BuildState, t0: float)
             raise HwError(f"{model_path}: FINN cannot lower this network: {err}") from None
         est = _write_outputs(model, state)
         check = _verify(build_dir, model_path, state)
+        _write_posterior(build_dir)
         if state.board.family == "ecp5" and stage != Stage.ESTIMATES:
             est = ecp5_bitstream(state, est)
             (state.hw_dir / ESTIMATES_FILE).write_text(json.dumps(est, indent=2) + "\n")
@@ -114,6 +118,16 @@ def _build_into(build_dir: Path, model_path: Path, state: BuildState, t0: float)
             model.save(str(state.hw_dir / DATAFLOW_FILE))
             est = _add_measured(est, state)
     return _finish(model, est, check, stage, tools, state, time.perf_counter() - t0)
+
+
+def _write_posterior(build_dir: Path) -> None:
+    """A build compiled with ``--posterior-bits``: its probability memories in the folded layout (hw/posterior/)."""
+    from bnn2hw.sim.datatypes import SimError
+    from bnn2hw.sim.posterior import write_probability_memories
+    try:
+        write_probability_memories(build_dir)
+    except SimError as err:
+        raise HwError(f"{build_dir}: cannot lay out the posterior for the sampler: {err}") from None
 
 
 def _write_outputs(model, state: BuildState) -> dict:

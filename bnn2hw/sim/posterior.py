@@ -21,6 +21,12 @@ Contract:
   every MVAU computes with weight lines ``mode XOR flips[k]`` (element e of a line is column
   E − 1 − e of ``weight_lines``); the mode lines are restored afterwards. Any other flip source
   (e.g. exact Bernoulli samples for a comparison) goes through the same function.
+* ``write_probability_memories(build_dir)`` — for a build with ``posterior.json`` (``bnn2hw build``
+  calls it), ``BUILD/hw/posterior/<node>_flipprob.dat`` (``memory_image`` of each MVAU's
+  probability lines, beside its weight memory) and ``BUILD/hw/posterior/manifest.json``: ``bits``,
+  ``seed`` and per node ``layer``, ``pe``, ``simd``, ``wmem``, ``elements_per_lane`` (G),
+  ``lanes`` and ``lane_seeds`` (hex, ``sampler.lane_seeds``) — the constants the RTL sampler
+  takes. Returns the manifest; None for a build without a posterior.
 * ``onchip_ensemble(build_dir, images, labels, passes, scale, mode_scores)`` — the report of
   ``bnn2hw simulate --ensemble K`` on a build with ``posterior.json``: ``samples``, ``bits``,
   ``seed``, ``accuracy``, ``nll``, ``ece``, ``entropy``, ``disagreement`` (with the mode
@@ -35,13 +41,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bnn2hw.posterior_memory import Posterior, dequantize, read_posterior
+from bnn2hw.posterior_memory import Posterior, dequantize, has_posterior, read_posterior
 from bnn2hw.sim import layout
 from bnn2hw.sim.accelerator import Accelerator
 from bnn2hw.sim.datatypes import IntType, SimError
 from bnn2hw.sim.ensemble import ensemble_metrics
 from bnn2hw.sim.kernels.mvau import MVAU
-from bnn2hw.sim.sampler import flip_decisions
+from bnn2hw.sim.sampler import flip_decisions, lane_seeds, lanes_per_line
+
+POSTERIOR_HW_DIR, MANIFEST_FILE = "posterior", "manifest.json"
 
 
 def probability_lines(codes: np.ndarray, pe: int, simd: int, bits: int) -> np.ndarray:
@@ -132,14 +140,38 @@ def run_passes(accelerator: Accelerator, images: np.ndarray, samplers: list[Laye
     return members
 
 
-def onchip_ensemble(build_dir: Path, images: np.ndarray, labels: np.ndarray, passes: int, scale: float,
-                    mode_scores: np.ndarray) -> dict:
+def _load(build_dir: Path) -> tuple[Posterior, Accelerator, list[LayerSampler]]:
     try:
         posterior = read_posterior(build_dir)
     except ValueError as err:
         raise SimError(str(err)) from None
     accelerator = Accelerator.load(Path(build_dir) / "hw")
-    samplers = layer_samplers(accelerator, posterior)
+    return posterior, accelerator, layer_samplers(accelerator, posterior)
+
+
+def write_probability_memories(build_dir: Path) -> dict | None:
+    import json
+    if not has_posterior(build_dir):
+        return None
+    posterior, _accelerator, samplers = _load(build_dir)
+    out = Path(build_dir) / "hw" / POSTERIOR_HW_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    layers = []
+    for s in samplers:
+        k, name = s.kernel, s.kernel.node.name
+        (out / f"{name}_flipprob.dat").write_text(memory_image(s.codes[:, ::-1], posterior.bits))
+        group, lanes = lanes_per_line(s.codes.shape[1], posterior.bits)
+        layers.append({"node": name, "layer": s.layer, "pe": k.pe, "simd": k.simd, "wmem": int(s.codes.shape[0]),
+                       "file": f"{name}_flipprob.dat", "elements_per_lane": group, "lanes": lanes,
+                       "lane_seeds": [f"{v:08x}" for v in lane_seeds(posterior.seed, s.layer, lanes).tolist()]})
+    manifest = {"bits": posterior.bits, "seed": posterior.seed, "definition": "bnn2hw.sim.sampler", "layers": layers}
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def onchip_ensemble(build_dir: Path, images: np.ndarray, labels: np.ndarray, passes: int, scale: float,
+                    mode_scores: np.ndarray) -> dict:
+    posterior, accelerator, samplers = _load(build_dir)
     flips = onchip_flips(samplers, posterior, passes)
     members = run_passes(accelerator, images, samplers, flips)
     weights = sum(s.codes.size for s in samplers)

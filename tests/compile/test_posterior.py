@@ -110,3 +110,27 @@ def test_the_cli_prints_the_onchip_ensemble_and_refuses_rtl_ensembles_in_one_lin
     assert main(["simulate", str(out), "--rtl", "--ensemble", "4", "--limit", "4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs the RTL sampler, not built yet" in err[0]
+
+
+def test_the_build_writes_the_probability_memories_and_lane_seeds(posterior_build):
+    from bnn2hw.sim.accelerator import Accelerator
+    from bnn2hw.sim.kernels.mvau import MVAU
+    from bnn2hw.sim.posterior import mvau_matrix
+    from bnn2hw.sim.sampler import lane_seeds
+    out, _ = posterior_build
+    manifest = json.loads((out / "hw" / "posterior" / "manifest.json").read_text())
+    posterior = read_posterior(out)
+    kernels = [k for k in Accelerator.load(out / "hw").kernels if isinstance(k, MVAU)]
+    assert manifest["bits"] == 4 and [m["node"] for m in manifest["layers"]] == [k.node.name for k in kernels]
+    for entry, kernel, flip in zip(manifest["layers"], kernels, posterior.flips):
+        lines = (out / "hw" / "posterior" / entry["file"]).read_text().split()
+        assert len(lines) == entry["wmem"] == kernel.mw * kernel.mh // (kernel.pe * kernel.simd)
+        codes, sf_count = mvau_matrix(flip), kernel.mw // kernel.simd
+        for address in (0, len(lines) - 1):
+            value, nf, sf = int(lines[address], 16), address // sf_count, address % sf_count
+            for pe in range(kernel.pe):
+                for s in range(kernel.simd):
+                    e = pe * kernel.simd + s
+                    assert (value >> (4 * e)) & 0xF == codes[sf * kernel.simd + s, nf * kernel.pe + pe]
+        seeds = lane_seeds(posterior.seed, entry["layer"], entry["lanes"])
+        assert entry["lane_seeds"] == [f"{v:08x}" for v in seeds.tolist()] and entry["elements_per_lane"] == 8

@@ -90,16 +90,23 @@ def add_build_parser(sub) -> None:
     p.add_argument("--impl", choices=("hls", "rtl"), default="hls",
                    help="layers as FINN's HLS (default) or as RTL (bnn2hw + finn-rtllib; BUILD/hw/rtl/, "
                         "checked with `simulate --rtl-layers`)")
-    p.add_argument("--output", choices=("labels", "scores"), default="labels",
+    p.add_argument("--output", choices=("labels", "scores"), default=None,
                    help="what the accelerator outputs: the class label (default) or the last layer's integer "
-                        "scores, so a board ensemble averages probabilities (--impl hls or rtl)")
+                        "scores, so a board ensemble averages probabilities (--impl hls or rtl; the default "
+                        "for --impl rtl on a build compiled with --posterior-bits: the on-chip ensemble)")
+
+
+def _default_output(args) -> str:
+    """Scores for an RTL build with a posterior (its sampler's K passes are averaged on the host), else labels."""
+    from bnn2hw.posterior_memory import has_posterior
+    return "scores" if args.impl == "rtl" and has_posterior(Path(args.build_dir)) else "labels"
 
 
 def build_command(args) -> None:
     config = BuildConfig(board=args.board, fps=args.fps, clock_mhz=args.clock_mhz, folding=args.folding,
                          verify_limit=args.verify_limit, runtime_weights=args.runtime_weights, impl=args.impl,
                          baud=args.baud, data_dir=args.data_dir, ignore_estimates=args.ignore_estimates,
-                         output=args.output, clock_search=args.clock_search)
+                         output=args.output or _default_output(args), clock_search=args.clock_search)
     print_build(pipeline.run_build(args.build_dir, config, source=import_options(args), force=args.force))
 
 

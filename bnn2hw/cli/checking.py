@@ -31,7 +31,8 @@ def add_simulate_parser(sub) -> None:
                         "then .deps/finn-hlslib)")
     p.add_argument("--rtl", action="store_true",
                    help="run the stitched RTL accelerator (--impl rtl builds) in Verilator on the test split "
-                        "(BUILD/rtlsim.json; with --ensemble K the samples' weights go in over AXI-lite)")
+                        "(BUILD/rtlsim.json; with --ensemble K the samples' weights go in over AXI-lite, or, on a "
+                        "build compiled with --posterior-bits, the RTL sampler runs K passes per image)")
     p.add_argument("--shell", action="store_true",
                    help="run the UART shell + stitched accelerator (--impl rtl builds) with a bit-level UART model "
                         "(BUILD/shellsim.json): labels and corrupted frames")
@@ -120,6 +121,12 @@ def print_rtlsim(build_dir: Path, r: dict) -> None:
     print(f"  {r['cycles_per_frame']:g} cycles/frame measured (bottleneck {r['expected_cycles_per_frame']}), "
           f"latency {r['latency_cycles']} cycles, FIFO depths {r['fifo_depths']}, "
           f"{r['sim_images_per_s']:,.0f} simulated img/s; {build_dir}/rtlsim.json")
+    onchip = r.get("onchip_ensemble")
+    if onchip:
+        print(f"  on-chip ensemble, RTL sampler: {onchip['samples']} passes per image, {onchip['mismatched_passes']} of "
+              f"{onchip['passes_compared']} passes differ from bnn2hw.sim; accuracy {onchip.get('accuracy')}, "
+              f"nll {onchip.get('nll')} (mode {onchip.get('mode_nll')}), ece {onchip.get('ece')}, "
+              f"{onchip['cycles_per_image']:g} cycles/image")
     ens = r.get("ensemble", {})
     for sample in ens.get("samples", []):
         print(f"  posterior sample {sample['sample']} over AXI-lite: {sample['label_mismatches']} mismatches")

@@ -119,27 +119,57 @@ def write_accelerator(hw_dir: Path, log=print) -> list[int]:
     accelerator = Accelerator.load(hw_dir)
     words = _frame_words(accelerator, nodes)
     texts = _sources_text(rtl_dir, nodes)
+    sampler = attach_sampler(hw_dir, manifest, accelerator)
+    stitch = {"sampler": sampler, "frame_words": words[0]} if sampler else {}
     try:
-        depths, how = _sized_depths(hw_dir, manifest, accelerator, words, texts), "simulation"
+        depths, how = _sized_depths(hw_dir, manifest, accelerator, words, texts, stitch), "simulation"
     except EdaError as err:
         if "not found" not in str(err):
             raise
         depths, how = [w + 2 for w in words], "conservative (words per frame + 2): Verilator not installed"
-    (rtl_dir / TOP_FILE).write_text(accelerator_sv(nodes, depths, texts))
+    (rtl_dir / TOP_FILE).write_text(accelerator_sv(nodes, depths, texts, **stitch))
     files = [f for f in manifest["files"] if f != TOP_FILE]
     files += [f"lib/{n}" for n in STITCHED_SOURCES if f"lib/{n}" not in files] + [TOP_FILE]
-    manifest.update(files=files, top="accelerator", fifo_depths=depths, fifo_sizing=how, axilite=axilite_map(nodes))
+    manifest.update(files=files, top="accelerator", fifo_depths=depths, fifo_sizing=how, axilite=axilite_map(nodes),
+                    sampler={"bits": sampler["bits"], "frame_words": words[0]} if sampler else None)
     (rtl_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (rtl_dir / "files.f").write_text("\n".join(files) + "\n")
     log(f"  stitched accelerator: FIFO depths {depths} ({how})")
     return depths
 
 
-def _sized_depths(hw_dir: Path, manifest: dict, accelerator: Accelerator, words: list[int], texts: dict) -> list[int]:
+def attach_sampler(hw_dir: Path, manifest: dict, accelerator: Accelerator) -> dict | None:
+    """A build compiled with ``--posterior-bits``: its probability memories (``bnn2hw.sim.posterior``)
+    beside each sampled MVAU's weights in ``rtl/<node>/`` (``manifest`` nodes' ``data``); returns
+    ``hw/posterior/manifest.json``'s content, None without a posterior. Convolutions are refused: the
+    RTL sampler restarts its LFSRs per vector pass, not per pixel."""
+    from bnn2hw.sim.kernels.mvau import MVAU
+    from bnn2hw.sim.posterior import POSTERIOR_HW_DIR, write_probability_memories
+    from bnn2hw.sim.datatypes import SimError
+    try:
+        posterior = write_probability_memories(Path(hw_dir).parent)
+    except SimError as err:
+        raise EdaError(f"cannot lay out the posterior for the sampler: {err}") from None
+    if posterior is None:
+        return None
+    kernels = {k.node.name: k for k in accelerator.kernels if isinstance(k, MVAU)}
+    if any(int(np.prod(kernels[layer["node"]].input_shape()[:-1])) != 1 for layer in posterior["layers"]):
+        raise EdaError("--posterior-bits with convolutions: not in the RTL sampler yet")
+    nodes = {node["name"]: node for node in manifest["nodes"]}
+    for layer in posterior["layers"]:
+        rel = f"{layer['node']}/{layer['file']}"
+        shutil.copyfile(Path(hw_dir) / POSTERIOR_HW_DIR / layer["file"], Path(hw_dir) / "rtl" / rel)
+        if rel not in nodes[layer["node"]]["data"]:
+            nodes[layer["node"]]["data"].append(rel)
+    return posterior
+
+
+def _sized_depths(hw_dir: Path, manifest: dict, accelerator: Accelerator, words: list[int], texts: dict,
+                  stitch: dict) -> list[int]:
     verilator.verilator_binary()
     nodes = manifest["nodes"]
     deep = [w + 2 for w in words]
-    design = Design(hw_dir, {**manifest, "files": manifest["files"]}, accelerator_sv(nodes, deep, texts, True))
+    design = Design(hw_dir, {**manifest, "files": manifest["files"]}, accelerator_sv(nodes, deep, texts, True, **stitch))
     exe = design.executable()
     first = accelerator.kernels[0]
     rng = np.random.default_rng(0)
@@ -239,7 +269,10 @@ def run_stitched(build_dir: Path, images: np.ndarray, stall: float = 0.0, seed: 
               "expected_cycles_per_frame": int(result["expected"]), "latency_cycles": int(ends[0]),
               "fifo_depths": design.manifest.get("fifo_depths"), "fifo_sizing": design.manifest.get("fifo_sizing"),
               "sim_images_per_s": round(len(images) / max(result["seconds"], 1e-9), 1), "build_seconds": round(built, 2)}
-    if ensemble:
+    if ensemble and design.manifest.get("sampler"):
+        report["onchip_ensemble"] = _onchip_passes(design, exe, build_dir, images, ensemble, stall, seed,
+                                                   true_labels, result)
+    elif ensemble:
         report["ensemble"] = _ensemble_passes(design, exe, build_dir, images, ensemble, stall, seed, true_labels)
     report["passed"] = passed(report)
     (build_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
@@ -253,7 +286,48 @@ def passed(report: dict) -> bool:
     return (report["label_mismatches"] == 0 and report["reference_label_mismatches"] == 0
             and not report.get("reference_score_mismatches")
             and all(p["label_mismatches"] == 0 for p in ensemble.get("samples", []))
+            and report.get("onchip_ensemble", {}).get("mismatched_passes", 0) == 0
             and ensemble.get("probabilities_max_abs_difference", 0.0) <= PROBABILITY_TOLERANCE)
+
+
+def _onchip_passes(design: Design, exe: Path, build_dir: Path, images: np.ndarray, k: int, stall: float,
+                   seed: int, true_labels: np.ndarray | None, mode: dict) -> dict:
+    """The on-chip ensemble: the stitched top with ``ens_passes`` = K replays every image K times with
+    fresh weight samples; each pass's scores against ``bnn2hw.sim.posterior.onchip_members``."""
+    from bnn2hw.sim.api import output_scale_for
+    from bnn2hw.sim.ensemble import ensemble_metrics
+    from bnn2hw.sim.posterior import onchip_members
+    if mode["rtl"] is None:
+        raise EdaError("--ensemble on a build with a sampler needs --output scores (the host averages scores)")
+    accelerator = Accelerator.load(design.hw_dir)
+    first, last = accelerator.kernels[0], accelerator.kernels[-1]
+    streams = accelerator.node_streams(images)
+    words_in = stream_words(streams[first.node.inputs[0]], first.input_type, first.in_word_elems(),
+                            design.first["in_width"])
+    n = len(images)
+    per_image = int(np.prod(streams[last.node.outputs[0]].shape[1:])) // last.out_word_elems()
+    work = design.workdir(scramble_runtime=False)
+    try:
+        got = verilator.run(exe, words_in.reshape(-1, words_in.shape[-1]), n * k * per_image,
+                            design.last["out_width"], work, stall=stall, seed=seed, plusargs=(f"+ens_passes={k}",))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    raw = accelerator.scores_output(output_values(got.words, last, n * k)).scores.reshape(n, k, -1)
+    expected = onchip_members(design.hw_dir.parent, images, k)
+    bad = np.stack([(raw[:, j] != expected[j]).any(axis=1) for j in range(k)], axis=1)   # (n, k)
+    ends = got.cycles.reshape(n, k * per_image)[:, -1].astype(np.int64)
+    report = {"samples": k, "mismatched_passes": int(bad.sum()), "passes_compared": int(bad.size),
+              "mismatched_pass_indices": sorted({int(j) for j in np.nonzero(bad)[1]}),
+              "cycles_per_image": round(float(np.diff(ends).mean()), 2) if n > 1 else float(ends[0])}
+    if true_labels is not None:
+        scale, _source = output_scale_for(build_dir)
+        members = [raw[:, j] for j in range(k)]
+        ens = ensemble_metrics(members, true_labels, scale, mode["rtl"].scores)
+        mode_metrics = ensemble_metrics([mode["rtl"].scores], true_labels, scale)
+        report.update({"nll": round(ens["nll"], 6), "mode_nll": round(mode_metrics["nll"], 6),
+                       "ece": round(ens["ece"], 6), "accuracy": round(ens["accuracy"], 4),
+                       "mode_accuracy": round(mode_metrics["accuracy"], 4), "output_scale": scale})
+    return report
 
 
 def _ensemble_passes(design: Design, exe: Path, build_dir: Path, images, k: int, stall: float, seed: int,

@@ -12,6 +12,15 @@ word holds a different number of elements than the consumer's (equal element wid
 required: ``EdaError`` otherwise). With ``report_peak`` every FIFO prints its peak occupancy at
 the end of a simulation (``fifo_peaks`` parses it): how ``size_fifos`` sizes them.
 
+With ``sampler`` (a build's ``hw/posterior/manifest.json``, ``bnn2hw.sim.posterior``) and
+``frame_words`` (input words per image) the top has the on-chip posterior ensemble: an input
+port ``ens_passes`` (K sampled passes per image; 0: the mode network, one pass, no flips; set it
+while no image is in flight), every sampled MVAU
+gets ``PBITS``, ``PROB_FILE`` (``./<node>_flipprob.dat``) and its ``LANE_SEEDS`` (lane j at bits
+[32j, 32j + 32)) and ``ens_passes``, and a replay stage before the first FIFO passes each image
+through once while keeping it (``frame_words`` words) and then sends it K − 1 more times from
+that buffer; the output stream carries K results per image, pass by pass.
+
 ``axilite_map(nodes)``: the runtime-writable layers share one AXI-lite port; layer ``k`` (graph
 order) owns byte addresses ``k << L`` .. ``(k+1 << L) - 1``, ``L`` the widest layer's address
 bits, and inside it FINN's memstream map (``bnn2hw.eda.rtl_layers.axi_weight_writes``). Writes
@@ -44,8 +53,17 @@ def element_bits(node: dict, side: str) -> int:
     return node[f"{side}_bits"] // node[f"{side}_elems"]
 
 
-def _node_instance(index: int, node: dict, source: str, axi: dict) -> str:
+def sampler_parameters(layer: dict, bits: int) -> str:
+    """``#(...)`` of a sampled MVAU node: B, its probability memory, its lane seeds (lane 0 lowest)."""
+    seeds = "".join(reversed(layer["lane_seeds"]))
+    return (f"#(.PBITS({bits}), .PROB_FILE(\"./{layer['file']}\"), "
+            f".LANE_SEEDS({32 * len(layer['lane_seeds'])}'h{seeds})) ")
+
+
+def _node_instance(index: int, node: dict, source: str, axi: dict, sampler: dict | None = None) -> str:
     ports = top_ports(source, node["top"])
+    layers = {layer["node"]: layer for layer in (sampler or {}).get("layers", [])}
+    params = sampler_parameters(layers[node["name"]], sampler["bits"]) if node["name"] in layers else ""
     conn = {"ap_clk": "ap_clk", "ap_rst_n": "ap_rst_n", "in0_V_TDATA": f"n{index}_in_tdata",
             "in0_V_TVALID": f"n{index}_in_tvalid", "in0_V_TREADY": f"n{index}_in_tready",
             "out0_V_TDATA": f"n{index}_out_tdata", "out0_V_TVALID": f"n{index}_out_tvalid",
@@ -58,9 +76,11 @@ def _node_instance(index: int, node: dict, source: str, axi: dict) -> str:
                      "s_axilite_WDATA": "s_axilite_WDATA", "s_axilite_WSTRB": "s_axilite_WSTRB",
                      "s_axilite_BREADY": "s_axilite_BREADY", "s_axilite_AWREADY": f"axi_awready[{k}]",
                      "s_axilite_WREADY": f"axi_wready[{k}]", "s_axilite_BVALID": f"axi_bvalid[{k}]"})
+    if params:
+        conn["ens_passes"] = "ens_passes"
     lines = [f".{name}({conn[name]})" if name in conn else f".{name}('0)" if d == "input" else f".{name}()"
              for name, d in ports.items()]
-    return f"\t{node['top']} n{index} (\n\t\t" + ",\n\t\t".join(lines) + "\n\t);\n"
+    return f"\t{node['top']} {params}n{index} (\n\t\t" + ",\n\t\t".join(lines) + "\n\t);\n"
 
 
 def _edge(index: int, src: str, src_bits: int, dst: str, dst_bits: int, elem: int, src_n: int, dst_n: int,
@@ -107,22 +127,44 @@ def _axilite(axi: dict) -> tuple[str, str]:
     return ports, logic
 
 
-def accelerator_sv(nodes: list[dict], depths: list[int], sources: dict, report_peak: bool = False) -> str:
+def _replay(width: int, words: int) -> str:
+    """Pass 0 of an image streams through and is kept; passes 1 .. K − 1 come from the buffer."""
+    iw = max(1, (words - 1).bit_length())
+    return (f"\t// replay: each image K = ens_passes times (0: once, the mode network), the first pass kept as it streams in\n"
+            f"\treg [{width - 1}:0] rp_buf [{words}];\n\treg [{iw - 1}:0] rp_idx;\n\treg [15:0] rp_pass;\n"
+            f"\twire [15:0] rp_k = ens_passes == 16'd0 ? 16'd1 : ens_passes;\n"
+            f"\twire rp_fill = rp_pass == 16'd0;\n\twire [{width - 1}:0] rp_tdata = rp_fill ? s_axis_0_tdata : "
+            f"rp_buf[rp_idx];\n\twire rp_tvalid = rp_fill ? s_axis_0_tvalid : 1'b1;\n\twire rp_tready;\n"
+            f"\tassign s_axis_0_tready = rp_fill && rp_tready;\n"
+            f"\talways @(posedge ap_clk) begin\n\t\tif (!ap_rst_n) begin\n\t\t\trp_idx <= 0;\n\t\t\trp_pass <= 0;\n"
+            f"\t\tend else if (rp_tvalid && rp_tready) begin\n\t\t\tif (rp_fill) rp_buf[rp_idx] <= s_axis_0_tdata;\n"
+            f"\t\t\tif (rp_idx == {iw}'d{words - 1}) begin\n\t\t\t\trp_idx <= 0;\n"
+            f"\t\t\t\trp_pass <= rp_pass + 16'd1 >= rp_k ? 16'd0 : rp_pass + 16'd1;\n"
+            f"\t\t\tend else rp_idx <= rp_idx + 1'b1;\n\t\tend\n\tend\n")
+
+
+def accelerator_sv(nodes: list[dict], depths: list[int], sources: dict, report_peak: bool = False,
+                   sampler: dict | None = None, frame_words: int = 0) -> str:
     if len(depths) != len(nodes) + 1:
         raise EdaError(f"{len(nodes)} nodes need {len(nodes) + 1} FIFO depths, got {len(depths)}")
+    if sampler and frame_words < 1:
+        raise EdaError("the posterior sampler's replay needs the input words per image")
     first, last = nodes[0], nodes[-1]
     axi = axilite_map(nodes)
     axi_ports, axi_logic = _axilite(axi)
     body = [axi_logic]
+    if sampler:
+        axi_ports += "\tinput [15:0] ens_passes,\n"
+        body.append(_replay(first["in_width"], frame_words))
     for i, node in enumerate(nodes):
         body.append(f"\twire [{node['in_width'] - 1}:0] n{i}_in_tdata;\n\twire n{i}_in_tvalid, n{i}_in_tready;\n"
                     f"\twire [{node['out_width'] - 1}:0] n{i}_out_tdata;\n\twire n{i}_out_tvalid, n{i}_out_tready;\n")
-    body.append(_edge(0, "s_axis_0", first["in_bits"], "n0_in", first["in_bits"], element_bits(first, "in"), 1, 1,
+    body.append(_edge(0, "rp" if sampler else "s_axis_0", first["in_bits"], "n0_in", first["in_bits"], element_bits(first, "in"), 1, 1,
                       depths[0], report_peak))
     for i, node in enumerate(nodes):
         pad = node["in_width"] - node["in_bits"]
         body.append(f"\tassign n{i}_in_tdata = {{{f'{pad}' + chr(39) + 'b0, ' if pad else ''}f{i}_tdata}};\n")
-        body.append(_node_instance(i, node, sources[node["name"]], axi))
+        body.append(_node_instance(i, node, sources[node["name"]], axi, sampler))
         if i + 1 < len(nodes):
             nxt = nodes[i + 1]
             if element_bits(node, "out") != element_bits(nxt, "in"):

@@ -159,8 +159,9 @@ class RunResult(NamedTuple):
 
 def run(exe: Path, words_in: np.ndarray, n_out: int, out_width: int, workdir: Path, stall: float = 0.0,
         seed: int = 0, axi_writes: np.ndarray | None = None, pace: tuple[int, int] | None = None,
-        timeout: float = 3600) -> RunResult:
-    """Stream ``words_in`` through the testbench (``pace``: (words, cycles) per frame at most)."""
+        timeout: float = 3600, plusargs: tuple[str, ...] = ()) -> RunResult:
+    """Stream ``words_in`` through the testbench (``pace``: (words, cycles) per frame at most;
+    ``plusargs``: ``+name=value`` arguments for the design's ``$value$plusargs``)."""
     workdir, exe = Path(workdir).resolve(), Path(exe).resolve()
     files = {name: workdir / f"tb_{name}.bin" for name in ("in", "out", "cycles", "axi")}
     np.ascontiguousarray(words_in, dtype="<u4").tofile(files["in"])
@@ -173,6 +174,7 @@ def run(exe: Path, words_in: np.ndarray, n_out: int, out_width: int, workdir: Pa
         args.append("-")
     if pace is not None:
         args += [str(int(pace[0])), str(int(pace[1]))]
+    args += list(plusargs)
     try:
         result = subprocess.run(args, capture_output=True, text=True, cwd=workdir, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

@@ -74,7 +74,6 @@ def run_rtlsim(build_dir: Path, dataset: str | None = None, limit: int | None = 
     from bnn2hw.sim.api import test_split
     _check_rtl_options(limit, stall)
     check_count(ensemble, "--ensemble", 1)
-    refuse_sampler_ensemble(build_dir, ensemble)
     with existing_build(build_dir):
         images, labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
         return run_stitched(Path(build_dir), images, stall=stall, seed=seed, ensemble=ensemble, log=log,
@@ -82,12 +81,13 @@ def run_rtlsim(build_dir: Path, dataset: str | None = None, limit: int | None = 
 
 
 def refuse_sampler_ensemble(build_dir: Path, ensemble: int | None) -> None:
-    """``--rtl`` / ``--shell`` with ``--ensemble`` on a build with a posterior: the RTL has no sampler yet."""
+    """``--shell`` with ``--ensemble`` on a build with a posterior: the UART shell's frame header has no K yet
+    (``--rtl --ensemble`` runs the sampler in the stitched accelerator)."""
     from bnn2hw.posterior_memory import has_posterior
     if ensemble and has_posterior(Path(build_dir)):
-        raise ValueError(f"--ensemble with a sampler needs the RTL sampler, not built yet ({build_dir} holds "
-                         f"posterior.json); `bnn2hw simulate {build_dir} --ensemble {ensemble}` runs the on-chip "
-                         f"ensemble in bnn2hw.sim")
+        raise ValueError(f"--shell --ensemble with a sampler: the UART shell's frame header has no passes K yet "
+                         f"({build_dir} holds posterior.json); `bnn2hw simulate {build_dir} --rtl --ensemble "
+                         f"{ensemble}` runs the RTL sampler")
 
 
 def run_shellsim(build_dir: Path, dataset: str | None = None, limit: int | None = None, data_dir: str | None = None,

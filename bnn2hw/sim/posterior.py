@@ -27,6 +27,9 @@ Contract:
   ``seed`` and per node ``layer``, ``pe``, ``simd``, ``wmem``, ``elements_per_lane`` (G),
   ``lanes`` and ``lane_seeds`` (hex, ``sampler.lane_seeds``) — the constants the RTL sampler
   takes. Returns the manifest; None for a build without a posterior.
+* ``onchip_members(build_dir, images, passes)`` — the K = ``passes`` sampled passes' scores
+  (list of (N, classes)) of a build with ``posterior.json``: what the RTL sampler must give, pass
+  by pass (``bnn2hw simulate --rtl --ensemble``).
 * ``onchip_ensemble(build_dir, images, labels, passes, scale, mode_scores)`` — the report of
   ``bnn2hw simulate --ensemble K`` on a build with ``posterior.json``: ``samples``, ``bits``,
   ``seed``, ``accuracy``, ``nll``, ``ece``, ``entropy``, ``disagreement`` (with the mode
@@ -167,6 +170,11 @@ def write_probability_memories(build_dir: Path) -> dict | None:
     manifest = {"bits": posterior.bits, "seed": posterior.seed, "definition": "bnn2hw.sim.sampler", "layers": layers}
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def onchip_members(build_dir: Path, images: np.ndarray, passes: int) -> list[np.ndarray]:
+    posterior, accelerator, samplers = _load(build_dir)
+    return run_passes(accelerator, images, samplers, onchip_flips(samplers, posterior, passes))
 
 
 def onchip_ensemble(build_dir: Path, images: np.ndarray, labels: np.ndarray, passes: int, scale: float,

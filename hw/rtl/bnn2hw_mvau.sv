@@ -31,6 +31,10 @@
 // word (m_tvalid); the input buffer holds one vector, so a new vector streams in while the last
 // folds of the previous one finish only after they issue (FINN's MVAU behaviour); no
 // combinational path from m_tready to s_tready.
+// Posterior sampler (PBITS = B > 0; 0: none, the module as without it): bnn2hw_sampler draws a
+// flip per weight of every line read from LFSRs (seeds LANE_SEEDS, probabilities PROB_FILE in the
+// weight memory's layout, B bits an element) and the lane terms use w XOR flip; `ens_passes` is
+// the passes K per image (the LFSRs restart every K vectors). 1-bit weights only; same timing.
 module bnn2hw_mvau #(
 	int unsigned MW = 8,
 	int unsigned MH = 8,
@@ -54,6 +58,9 @@ module bnn2hw_mvau #(
 	parameter WEIGHT_FILE = "",
 	parameter THRESH_FILE = "",
 	int unsigned TREE_REG = 2,
+	int unsigned PBITS = 0,
+	parameter PROB_FILE = "",
+	parameter LANE_SEEDS = 32'h1,
 
 	localparam int unsigned SF = MW / SIMD,
 	localparam int unsigned NF = MH / PE,
@@ -88,6 +95,7 @@ module bnn2hw_mvau #(
 	output	logic [31:0]  s_axilite_RDATA,
 	output	logic [ 1:0]  s_axilite_RRESP,
 
+	input	logic [15:0]  ens_passes,
 	input	logic [IN_W-1:0]  s_axis_tdata,
 	input	logic  s_axis_tvalid,
 	output	logic  s_axis_tready,
@@ -198,6 +206,16 @@ module bnn2hw_mvau #(
 		last0 <= sf == SF - 1;
 		{x1, w1, nf1, first1, last1} <= {x0, w0, nf0, first0, last0};
 	end
+	logic [MEM_W-1:0]  wx;  // the weight line the lanes use: w1, or w1 XOR the sampler's flips
+	if (PBITS != 0) begin : gen_sampler
+		logic [PE*SIMD-1:0]  flip;
+		if (WBITS != 1)  $error("bnn2hw_mvau: the posterior sampler flips 1-bit weights only");
+		bnn2hw_sampler #(.E(PE * SIMD), .B(PBITS), .WMEM(WMEM), .PROB_FILE(PROB_FILE), .LANE_SEEDS(LANE_SEEDS))
+			sampler (.clk, .rst_n, .step(issue), .addr(waddr), .passes(ens_passes), .flip);
+		assign	wx = w1 ^ MEM_W'(flip);
+	end else begin : gen_mode
+		assign	wx = w1;
+	end
 
 	//----- stages 3 .. TREE_LAT + 2: the SIMD lane terms and their adder tree, per PE
 	// tree[p][l][i]: node i of level l (level 0: the lane terms); q: what level l + 1 reads (the
@@ -209,14 +227,14 @@ module bnn2hw_mvau #(
 		assign	part[p] = q[p][LEVELS][0];
 		for (genvar s = 0; s < SIMD; s++) begin : gen_lane
 			if (XNOR) begin : gen_xnor
-				assign	tree[p][0][s] = PART_W'({x1[s] ~^ w1[p * SIMD + s]});  // {}: a 1-bit XNOR
+				assign	tree[p][0][s] = PART_W'({x1[s] ~^ wx[p * SIMD + s]});  // {}: a 1-bit XNOR
 			end else begin : gen_int
 				logic signed [IBITS:0]  xv;
 				logic [WBITS-1:0]  wraw;
 				logic signed [WBITS:0]  wv;
 				assign	xv = ISIGNED ? $signed({x1[s * IN_BITS + IN_BITS - 1], x1[s * IN_BITS +: IN_BITS]})
 				                     : $signed({1'b0, x1[s * IN_BITS +: IN_BITS]});
-				assign	wraw = w1[(p * SIMD + s) * WBITS +: WBITS];
+				assign	wraw = wx[(p * SIMD + s) * WBITS +: WBITS];
 				assign	wv = WSIGNED ? $signed({wraw[WBITS - 1], wraw}) : $signed({1'b0, wraw});
 				assign	tree[p][0][s] = WBIPOLAR ? (wraw[0] ? PART_W'(xv) : -PART_W'(xv))
 				                                 : PART_W'(xv) * PART_W'(wv);

@@ -19,7 +19,9 @@ node's ``code_gen_dir_ipgen``, a wrapper ``<node>.v`` with FINN's port names (``
 images it reads with ``$readmemh`` relative to the simulator's working directory
 (``./<node>_weights.dat``: FINN's ``decoupled_verilog_dat`` lines; ``./<node>_thresholds.dat``:
 line ``nf`` holds threshold (pe, step) at bit ``(pe·STEPS + step)·TBITS``), as finn-rtllib's
-thresholding does. Python execution is the HW op's own; ``rtlsim`` through FINN's XSI is not
+thresholding does. The MVAU wrapper also has parameters ``PBITS``, ``PROB_FILE``, ``LANE_SEEDS``
+(default 0: no sampler) and an input ``ens_passes`` for the posterior sampler, which the stitched
+top sets (``bnn2hw.eda.stitch``). Python execution is the HW op's own; ``rtlsim`` through FINN's XSI is not
 offered (``bnn2hw simulate --rtl-layers`` runs these in Verilator).
 """
 

@@ -31,7 +31,7 @@ from bnn2hw.train.bayesbinn import BayesBiNN
 from bnn2hw.train.checkpoint import load_matching_run
 from bnn2hw.train.lns import build_lns_optimizer, lns_latent, lns_loss
 from bnn2hw.train.method_base import Method
-from bnn2hw.train.pbnet import PBNetAdam, init_pbnet_weights, pbnet_loss
+from bnn2hw.train.pbnet import PBNET_LR, PBNET_S_LR, PBNetAdam, init_pbnet_weights, pbnet_loss
 from bnn2hw.train.presets import bayesbinn_settings
 from bnn2hw.train.ste import STEAdam
 from bnn2hw.train.uncertainty import map_and_ensemble_readouts, population_batchnorm, settle_map_batchnorm
@@ -92,9 +92,11 @@ def _settle_bayesbinn(model, method, latent, data, config) -> None:
 def _pbnet_spec(sample_activations: bool) -> MethodSpec:
     def loss(model, optimizer, images, labels):
         return pbnet_loss(model, images, labels, sample_activations, optimizer.loss)
-    # from a trained start 2e-2 recovers the first epoch's loss better (BENCHMARKS.md, "Training methods")
-    return MethodSpec(default_lr=1e-2, build=_build_pbnet, train_loss=loss, settle=settle_map_batchnorm,
-                      evaluate=map_and_ensemble_readouts, init_lr=2e-2)
+    # from a trained start 2e-2 recovers the first epoch's loss better (BENCHMARKS.md, "Training methods");
+    # from scratch PBNet-S needs a larger step than PBNet's (PBNET_S_LR, see bnn2hw.train.pbnet)
+    return MethodSpec(default_lr=PBNET_S_LR if sample_activations else PBNET_LR, build=_build_pbnet,
+                      train_loss=loss, settle=settle_map_batchnorm, evaluate=map_and_ensemble_readouts,
+                      init_lr=2e-2)
 
 
 METHODS: dict[Method, MethodSpec] = {

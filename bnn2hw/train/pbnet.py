@@ -40,6 +40,25 @@ from the transferred θ costs a few points in the first epoch; the paper trains 
 and on SFC / Fashion-MNIST 20 epochs from a 10-epoch STE run bring the MAP network level with
 STE's where 10 do not (BENCHMARKS.md, "Training methods").
 
+Learning rate (``PBNET_S_LR``, issue 26 item 9): from a ~ U(−1, 1), PBNet-S takes Adam's rate
+1e-1 on a, ten times PBNet's. The model and its estimator are the same at either rate; the step
+is what lets a from-scratch start leave its noise. At the start every weight is far from certain
+(|θ| ≈ 0.44, Var w = 1 − θ² ≈ 0.76), so each sampled sign is mostly noise and two activation
+draws of one image are uncorrelated after two or three sampled layers (digits, at init). PBNet's
+gradient is exact; PBNet-S's is one draw of the activations: from the fourth of eight sampled
+layers of an MLP on, its per-weight |mean|/sd over draws is at chance (0.13, first layer 0.74).
+Adam moves a by about the rate times that ratio per step. On CNV / digits (500 images, batch
+50, MAP network with re-estimated batchnorm) 60 steps at 1e-2 left |θ| at 0.43–0.44 and the
+network at chance (0.08 validation accuracy; the full ``train --model cnv --dataset digits
+--method pbnet-s --epochs 10``: training accuracy 0.08–0.105). At 1e-1 the first layers' |θ|
+grows (0.43 → 0.75 in 50 steps), the network becomes certain enough for the image to reach the
+output, and it learns: 0.57 after those 50 steps; an MLP of eight hidden layers of 128 reaches
+0.79 after 100 steps (at 1e-2: 0.21; 0.24 from a ~ U(−3, 3), 0.29 with the relaxed sample as
+the forward). The full CNV command at 1e-1 (130 steps): training accuracy 0.09, 0.10, 0.15,
+0.38, 0.56, 0.65, 0.73, 0.78, 0.78, 0.79 by epoch, validation 0.78 at the end, MAP test 0.78
+(PBNet 0.54, STE 0.11 with the same command). With many steps 1e-2 learns too: BENCHMARKS.md's
+PBNet-S row (SFC on Fashion-MNIST, 5,400 steps) was measured at 1e-2; ``--lr 1e-2`` reproduces it.
+
 Under data-parallel training (``bnn2hw.train.distributed``) the batch moments are those of the
 global batch and the activation and max-pooling noise is drawn for the global batch, each rank
 keeping its rows, so a run does not depend on the number of ranks.
@@ -70,6 +89,8 @@ A_MAX = 3.0            # |a| bound: θ = tanh a stays in ±0.995
 INIT_THETA_MAX = 0.9   # |θ| bound of a transferred initialisation (the paper's)
 VAR_FLOOR = 1e-8       # keeps μ/σ finite when every weight of a unit is nearly certain
 CONCRETE_TEMPERATURE = 1.0
+PBNET_LR = 1e-2       # Adam's default rate on a, PBNet
+PBNET_S_LR = 1e-1     # PBNet-S from scratch: its one-sample gradients need a 10× larger step (docstring)
 
 
 class PBNetLoss(str, Enum):

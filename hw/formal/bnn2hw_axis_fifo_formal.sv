@@ -38,10 +38,9 @@ module bnn2hw_axis_fifo_formal #(
 	bnn2hw_f_fair #(.N(N)) f_sink (.clk, .rst_n, .signal(m_axis_tready));
 
 	// the tracked position: any value, held for the whole trace
-	logic [CW-1:0]  f_idx_q;
 	logic  f_started = 1'b0;
-	always_ff @(posedge clk) begin  f_idx_q <= f_idx;  f_started <= 1'b1;  end
-	always_comb  if (f_started)  assume(f_idx == f_idx_q);
+	always_ff @(posedge clk)  f_started <= 1'b1;
+	bnn2hw_f_const #(.W(CW)) f_idx_const (.clk, .value(f_idx));
 
 	// positions of the next word in and out, and the tracked word as it went in
 	logic  s_hs, m_hs;

@@ -5,6 +5,16 @@
 //   2. once tvalid is high it stays high, with tdata unchanged, until the cycle tready is high.
 // Synchronous, active-low reset as every bnn2hw module has. The harness assumes rst_n low in
 // its first cycle (bnn2hw_f_reset); a power-up state before that first reset is unconstrained.
+// bnn2hw_f: what the harnesses model in common. crc8: CRC-8/SMBUS (polynomial 0x07, initial 0,
+// MSB first) of one more byte, byte-wise; bnn2hw_crc8_formal proves it equal to the bit-serial
+// textbook form, as it proves the DUT's bnn2hw_crc8.
+package bnn2hw_f;
+	function automatic logic [7:0] crc8(input logic [7:0] crc, input logic [7:0] data);
+		crc8 = crc ^ data;
+		for (int i = 0; i < 8; i++)  crc8 = crc8[7] ? (crc8 << 1) ^ 8'h07 : crc8 << 1;
+	endfunction
+endpackage
+
 module bnn2hw_f_axis #(
 	int unsigned W = 8,
 	int unsigned ASSERT = 1
@@ -48,6 +58,20 @@ module bnn2hw_f_reset (
 	logic  f_past_valid = 1'b0;
 	always_ff @(posedge clk)  f_past_valid <= 1'b1;
 	always_comb  if (!f_past_valid)  assume(!rst_n);
+endmodule
+
+// bnn2hw_f_const: `value` is the solver's choice, held for the whole trace (a tracked position, a
+// chosen memory line, a line model picked for the trace).
+module bnn2hw_f_const #(
+	int unsigned W = 1
+)(
+	input	logic  clk,
+	input	logic [W-1:0]  value
+);
+	logic  f_past_valid = 1'b0;
+	logic [W-1:0]  f_past_value;
+	always_ff @(posedge clk) begin  f_past_valid <= 1'b1;  f_past_value <= value;  end
+	always_comb  if (f_past_valid)  assume(value == f_past_value);
 endmodule
 
 // bnn2hw_f_fair: `signal` is high at least one cycle in every N (assumed): a sink's tready, or a

@@ -42,11 +42,6 @@ module bnn2hw_uart_framer_formal #(
 	bnn2hw_f_fair #(.N(N)) f_sink (.clk, .rst_n, .signal(m_axis_tready));
 	always_comb  assume(!(rx_tvalid && rx_frame_err));
 
-	function automatic logic [7:0] crc8(input logic [7:0] crc, input logic [7:0] data);
-		crc8 = crc ^ data;
-		for (int i = 0; i < 8; i++)  crc8 = crc8[7] ? (crc8 << 1) ^ 8'h07 : crc8 << 1;
-	endfunction
-
 	// the last IN_BYTES + 1 bytes received, newest first: at an accepting token, CRC then payload
 	logic [7:0]  f_last [IN_BYTES + 1];
 	logic [8*IN_BYTES-1:0]  f_payload;
@@ -60,7 +55,7 @@ module bnn2hw_uart_framer_formal #(
 		f_crc = 8'd0;
 		for (int i = 0; i < IN_BYTES; i++) begin
 			f_payload[8 * i +: 8] = f_last[IN_BYTES - i];      // first payload byte least significant
-			f_crc = crc8(f_crc, f_last[IN_BYTES - i]);
+			f_crc = bnn2hw_f::crc8(f_crc, f_last[IN_BYTES - i]);
 		end
 	end
 

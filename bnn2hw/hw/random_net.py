@@ -6,6 +6,12 @@ batchnorm statistics (so thresholds spread over the accumulator range, as after 
 folds it with the compiler (``bnn2hw.compile``: exact integer thresholds, QONNX) and saves the
 QONNX graph at ``out_path``. Used by ``scripts/bench_build.py`` and the build tests; the graph
 is exactly what ``bnn2hw compile`` writes for a trained run of that topology.
+
+``random_rtl_build(root, name, input_bits, in_shape, dataset, fps, seed, folding, runtime_weights,
+output)`` writes such a ``model.onnx`` (10 classes) and a ``verify.json`` naming ``dataset`` into
+``root`` and builds it with ``--impl rtl`` on pynq-z2 (for the rate ``fps``, or with the FINN
+``folding`` dict), quietly; returns ``root`` (its ``hw/rtl/`` holds the stitched accelerator).
+The Verilator rungs and the stitched top's formal proof (``scripts/prove_rtl.py``) build with it.
 """
 
 from __future__ import annotations
@@ -41,3 +47,21 @@ def random_model_onnx(out_path, name: str, input_bits: int = 1, in_shape=(1, 28,
     out_path.parent.mkdir(parents=True, exist_ok=True)
     save(to_qonnx(integer_network(model, weights)), out_path)
     return out_path
+
+
+def random_rtl_build(root, name: str, input_bits: int, in_shape, dataset: str, fps: float | None, seed: int,
+                     folding: dict | None = None, runtime_weights: bool = False, output: str = "labels") -> Path:
+    """A random-weight ``name`` built with ``--impl rtl`` into ``root`` (module docstring)."""
+    import json
+
+    from bnn2hw.hw import build
+    root = Path(root)
+    random_model_onnx(root / "model.onnx", name, input_bits, in_shape, 10, seed)
+    (root / "verify.json").write_text(json.dumps({"dataset": dataset, "label_mismatches": 0}))
+    folding_file = None
+    if folding is not None:
+        folding_file = root.parent / f"{root.name}-folding.json"
+        folding_file.write_text(json.dumps(folding))
+    build(root, board="pynq-z2", fps=fps, folding=folding_file, verify_limit=20, impl="rtl",
+          runtime_weights=runtime_weights, output=output, log=lambda _: None)
+    return root

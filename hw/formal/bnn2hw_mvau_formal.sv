@@ -17,8 +17,10 @@
 // * the AXI-lite port (INT = 0): the master's rules assumed, the slave's asserted on B and R (valid
 //   held until ready, response stable, nothing the cycle after reset); at most one write
 //   outstanding and a B response only for an accepted write, an R response only for a read;
-//   a write lands in the line its address names, whole, and in no other line (checked on a line
-//   chosen by the solver, f_line; names dut.wmem).
+//   a write lands in the line its address names, in the bytes its WSTRB names (a byte whose strobe
+//   bit is clear keeps its value, as does the rest of the line), and in no other line (checked on
+//   a line chosen by the solver, f_line; names dut.wmem). Lines are one 32-bit word here (4-bit
+//   lines); the check is written for WORDS words a line, FINN's memstream map.
 // Mode: bounded model checking (`mode bmc`), depth in proofs.toml (14 cycles in CI: reset, two vectors
 // in and the first words out; 20 cycles slow). Not k-induction: closing it would
 // need invariants on the pipeline's internal registers (nf, sf, the stage valid bits, the queue's
@@ -33,7 +35,8 @@ module bnn2hw_mvau_formal #(
 	localparam int unsigned OBITS = INT ? 5 : 1,
 	localparam int unsigned OUT_W = PE * OBITS,
 	localparam int unsigned RUNTIME = INT ? 0 : 1,
-	localparam int unsigned AW = $clog2(SF * NF) + 2,      // one 32-bit word per weight line
+	localparam int unsigned WORDS = 1,                    // 32-bit words per weight line (4-bit lines)
+	localparam int unsigned AW = $clog2(SF * NF * WORDS) + 2,
 	localparam int unsigned TREE_LAT = 1, LATENCY = TREE_LAT + 6, FIFO_D = 16,  // bnn2hw_mvau's, SIMD = 2
 	localparam int unsigned DRAIN_BOUND = (N > SF + LATENCY ? N : SF + LATENCY) + 1,
 	localparam int unsigned TAKE_BOUND = NF * SF + N + LATENCY
@@ -120,22 +123,19 @@ module bnn2hw_mvau_formal #(
 		if (!RUNTIME)  assert(!awready && !wready);
 	end
 
-	// ---- a write lands in the line its address names, and nowhere else ----
+	// ---- a write lands in the line its address names, in the bytes WSTRB names, and nowhere else ----
+	// The line after a cycle is the line before it with, for a write to its word k, byte b of word
+	// k replaced by the write's byte b where WSTRB[b] is set; every other byte keeps its value.
 	if (RUNTIME) begin : g_lands
 		logic [$clog2(SF * NF)-1:0]  f_line_q;
-		logic [31:0]  f_line_data;
-		logic  f_hit;
+		logic [32*WORDS-1:0]  f_expect;
 		always_ff @(posedge clk) begin
 			f_line_q <= f_line;
-			f_line_data <= dut.wmem[f_line];
-			f_hit <= aw_hs && awaddr[AW-1:2] == f_line;
+			for (int unsigned j = 0; j < 4 * WORDS; j++)
+				f_expect[8 * j +: 8] <= aw_hs && awaddr[AW-1:2] / WORDS == f_line && awaddr[AW-1:2] % WORDS == j / 4
+				                        && wstrb[j % 4] ? wdata[8 * (j % 4) +: 8] : dut.wmem[f_line][8 * j +: 8];
 		end
 		always_comb  if (f_started)  assume(f_line == f_line_q);
-		logic [31:0]  f_wdata_q;
-		always_ff @(posedge clk)  f_wdata_q <= wdata;
-		always_comb if (f_started) begin
-			if (f_hit)  assert(dut.wmem[f_line] == f_wdata_q);
-			else  assert(dut.wmem[f_line] == f_line_data);
-		end
+		always_comb  if (f_started)  assert(dut.wmem[f_line] == f_expect);
 	end
 endmodule

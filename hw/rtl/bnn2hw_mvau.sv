@@ -19,7 +19,9 @@
 //   thresholds: MH/PE lines of PE*STEPS*TBITS bits, element (pe, step) at bit (pe*STEPS+step)*TBITS.
 // Runtime weights (RUNTIME_WEIGHTS = 1): AXI-lite writes to the weight memory with FINN's
 // memstream address map: line L, 32-bit word k at byte address (L*WORDS + k)*4, WORDS the line
-// width in 32-bit words rounded up to a power of two. Reads are not supported (SLVERR).
+// width in 32-bit words rounded up to a power of two; only the bytes whose WSTRB bit is set are
+// written (AXI-lite's byte strobes; the line's other bytes keep their value). Reads are not
+// supported (SLVERR).
 // Pipeline (TREE_REG: adder-tree levels between registers, >= 1): issue -> weight memory read ->
 // its output registered -> the SIMD lane terms (XNOR bits, or products) summed by a binary adder
 // tree of LEVELS = clog2(SIMD) levels, a register after every TREE_REG levels and after the last
@@ -149,9 +151,14 @@ module bnn2hw_mvau #(
 	if (RUNTIME_WEIGHTS) begin : gen_axi_write
 		localparam int unsigned WORD_BITS = $clog2(WORDS);
 		logic [AXI_AW-3:0]  word_addr;
+		logic [4*WORDS-1:0]  byte_we;  // a write enable per byte of the line: the word's bytes WSTRB names
 		assign	word_addr = s_axilite_AWADDR[AXI_AW-1:2];
-		always_ff @(posedge clk) begin
-			if (axi_write)  wmem[word_addr >> WORD_BITS][32 * (word_addr % WORDS) +: 32] <= s_axilite_WDATA;
+		for (genvar j = 0; j < 4 * WORDS; j++) begin : gen_byte_we
+			assign	byte_we[j] = axi_write && j / 4 == word_addr % WORDS && s_axilite_WSTRB[j % 4];
+		end
+		always_ff @(posedge clk) begin  // a byte-write-enable block RAM (one write port, 8-bit columns)
+			for (int unsigned j = 0; j < 4 * WORDS; j++)
+				if (byte_we[j])  wmem[word_addr >> WORD_BITS][8 * j +: 8] <= s_axilite_WDATA[8 * (j % 4) +: 8];
 		end
 	end
 

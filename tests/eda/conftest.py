@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnn2hw.hw import build
-from bnn2hw.hw.random_net import random_model_onnx
+from bnn2hw.hw.random_net import random_rtl_build
 
 requires_verilator = pytest.mark.skipif(shutil.which("verilator") is None,
                                         reason="Verilator not installed (apt-get install verilator)")
@@ -26,15 +25,8 @@ def rtl_build(root: Path, name: str, input_bits: int, in_shape, dataset: str, fp
               runtime_weights: bool = False, output: str = "labels", folding: dict | None = None) -> Path:
     """``model.onnx`` of a random-weight topology, built with ``--impl rtl`` to code generation
     (for the rate ``fps``, or with the FINN ``folding`` given as a dict)."""
-    random_model_onnx(root / "model.onnx", name, input_bits, in_shape, 10, seed)
-    (root / "verify.json").write_text(json.dumps({"dataset": dataset, "label_mismatches": 0}))
-    folding_file = None
-    if folding is not None:
-        folding_file = root.parent / f"{root.name}-folding.json"
-        folding_file.write_text(json.dumps(folding))
-    build(root, board="pynq-z2", fps=fps, folding=folding_file, verify_limit=20, impl="rtl",
-          runtime_weights=runtime_weights, output=output, log=lambda _: None)
-    return root
+    return random_rtl_build(root, name, input_bits, in_shape, dataset, fps, seed, folding=folding,
+                            runtime_weights=runtime_weights, output=output)
 
 
 @pytest.fixture(scope="session")

@@ -206,6 +206,9 @@ class Trainer:
                        acc=f"{correct / max(seen, 1):.3f}")
         correct, seen = all_sum([correct, seen], self.runtime)
         seconds = time.perf_counter() - start
+        method, spec = Method(cfg.method), METHODS[Method(cfg.method)]
+        if spec.settle_each_epoch:  # validate the network the checkpoint would compile now
+            spec.settle(self.model, method, latent_weights(method, self.model, self.optimizer), self.data, cfg)
         with use_weights(self.model, self.mode_weights()):
             val_loss, val_acc = _evaluate_loss_acc(self.model, self.x_val, self.y_val, self.runtime)
         return {"epoch": self.epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,

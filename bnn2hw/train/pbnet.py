@@ -56,8 +56,9 @@ output, and it learns: 0.57 after those 50 steps; an MLP of eight hidden layers 
 0.79 after 100 steps (at 1e-2: 0.21; 0.24 from a ~ U(−3, 3), 0.29 with the relaxed sample as
 the forward). The full CNV command at 1e-1 (130 steps): training accuracy 0.09, 0.10, 0.15,
 0.38, 0.56, 0.65, 0.73, 0.78, 0.78, 0.79 by epoch, validation 0.78 at the end, MAP test 0.78
-(PBNet 0.54, STE 0.11 with the same command). With many steps 1e-2 learns too: BENCHMARKS.md's
-PBNet-S row (SFC on Fashion-MNIST, 5,400 steps) was measured at 1e-2; ``--lr 1e-2`` reproduces it.
+(PBNet 0.54, STE 0.75 with the same command; 0.11 before STE re-estimated its batchnorm
+statistics). With many steps 1e-2 learns too: BENCHMARKS.md's PBNet-S row (SFC on
+Fashion-MNIST, 5,400 steps) was measured at 1e-2; ``--lr 1e-2`` reproduces it.
 
 Under data-parallel training (``bnn2hw.train.distributed``) the batch moments are those of the
 global batch and the activation and max-pooling noise is drawn for the global batch, each rank

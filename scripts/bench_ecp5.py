@@ -114,7 +114,7 @@ def main() -> None:
         return child(args)
     if args.before is None:
         parser.error("--before REV is required: the revision the after columns are compared with")
-    from bnn2hw.eda.ecp5 import critical_path
+    from bnn2hw.eda.ecp5_report import critical_path
     from bnn2hw.boards import load_board
     tree, sha = revision_tree(args.before, args.out)
     rows = []

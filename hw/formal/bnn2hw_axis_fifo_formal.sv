@@ -42,27 +42,18 @@ module bnn2hw_axis_fifo_formal #(
 	always_ff @(posedge clk)  f_started <= 1'b1;
 	bnn2hw_f_const #(.W(CW)) f_idx_const (.clk, .value(f_idx));
 
-	// positions of the next word in and out, and the tracked word as it went in
+	// the tracked word: how many words the FIFO holds, its place from the head, its value
 	logic  s_hs, m_hs;
-	logic [CW-1:0]  f_in_pos, f_out_pos, f_held, f_ahead;
+	logic [CW-1:0]  f_held, f_ahead;
 	logic [W-1:0]  f_word;
 	assign	s_hs = s_axis_tvalid && s_axis_tready;
 	assign	m_hs = m_axis_tvalid && m_axis_tready;
-	always_ff @(posedge clk) begin
-		if (!rst_n) begin
-			f_in_pos <= '0;  f_out_pos <= '0;
-		end else begin
-			if (s_hs)  f_in_pos <= f_in_pos + 1'b1;
-			if (m_hs)  f_out_pos <= f_out_pos + 1'b1;
-			if (s_hs && f_in_pos == f_idx)  f_word <= s_axis_tdata;
-		end
-	end
-	assign	f_held = f_in_pos - f_out_pos;
-	assign	f_ahead = f_idx - f_out_pos;
+	bnn2hw_f_track #(.E(W), .CW(CW)) f_track (.clk, .rst_n, .in_hs(s_hs), .in_data(s_axis_tdata), .out_hs(m_hs),
+		.idx(f_idx), .held(f_held), .ahead(f_ahead), .elem(f_word));
 
 	always_comb if (rst_n && f_started) begin
 		assert(f_held <= DEPTH);
-		if (m_hs && f_out_pos == f_idx)  assert(m_axis_tdata == f_word);
+		if (m_hs && f_ahead == 0)  assert(m_axis_tdata == f_word);
 `ifndef BNN2HW_F_INTERFACE_ONLY  // inductive invariants on the DUT's state
 		assert(dut.count == f_held);
 		assert(dut.rd_ptr < DEPTH && dut.wr_ptr < DEPTH);

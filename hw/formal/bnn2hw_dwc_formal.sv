@@ -47,29 +47,18 @@ module bnn2hw_dwc_formal #(
 	always_ff @(posedge clk)  f_started <= 1'b1;
 	bnn2hw_f_const #(.W(CW)) f_idx_const (.clk, .value(f_idx));
 
-	// element positions of the next element in and out; the tracked element as it went in
+	// the tracked element: how many elements the converter holds, its place from the next out, its value
 	logic  s_hs, m_hs;
-	logic [CW-1:0]  f_in_pos, f_out_pos, f_held, f_ahead, f_in_off, f_out_off;
+	logic [CW-1:0]  f_held, f_ahead;
 	logic [E-1:0]  f_elem;
 	assign	s_hs = s_axis_tvalid && s_axis_tready;
 	assign	m_hs = m_axis_tvalid && m_axis_tready;
-	assign	f_in_off = f_idx - f_in_pos;        // the tracked element's lane in the input word
-	assign	f_out_off = f_idx - f_out_pos;      // ... in the output word
-	always_ff @(posedge clk) begin
-		if (!rst_n) begin
-			f_in_pos <= '0;  f_out_pos <= '0;
-		end else begin
-			if (s_hs)  f_in_pos <= f_in_pos + CW'(IN_N);
-			if (m_hs)  f_out_pos <= f_out_pos + CW'(OUT_N);
-			if (s_hs && f_in_off < IN_N)  f_elem <= s_axis_tdata[f_in_off * E +: E];
-		end
-	end
-	assign	f_held = f_in_pos - f_out_pos;
-	assign	f_ahead = f_out_off;
+	bnn2hw_f_track #(.E(E), .IN_N(IN_N), .OUT_N(OUT_N), .CW(CW)) f_track (.clk, .rst_n, .in_hs(s_hs),
+		.in_data(s_axis_tdata), .out_hs(m_hs), .idx(f_idx), .held(f_held), .ahead(f_ahead), .elem(f_elem));
 
 	always_comb if (rst_n && f_started) begin
 		assert(f_held <= CAP);
-		if (m_hs && f_out_off < OUT_N)  assert(m_axis_tdata[f_out_off * E +: E] == f_elem);
+		if (m_hs && f_ahead < OUT_N)  assert(m_axis_tdata[f_ahead * E +: E] == f_elem);
 `ifndef BNN2HW_F_INTERFACE_ONLY  // inductive invariants on the DUT's state
 		assert(dut.count == f_held);
 		assert((dut.buffer >> (dut.count * E)) == '0);   // the DUT ORs a word in above its fill level

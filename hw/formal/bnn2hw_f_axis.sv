@@ -74,6 +74,42 @@ module bnn2hw_f_const #(
 	always_comb  if (f_past_valid)  assume(value == f_past_value);
 endmodule
 
+// bnn2hw_f_track: one element chosen by the solver (`idx`, held by bnn2hw_f_const), followed through
+// a stream that takes IN_N elements of E bits a word (`in_hs`, element 0 least significant) and
+// gives OUT_N a word (`out_hs`). `held`: elements taken and not yet given; `ahead`: the tracked
+// element's position from the next one out (it leaves in this word when `ahead < OUT_N`, at lane
+// `ahead`); `elem`: its value as it went in. Positions count modulo 2^CW.
+module bnn2hw_f_track #(
+	int unsigned E = 8,
+	int unsigned IN_N = 1,
+	int unsigned OUT_N = 1,
+	int unsigned CW = 4
+)(
+	input	logic  clk,
+	input	logic  rst_n,
+	input	logic  in_hs,
+	input	logic [IN_N*E-1:0]  in_data,
+	input	logic  out_hs,
+	input	logic [CW-1:0]  idx,
+	output	logic [CW-1:0]  held,
+	output	logic [CW-1:0]  ahead,
+	output	logic [E-1:0]  elem
+);
+	logic [CW-1:0]  in_pos, out_pos, in_off;
+	assign	in_off = idx - in_pos;        // the tracked element's lane in the input word
+	always_ff @(posedge clk) begin
+		if (!rst_n) begin
+			in_pos <= '0;  out_pos <= '0;
+		end else begin
+			if (in_hs)  in_pos <= in_pos + CW'(IN_N);
+			if (out_hs)  out_pos <= out_pos + CW'(OUT_N);
+			if (in_hs && in_off < IN_N)  elem <= in_data[in_off * E +: E];
+		end
+	end
+	assign	held = in_pos - out_pos;
+	assign	ahead = idx - out_pos;
+endmodule
+
 // bnn2hw_f_fair: `signal` is high at least one cycle in every N (assumed): a sink's tready, or a
 // source's tvalid (counted from the end of a reset, in which a source must stay quiet).
 module bnn2hw_f_fair #(

@@ -39,24 +39,15 @@ module bnn2hw_out_fifo_formal #(
 	always_comb  if (push)  assume(count < DEPTH && rst_n);     // the producer's side of the contract
 
 	logic  m_hs;
-	logic [CW-1:0]  f_in_pos, f_out_pos, f_held, f_ahead;
+	logic [CW-1:0]  f_held, f_ahead;
 	logic [W-1:0]  f_word;
 	assign	m_hs = m_axis_tvalid && m_axis_tready;
-	always_ff @(posedge clk) begin
-		if (!rst_n) begin
-			f_in_pos <= '0;  f_out_pos <= '0;
-		end else begin
-			if (push)  f_in_pos <= f_in_pos + 1'b1;
-			if (m_hs)  f_out_pos <= f_out_pos + 1'b1;
-			if (push && f_in_pos == f_idx)  f_word <= push_data;
-		end
-	end
-	assign	f_held = f_in_pos - f_out_pos;
-	assign	f_ahead = f_idx - f_out_pos;
+	bnn2hw_f_track #(.E(W), .CW(CW)) f_track (.clk, .rst_n, .in_hs(push), .in_data(push_data), .out_hs(m_hs),
+		.idx(f_idx), .held(f_held), .ahead(f_ahead), .elem(f_word));
 
 	always_comb if (rst_n && f_started) begin
 		assert(count == f_held && f_held <= DEPTH);
-		if (m_hs && f_out_pos == f_idx)  assert(m_axis_tdata == f_word);
+		if (m_hs && f_ahead == 0)  assert(m_axis_tdata == f_word);
 `ifndef BNN2HW_F_INTERFACE_ONLY  // inductive invariants on the DUT's state
 		assert(dut.wr_ptr == PW'(dut.rd_ptr + count));
 		if (f_ahead < f_held)  assert(dut.mem[PW'(dut.rd_ptr + f_ahead)] == f_word);

@@ -98,7 +98,7 @@ def test_mvau_matches_the_simulator(case, tmp_path):
     stalled = rtl_layers(root, images, stall=0.3, seed=3, log=lambda _: None)
     result = stalled["nodes"]["MVAUBinary_rtl_0"]
     assert result["mismatched_images"] == 0, result
-    assert {"bnn2hw_mvau", "bnn2hw_out_fifo"} <= build_modules(root)  # the modules this checked
+    assert {"bnn2hw_mvau", "bnn2hw_pipe", "bnn2hw_out_fifo"} <= build_modules(root)  # the modules this checked
     steady = rtl_layers(root, images, stall=0.0, log=lambda _: None)["nodes"]["MVAUBinary_rtl_0"]
     assert steady["mismatched_images"] == 0
     assert abs(steady["cycles_per_frame"] - steady["expected_cycles"]) <= 0.02 * steady["expected_cycles"] + PIPELINE_DEPTH
@@ -135,7 +135,7 @@ def test_label_select_matches_the_simulator_with_ties(pe, dtype, tmp_path):
     scores[20:40, 3] = scores[20:40, 7] = int(dt.max())  # a tie at the top: the lower index wins
     r = rtl_layers(root, scores.astype(np.int64), stall=0.3, log=lambda _: None)["nodes"]["LabelSelect_rtl_0"]
     assert r["mismatched_images"] == 0, r
-    assert {"bnn2hw_label_select", "bnn2hw_out_fifo"} <= build_modules(root)
+    assert {"bnn2hw_label_select", "bnn2hw_pipe", "bnn2hw_out_fifo"} <= build_modules(root)
 
 
 def divisor_of(rng, n: int) -> int:

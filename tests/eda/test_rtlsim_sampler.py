@@ -18,7 +18,7 @@ import pytest
 from bnn2hw.compile import compile_run
 from bnn2hw.eda.rtlsim import REPORT_FILE, run_stitched
 from bnn2hw.sim import api as sim_api
-from tests.eda.conftest import TFC_SCORES_FOLDING, requires_verilator
+from tests.eda.conftest import TFC_SCORES_FOLDING, build_modules, requires_verilator
 
 pytestmark = requires_verilator
 LIMIT, PASSES = 40, 4
@@ -51,6 +51,8 @@ def test_every_pass_of_the_rtl_sampler_equals_the_simulator(sampler_build):
     assert onchip["cycles_per_image"] == pytest.approx(PASSES * report["cycles_per_frame"], rel=0.05)
     assert onchip["nll"] != onchip["mode_nll"]                          # the samples are not the mode
     assert json.loads((sampler_build / REPORT_FILE).read_text())["onchip_ensemble"] == onchip
+    assert {"bnn2hw_sampler", "bnn2hw_mvau", "bnn2hw_pipe"} <= build_modules(sampler_build)  # what this checked
+    assert "PBITS(4)" in (sampler_build / "hw" / "rtl" / "accelerator.sv").read_text().replace(" ", "")
 
 
 def test_a_wrong_lane_seed_in_the_rtl_is_caught(sampler_build, tmp_path):

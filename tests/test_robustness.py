@@ -250,7 +250,7 @@ def test_failed_checks_exit_1(build_copy, tmp_path, capsys, monkeypatch):
     err = refused(["simulate", build_copy], capsys, "mismatches with model.onnx", status=1)
     assert "sim.json" in err
 
-    def compile_with_mismatches(run_dir, out_dir, sample=None, data_dir=None):
+    def compile_with_mismatches(run_dir, out_dir, sample=None, data_dir=None, posterior_bits=0):
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "model.onnx").write_text("x")
         return {"images": 10, "label_mismatches": 2, "value_mismatches": 5, "model": "m", "readout": "mode",

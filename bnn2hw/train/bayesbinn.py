@@ -72,42 +72,10 @@ from collections.abc import Callable, Iterable
 import torch
 from torch.optim import Optimizer
 
-SATURATION_EPS = 1e-10  # the authors' regulariser of 1 - w² and 1 - μ²
-
-
-def bipolar_sign(x: torch.Tensor) -> torch.Tensor:
-    """+1 where x >= 0, else -1 (sign(0) = +1)."""
-    return (x >= 0).to(x.dtype).mul_(2).sub_(1)
-
-
-def relaxed_sample(lam: torch.Tensor, temperature: float) -> torch.Tensor:
-    """One concrete (Gumbel-softmax) sample tanh((λ + δ)/τ), δ = ½ log(ε/(1-ε))."""
-    delta = torch.rand_like(lam).logit_().mul_(0.5)
-    return delta.add_(lam).div_(temperature).tanh_()
-
-
-def bernoulli_sample(lam: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Exact ±1 sample of the posterior: +1 with probability sigmoid(2λ) = (1 + tanh λ) / 2; the
-    uniforms come from ``generator`` (or torch's global one) on the CPU, whatever λ's device."""
-    p_plus = torch.sigmoid(2.0 * lam)
-    uniform = torch.rand(lam.shape, generator=generator).to(lam.device)
-    return (uniform < p_plus).to(lam.dtype).mul_(2).sub_(1)
-
-
-def saturation(lam: torch.Tensor) -> torch.Tensor:
-    """1 - μ² + 1e-10 with μ = tanh λ: the denominator of the natural-gradient scale."""
-    mu = torch.tanh(lam)
-    # 1 + 1e-10 rounds to 1 in float32: subtract first, then add the regulariser.
-    return torch.addcmul(torch.ones_like(lam), mu, mu, value=-1.0).add_(SATURATION_EPS)
-
-
-def natural_gradient_scale(w: torch.Tensor, lam: torch.Tensor, temperature: float,
-                           lam_saturation: torch.Tensor | None = None) -> torch.Tensor:
-    """(1 - w²) / (τ (1 - μ²)) with the authors' 1e-10 regularisers, μ = tanh λ."""
-    if lam_saturation is None:
-        lam_saturation = saturation(lam)
-    numerator = torch.addcmul(torch.ones_like(w), w, w, value=-1.0).add_(SATURATION_EPS)
-    return numerator.div_(lam_saturation).div_(temperature)
+from bnn2hw.train.bayesbinn_kernels import (  # noqa: F401  (the kernels are read from here too)
+    SATURATION_EPS, bernoulli_sample, bipolar_sign, natural_gradient_scale, relaxed_sample, relaxed_sample_into,
+    saturation, scaled_gradient,
+)
 
 
 class BayesBiNN(Optimizer):
@@ -152,7 +120,7 @@ class BayesBiNN(Optimizer):
             state["prior_lam"] = torch.zeros_like(p)
             state["momentum"] = torch.zeros_like(p)
             state["step"] = 0
-            p.data.copy_(bipolar_sign(state["lam"]))
+            bipolar_sign(state["lam"], out=p.data)
 
     def binary_params(self) -> list[torch.Tensor]:
         return [p for g in self.param_groups if g["binary"] for p in g["params"]]
@@ -170,54 +138,51 @@ class BayesBiNN(Optimizer):
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
         if closure is None:
             raise RuntimeError("BayesBiNN.step needs a closure that returns the loss")
-        sums = {p: torch.zeros_like(p) for g in self.param_groups for p in g["params"]}
-        saturations = {p: saturation(self.state[p]["lam"]) for p in self.binary_params()}
-        losses = []
+        sums, losses = None, []
         for _ in range(self.mc_samples):
-            samples = self._write_relaxed_samples()
+            saturated = self._write_relaxed_samples()
             with torch.enable_grad():
                 losses.append(closure().detach())
-            self._accumulate(sums, samples, saturations)
+            estimates = self._gradient_estimates(saturated)
+            sums = estimates if sums is None else {p: sums[p].add_(g) for p, g in estimates.items()}
         for group in self.param_groups:
             update = self._binary_update if group["binary"] else self._adam_update
             for p in group["params"]:
-                update(p, sums[p] / self.mc_samples, group)
-        return torch.stack(losses).mean()
+                update(p, sums[p] if self.mc_samples == 1 else sums[p].div_(self.mc_samples), group)
+        return losses[0] if self.mc_samples == 1 else torch.stack(losses).mean()
 
-    def _write_relaxed_samples(self) -> dict[torch.Tensor, torch.Tensor]:
-        samples = {}
-        for group in self.param_groups:
-            if group["binary"]:
-                for p in group["params"]:
-                    samples[p] = relaxed_sample(self.state[p]["lam"], group["temperature"])
-                    p.data.copy_(samples[p])
-        return samples
+    def _write_relaxed_samples(self) -> dict[torch.Tensor, bool]:
+        """Every binary weight ← a relaxed sample; whether each sample is saturated (all ±1)."""
+        return {p: relaxed_sample_into(p.data, self.state[p]["lam"], group["temperature"])
+                for group in self.param_groups if group["binary"] for p in group["params"]}
 
-    def _accumulate(self, sums: dict, samples: dict, saturations: dict) -> None:
+    def _gradient_estimates(self, saturated: dict) -> dict[torch.Tensor, torch.Tensor]:
+        """This sample's ĝ of every binary weight and gradient of every other parameter (new tensors)."""
+        factor = self.train_set_size * self.likelihood_scale
+        estimates = {}
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if group["binary"]:
-                    scale = natural_gradient_scale(samples[p], self.state[p]["lam"], group["temperature"],
-                                                   saturations[p])
-                    if group["scale_bound"] is not None:
-                        scale.clamp_(max=group["scale_bound"])
-                    sums[p].addcmul_(scale, p.grad, value=self.train_set_size * self.likelihood_scale)
+                if p.grad is None:  # a parameter this loss does not reach still takes its update
+                    estimates[p] = torch.zeros_like(p)
+                elif group["binary"]:
+                    estimates[p] = scaled_gradient(p.grad, p.data, self.state[p]["lam"], saturated[p],
+                                                   group["temperature"], group["scale_bound"], factor)
                 else:
-                    sums[p] += p.grad
+                    estimates[p] = p.grad.clone()
+        return estimates
 
     def _binary_update(self, p: torch.Tensor, grad_hat: torch.Tensor, group: dict) -> None:
         state, beta = self.state[p], group["momentum"]
         state["step"] += 1
-        # m ← β m + (1 - β)(ĝ + κ(λ - λ₀)), written in place to keep the step cheap.
+        # m ← β m + (1 - β)(ĝ + κ(λ - λ₀)), in place (with β = 0, m is ĝ's own tensor).
         pull = (1.0 - beta) * group["kl_weight"]
-        momentum = state["momentum"].mul_(beta).add_(grad_hat, alpha=1.0 - beta)
+        momentum = grad_hat if beta == 0 else state["momentum"].mul_(beta).add_(grad_hat, alpha=1.0 - beta)
         momentum.add_(state["lam"], alpha=pull).sub_(state["prior_lam"], alpha=pull)
+        state["momentum"] = momentum
         state["lam"].sub_(momentum, alpha=group["lr"] / (1.0 - beta ** state["step"]))
         if group["lambda_bound"] is not None:
             state["lam"].clamp_(-group["lambda_bound"], group["lambda_bound"])
-        p.data.copy_(bipolar_sign(state["lam"]))
+        bipolar_sign(state["lam"], out=p.data)
 
     def _adam_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:
         state = self.state[p]

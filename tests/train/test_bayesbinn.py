@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +16,9 @@ from bnn2hw.train.bayesbinn import (
     bipolar_sign,
     natural_gradient_scale,
     relaxed_sample,
+)
+from bnn2hw.train.bayesbinn_kernels import (
+    TANH_SATURATES, relaxed_sample_into, saturated_scale_is_bound, scaled_gradient,
 )
 from bnn2hw.train.loop import TrainConfig, saved_config
 from bnn2hw.train.presets import DEFAULT_PRESET, PRESETS, bayesbinn_settings
@@ -172,3 +176,52 @@ def test_presets_resolve_with_explicit_settings_over_them():
     assert saved_config({"method": "bayesbinn"}).preset == "paper"  # saved before presets existed
     with pytest.raises(ValueError, match="preset"):
         TrainConfig(preset="nonexistent")
+
+
+def test_float32_tanh_is_exactly_one_from_the_saturation_threshold():
+    # every float32 in [TANH_SATURATES, 40), and a sweep to 1e38: tanh is ±1 exactly there
+    lo, hi = np.float32(TANH_SATURATES).view(np.int32), np.float32(40).view(np.int32)
+    x = torch.from_numpy(np.arange(lo, hi, dtype=np.int32).view(np.float32).copy())
+    x = torch.cat([x, torch.logspace(1.6, 38, 100_000), torch.tensor([float("inf")])])
+    assert torch.equal(torch.tanh(x), torch.ones_like(x)) and torch.equal(torch.tanh(-x), -torch.ones_like(x))
+    assert torch.tanh(torch.tensor([TANH_SATURATES * 0.85])).item() < 1.0  # and not far below it
+
+
+def _lambdas():
+    return torch.cat([torch.randn(3000, generator=torch.Generator().manual_seed(1)) * 3,
+                      torch.tensor([0.0, -0.0, 1e-12, 40.0, -1e6])])
+
+
+@pytest.mark.parametrize("temperature", [1e-10, 1e-3, 1.0])
+def test_fused_sample_is_the_relaxed_sample_bit_for_bit(temperature):
+    lam = _lambdas()
+    torch.manual_seed(11)
+    reference = relaxed_sample(lam, temperature)
+    torch.manual_seed(11)
+    out = torch.empty_like(lam)
+    saturated = relaxed_sample_into(out, lam, temperature)
+    assert torch.equal(out, reference)
+    assert saturated is (temperature == 1e-10)  # the presets' τ: every sample ±1, no tanh taken
+    assert not saturated or torch.equal(out.abs(), torch.ones_like(out))
+
+
+@pytest.mark.parametrize("temperature, bound", [(1e-10, 1.0), (1e-10, 0.25), (1e-10, None), (1e-10, 3.0),
+                                                (1.0, 1.0), (1e-3, None)])
+def test_fused_gradient_scale_is_the_definition_bit_for_bit(temperature, bound):
+    lam, factor = _lambdas(), 60_000 * 500.0
+    grad = torch.randn(lam.shape, generator=torch.Generator().manual_seed(2)) * 1e-4
+    torch.manual_seed(5)
+    w = torch.empty_like(lam)
+    saturated = relaxed_sample_into(w, lam, temperature)
+    scale = natural_gradient_scale(w, lam, temperature)
+    if bound is not None:
+        scale.clamp_(max=bound)
+    reference = torch.zeros_like(lam).addcmul_(scale, grad, value=factor)  # the step as the paper writes it
+    assert torch.equal(scaled_gradient(grad, w, lam, saturated, temperature, bound, factor), reference)
+    assert saturated_scale_is_bound(temperature, bound) is (temperature == 1e-10 and bound in (1.0, 0.25))
+
+
+def test_bipolar_sign_of_signed_zeros_and_into_a_tensor():
+    x = torch.tensor([-0.0, 0.0, 1e-30, -1e-30, -5.0, 7.0])
+    out = torch.empty_like(x)
+    assert bipolar_sign(x, out=out) is out and torch.equal(out, torch.tensor([1.0, 1, 1, -1, -1, 1]))

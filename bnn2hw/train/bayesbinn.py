@@ -114,10 +114,11 @@ class BayesBiNN(Optimizer):
         self.likelihood_scale = float(likelihood_scale)
         self.mc_samples = int(mc_samples)
         start = lambda_init if lambda_bound is None else min(lambda_init, lambda_bound)
+        self._zero_priors: dict[torch.Tensor, torch.Tensor] = {}  # λ₀ tensors known to be 0: no pull term
         for p in self.binary_params():
             state = self.state[p]
             state["lam"] = start * bipolar_sign(p.detach())
-            state["prior_lam"] = torch.zeros_like(p)
+            state["prior_lam"] = self._zero_priors[p] = torch.zeros_like(p)
             state["momentum"] = torch.zeros_like(p)
             state["step"] = 0
             bipolar_sign(state["lam"], out=p.data)
@@ -128,6 +129,11 @@ class BayesBiNN(Optimizer):
     def natural_parameters(self) -> list[torch.Tensor]:
         """λ of every binary parameter, in ``binary_params`` order."""
         return [self.state[p]["lam"] for p in self.binary_params()]
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self._zero_priors = {p: self.state[p]["prior_lam"] for p in self.binary_params()
+                             if not self.state[p]["prior_lam"].any()}
 
     def use_posterior_as_prior(self) -> None:
         """Continual learning: λ₀ ← λ, so the next task is regularised towards this posterior."""
@@ -146,9 +152,12 @@ class BayesBiNN(Optimizer):
             estimates = self._gradient_estimates(saturated)
             sums = estimates if sums is None else {p: sums[p].add_(g) for p, g in estimates.items()}
         for group in self.param_groups:
-            update = self._binary_update if group["binary"] else self._adam_update
-            for p in group["params"]:
-                update(p, sums[p] if self.mc_samples == 1 else sums[p].div_(self.mc_samples), group)
+            grads = [sums[p] if self.mc_samples == 1 else sums[p].div_(self.mc_samples) for p in group["params"]]
+            if group["binary"]:
+                for p, grad_hat in zip(group["params"], grads):
+                    self._binary_update(p, grad_hat, group)
+            else:
+                self._adam_update(group["params"], grads, group)
         return losses[0] if self.mc_samples == 1 else torch.stack(losses).mean()
 
     def _write_relaxed_samples(self) -> dict[torch.Tensor, bool]:
@@ -177,19 +186,40 @@ class BayesBiNN(Optimizer):
         # m ← β m + (1 - β)(ĝ + κ(λ - λ₀)), in place (with β = 0, m is ĝ's own tensor).
         pull = (1.0 - beta) * group["kl_weight"]
         momentum = grad_hat if beta == 0 else state["momentum"].mul_(beta).add_(grad_hat, alpha=1.0 - beta)
-        momentum.add_(state["lam"], alpha=pull).sub_(state["prior_lam"], alpha=pull)
+        momentum.add_(state["lam"], alpha=pull)
+        if state["prior_lam"] is not self._zero_priors.get(p):  # λ - 0 is λ: skip the pass
+            momentum.sub_(state["prior_lam"], alpha=pull)
         state["momentum"] = momentum
         state["lam"].sub_(momentum, alpha=group["lr"] / (1.0 - beta ** state["step"]))
         if group["lambda_bound"] is not None:
             state["lam"].clamp_(-group["lambda_bound"], group["lambda_bound"])
         bipolar_sign(state["lam"], out=p.data)
 
-    def _adam_update(self, p: torch.Tensor, grad: torch.Tensor, group: dict) -> None:
-        state = self.state[p]
-        if not state:
-            state.update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
-        (b1, b2), state["step"] = group["adam_betas"], state["step"] + 1
-        state["exp_avg"].mul_(b1).add_(grad, alpha=1 - b1)
-        state["exp_avg_sq"].mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        denom = (state["exp_avg_sq"] / (1 - b2 ** state["step"])).sqrt_().add_(group["adam_eps"])
-        p.data.addcdiv_(state["exp_avg"], denom, value=-group["lr"] / (1 - b1 ** state["step"]))
+    def _adam_update(self, params: list[torch.Tensor], grads: list[torch.Tensor], group: dict) -> None:
+        """Adam on the group's tensors at once (torch's _foreach kernels: the same element-wise
+        formulas as one tensor at a time, without a Python loop over batchnorm's small tensors)."""
+        if not params:
+            return
+        for p in params:
+            if not self.state[p]:
+                self.state[p].update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+            self.state[p]["step"] += 1
+        step = self.state[params[0]]["step"]
+        if any(self.state[p]["step"] != step for p in params):  # steps differ (a restored, changed group)
+            for p, grad in zip(params, grads):
+                self._adam_apply([p], [grad], group, self.state[p]["step"])
+            return
+        self._adam_apply(params, grads, group, step)
+
+    def _adam_apply(self, params: list, grads: list, group: dict, step: int) -> None:
+        (b1, b2) = group["adam_betas"]
+        exp_avg = [self.state[p]["exp_avg"] for p in params]
+        exp_avg_sq = [self.state[p]["exp_avg_sq"] for p in params]
+        torch._foreach_mul_(exp_avg, b1)
+        torch._foreach_add_(exp_avg, grads, alpha=1 - b1)
+        torch._foreach_mul_(exp_avg_sq, b2)
+        torch._foreach_addcmul_(exp_avg_sq, grads, grads, value=1 - b2)
+        denom = torch._foreach_div(exp_avg_sq, 1 - b2 ** step)
+        torch._foreach_sqrt_(denom)
+        torch._foreach_add_(denom, group["adam_eps"])
+        torch._foreach_addcdiv_([p.data for p in params], exp_avg, denom, value=-group["lr"] / (1 - b1 ** step))

@@ -45,13 +45,16 @@ def relaxed_sample(lam: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def relaxed_sample_into(out: torch.Tensor, lam: torch.Tensor, temperature: float) -> bool:
-    """``out`` ← relaxed_sample(λ, τ); True when every element is saturated (exactly ±1 or ±0)."""
-    pre = torch.rand_like(lam).logit_().mul_(0.5).add_(lam).div_(temperature)
-    if pre.numel() and float(pre.abs().amin()) >= TANH_SATURATES:
-        torch.sign(pre, out=out)  # tanh of these is ±1 exactly: no tanh needed
+    """``out`` ← relaxed_sample(λ, τ); True when every element is saturated (exactly ±1)."""
+    # λ + ½·logit(ε) in one pass rounds as δ + λ does: halving is exact.
+    shifted = torch.rand_like(lam).logit_()
+    shifted = torch.add(lam, shifted, alpha=0.5, out=shifted)
+    # |λ + δ| >= 10τ(1 + 1e-6) keeps |(λ + δ)/τ| >= 10 after rounding: tanh is ±1 there, as is sign
+    if shifted.numel() and float(shifted.abs().amin()) >= TANH_SATURATES * temperature * (1 + 1e-6):
+        torch.sign(shifted, out=out)
         return True
-    torch.tanh(pre, out=out)
-    return pre.numel() == 0
+    torch.tanh(shifted.div_(temperature), out=out)
+    return False
 
 
 def bernoulli_sample(lam: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -225,3 +225,48 @@ def test_bipolar_sign_of_signed_zeros_and_into_a_tensor():
     x = torch.tensor([-0.0, 0.0, 1e-30, -1e-30, -5.0, 7.0])
     out = torch.empty_like(x)
     assert bipolar_sign(x, out=out) is out and torch.equal(out, torch.tensor([1.0, 1, 1, -1, -1, 1]))
+
+
+def test_other_groups_take_adam_as_one_tensor_at_a_time_would():
+    torch.manual_seed(4)
+    a, b = torch.nn.Parameter(torch.randn(3)), torch.nn.Parameter(torch.randn(2, 2))
+    w = torch.nn.Parameter(torch.ones(4))
+    opt = BayesBiNN([{"params": [w], "binary": True}, {"params": [a, b], "lr": 0.01}], train_set_size=5)
+    ref = {"a": a.detach().clone(), "b": b.detach().clone()}
+    moments = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in ref.items()}
+    for step in range(1, 4):
+        grads = {"a": torch.randn(3), "b": torch.randn(2, 2)}
+
+        def closure():
+            a.grad, b.grad, w.grad = grads["a"].clone(), grads["b"].clone(), torch.zeros(4)
+            return torch.tensor(0.0)
+        opt.step(closure)
+        for k, g in grads.items():  # Adam, written out per tensor
+            m, v = moments[k]
+            m.mul_(0.9).add_(g, alpha=0.1)
+            v.mul_(0.999).addcmul_(g, g, value=0.001)
+            ref[k].addcdiv_(m, (v / (1 - 0.999 ** step)).sqrt_().add_(1e-8), value=-0.01 / (1 - 0.9 ** step))
+    assert torch.equal(a.detach(), ref["a"]) and torch.equal(b.detach(), ref["b"])
+
+
+def test_a_restored_posterior_prior_still_pulls():
+    # λ₀ = λ (continual learning), saved and restored: the pull term κ(λ - λ₀) must stay in the step
+    def fresh():
+        w = torch.nn.Parameter(torch.ones(5))
+        return w, BayesBiNN([{"params": [w], "binary": True}], train_set_size=10, lr=0.1, temperature=1.0)
+    w1, first = fresh()
+    first.state[w1]["lam"] = torch.tensor([0.5, -0.2, 1.0, -3.0, 0.1])
+    first.use_posterior_as_prior()
+    first.state[w1]["lam"] += 0.7
+    w2, second = fresh()
+    second.load_state_dict(first.state_dict())
+    c = torch.tensor([0.1, 0.2, -0.3, 0.4, 0.0])
+    for w, opt in ((w1, first), (w2, second)):
+        torch.manual_seed(9)
+        opt.step(_closure(w, c))
+    assert torch.equal(first.state[w1]["lam"], second.state[w2]["lam"])
+    w3, zero_prior = fresh()
+    zero_prior.state[w3]["lam"] = torch.tensor([0.5, -0.2, 1.0, -3.0, 0.1]) + 0.7
+    torch.manual_seed(9)
+    zero_prior.step(_closure(w3, c))
+    assert not torch.equal(zero_prior.state[w3]["lam"], first.state[w1]["lam"])  # the prior mattered

@@ -86,7 +86,8 @@ def run_shellsim(build_dir: Path, dataset: str | None = None, limit: int | None 
     with ``ensemble`` = K (a build with the posterior sampler) every image goes as an ensemble frame of K
     passes and each pass's reply is checked against ``bnn2hw.sim.posterior`` (``onchip_ensemble``)."""
     from bnn2hw.eda.rtl_layers import load_manifest
-    from bnn2hw.eda.shell import MAX_PASSES, simulate_shell
+    from bnn2hw.eda.shell import MAX_PASSES
+    from bnn2hw.eda.shell_run import simulate_shell
     from bnn2hw.sim.api import test_split
     check_count(limit, "--limit", 1)
     check_count(ensemble, "--ensemble", 1)

@@ -78,8 +78,8 @@ def test_pynq_backend_refuses_the_onchip_ensemble_without_runtime_weights(sample
 @pytest.fixture(scope="module")
 def onchip_port(onchip_package, sampler_build):
     pytest.importorskip("serial")
-    from bnn2hw.eda import shell
-    process, port = shell.serve_stream(sampler_build, cycles_per_bit=8)
+    from bnn2hw.eda import shell_run
+    process, port = shell_run.serve_stream(sampler_build, cycles_per_bit=8)
     try:
         yield port
     finally:

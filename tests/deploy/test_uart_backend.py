@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("serial")
 
 from bnn2hw.deploy.package import load_driver  # noqa: E402
-from bnn2hw.eda import shell  # noqa: E402
+from bnn2hw.eda import shell, shell_run  # noqa: E402
 from tests.deploy.conftest import quiet_deploy  # noqa: E402
 from tests.eda.conftest import digits_test_images, requires_verilator, rtl_build  # noqa: E402
 
@@ -29,7 +29,7 @@ def uart_setup(tmp_path_factory):
     build = rtl_build(root / "build", "tfc", 1, (1, 8, 8), "digits", 100_000, seed=21, runtime_weights=True)
     package = root / "package"
     quiet_deploy(build, package)
-    process, port = shell.serve_stream(build, cycles_per_bit=8)
+    process, port = shell_run.serve_stream(build, cycles_per_bit=8)
     try:
         yield build, package, port
     finally:

@@ -16,7 +16,7 @@ import json
 import numpy as np
 import pytest
 
-from bnn2hw.eda import shell
+from bnn2hw.eda import shell, shell_run
 from bnn2hw.eda.shell_ensemble import PassCheck
 from bnn2hw.eda.verilator import EdaError
 from bnn2hw.sim import api as sim_api
@@ -39,14 +39,14 @@ def test_ensemble_frame_format():
 @requires_verilator
 def test_shell_gives_every_pass_of_the_sampler(sampler_build, tmp_path):
     images, labels, _ = sim_api.test_split(sampler_build, None, None, LIMIT)
-    report = shell.simulate_shell(sampler_build, images, cycles_per_bit=8, log=lambda _: None, ensemble=PASSES,
+    report = shell_run.simulate_shell(sampler_build, images, cycles_per_bit=8, log=lambda _: None, ensemble=PASSES,
                                   true_labels=labels)
     onchip = report["onchip_ensemble"]
     assert report["parameters"]["ENSEMBLE"] == 1
     assert report["wrong_replies"] == 0 and report["missing_replies"] == 0 and report["extra_replies"] == 0
     assert onchip["passes_compared"] == LIMIT * PASSES and onchip["mismatched_passes"] == 0, onchip
-    assert report["error_frames_detected"] == report["error_frames"] == len(shell.BAD_FRAMES)
-    assert report["recovered"] == len(shell.BAD_FRAMES) and report["passed"]
+    assert report["error_frames_detected"] == report["error_frames"] == len(shell_run.BAD_FRAMES)
+    assert report["recovered"] == len(shell_run.BAD_FRAMES) and report["passed"]
     assert onchip["nll"] != onchip["mode_nll"]                          # the passes are not the mode network
     assert report["reply_bytes"] == PASSES * (shell.out_bytes(report["parameters"]) + 2)
     assert json.loads((sampler_build / shell.REPORT_FILE).read_text())["onchip_ensemble"] == onchip
@@ -69,7 +69,7 @@ def test_frames_of_changing_k_each_get_their_passes(sampler_build):
         entries += list(shell.frame(payload.tobytes(), k))
     nout = shell.out_bytes(params)
     n_expect = sum(max(k, 1) for k in ks) * (nout + 2)
-    board, _, _ = shell._run_model(exe, sampler_build, np.array(entries, "<u4"), n_expect, params["TIMEOUT_CYCLES"])
+    board, _, _ = shell_run._run_model(exe, sampler_build, np.array(entries, "<u4"), n_expect, params["TIMEOUT_CYCLES"])
     replies = shell.parse_replies(board, nout)
     assert len(replies) == sum(max(k, 1) for k in ks) and all(r[0] == "ok" and r[2] for r in replies)
     position = 0
@@ -83,9 +83,9 @@ def test_frames_of_changing_k_each_get_their_passes(sampler_build):
 
 @requires_verilator
 def test_a_shell_without_a_sampler_refuses_ensemble_frames(tfc_rtl):
-    report = shell.simulate_shell(tfc_rtl, digits_test_images(4), cycles_per_bit=8, log=lambda _: None)
+    report = shell_run.simulate_shell(tfc_rtl, digits_test_images(4), cycles_per_bit=8, log=lambda _: None)
     assert report["parameters"]["ENSEMBLE"] == 0
-    assert report["error_frames"] == len(shell.bad_frames(False)) == len(shell.BAD_FRAMES) + 1
+    assert report["error_frames"] == len(shell_run.bad_frames(False)) == len(shell_run.BAD_FRAMES) + 1
     assert report["error_frames_detected"] == report["error_frames"] and report["passed"]   # A6 -> EE 06
     with pytest.raises(EdaError, match="no posterior sampler"):
-        shell.simulate_shell(tfc_rtl, digits_test_images(4), cycles_per_bit=8, log=lambda _: None, ensemble=2)
+        shell_run.simulate_shell(tfc_rtl, digits_test_images(4), cycles_per_bit=8, log=lambda _: None, ensemble=2)

@@ -87,7 +87,8 @@ class UartBackend:
         self.in_bytes, self.out_bytes = int(np.prod(self.in_shape)), int(np.prod(self.out_shape))
         self.window, self.baud = max(1, int(window)), int(baud or package_baud(spec))
         self.retries, self.resent = max(0, int(retries)), 0
-        self.timeout_given, self.timeout = timeout, self._timeout(1)
+        self.timeout_given = timeout
+        self.timeout = self._timeout(1)
         try:
             self.serial = serial.serial_for_url(port, baudrate=self.baud, timeout=self.timeout)
         except (serial.SerialException, ValueError) as err:

@@ -46,6 +46,7 @@ def test_the_package_records_the_sampler(onchip_package):
     assert spec["onchip_ensemble"] == {"bits": 4, "posterior": "sim/posterior.json", "max_passes": 65535,
                                        "backends": ["uart", "sim"]}
     assert (onchip_package / "sim" / "posterior.npz").is_file() and "sim/posterior.npz" in spec["manifest"]
+    assert "`--ensemble K`: the on-chip posterior ensemble" in (onchip_package / "README.md").read_text()
 
 
 def test_sim_backend_runs_the_samplers_passes(onchip_package, sampler_build):

@@ -41,3 +41,19 @@ def sfc_digits_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tfc_ste_run(tmp_path_factory) -> Path:
     return _train(tmp_path_factory, "tfc_ste", model="tfc", epochs=1, method="ste")
+
+
+@pytest.fixture(scope="session")
+def sampler_build(tfc_digits_run, tmp_path_factory) -> Path:
+    """A BayesBiNN TFC on digits compiled with ``--posterior-bits 4``, built ``--impl rtl --output
+    scores`` with ``TFC_SCORES_FOLDING``: the stitched top has the sampler and ``ens_passes``."""
+    import json
+    from bnn2hw.compile import compile_run
+    from bnn2hw.hw import build
+    from tests.eda.conftest import TFC_SCORES_FOLDING
+    out = tmp_path_factory.mktemp("sampler_rtl") / "build"
+    compile_run(tfc_digits_run, out, posterior_bits=4)
+    folding = out.parent / "folding.json"
+    folding.write_text(json.dumps(TFC_SCORES_FOLDING))
+    build(out, board="pynq-z2", folding=folding, verify_limit=8, impl="rtl", output="scores", log=lambda _: None)
+    return out

@@ -35,7 +35,8 @@ def add_simulate_parser(sub) -> None:
                         "build compiled with --posterior-bits, the RTL sampler runs K passes per image)")
     p.add_argument("--shell", action="store_true",
                    help="run the UART shell + stitched accelerator (--impl rtl builds) with a bit-level UART model "
-                        "(BUILD/shellsim.json): labels and corrupted frames")
+                        "(BUILD/shellsim.json): labels and corrupted frames; with --ensemble K on a build compiled with "
+                        "--posterior-bits, ensemble frames of K passes of the RTL sampler)")
     p.add_argument("--stall", type=float, default=0.0,
                    help="with --rtl / --rtl-layers: probability of a random valid/ready stall each cycle (default 0)")
     p.add_argument("--seed", type=int, default=0, help="with --rtl / --rtl-layers: seed of the stall pattern")
@@ -80,6 +81,12 @@ def print_shellsim(build_dir: Path, r: dict) -> None:
           f"{r['cycles_per_image']:,.0f} cycles an image at {r['cycles_per_bit']} cycles a bit "
           f"(on the board at {r['baud']:,} baud and {r['clk_hz'] / 1e6:g} MHz: {r['board_images_per_s']:,.1f} img/s); "
           f"{build_dir}/shellsim.json")
+    onchip = r.get("onchip_ensemble")
+    if onchip:
+        print(f"  on-chip ensemble through the shell: {onchip['samples']} passes per frame, "
+              f"{onchip['mismatched_passes']} of {onchip['passes_compared']} passes differ from bnn2hw.sim; "
+              f"accuracy {onchip.get('accuracy')}, nll {onchip.get('nll')} (mode {onchip.get('mode_nll')}), "
+              f"ece {onchip.get('ece')}")
 
 
 def print_sim(s: dict) -> None:

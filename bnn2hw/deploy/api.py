@@ -16,7 +16,10 @@ split, the first ``test_limit``), and for builds with runtime-writable weights
 ``io_spec.json``: ``format``, ``build`` (``sha256`` over ``dataflow.onnx`` + bitfile, ``files``,
 board, part, clock, estimated fps and latency), ``image``, ``preprocess``, ``input``/``output``
 (``bnn2hw.deploy.io_spec``; a scores output adds ``output_scale``, as ``bnn2hw simulate`` takes it), ``classes``, ``dataset``, ``test_data``, ``bitfile``/``hwh``,
-``runtime_weights`` (layers, ``mode``, ``samples``), ``finn_driver_information`` (FINN's
+``runtime_weights`` (layers, ``mode``, ``samples``), ``onchip_ensemble`` (a build whose stitched
+RTL top has the posterior sampler, ``hw/rtl/manifest.json["sampler"]``: ``bits``, ``posterior``
+(``sim/posterior.json``, copied with its ``.npz`` for the sim backend), ``max_passes``,
+``backends``: those that run it, ``uart`` and ``sim``; else None), ``finn_driver_information`` (FINN's
 settings.json block), ``manifest`` (sha256 of every other packaged file), ``package.sha256`` (every file, io_spec.json
 included: ``package.write_checksums``). Finally the packaged
 driver's sim backend runs ``verify_limit`` test images and must give the labels
@@ -98,6 +101,22 @@ def _weights(build_dir: Path, dataflow, out_dir: Path, ensemble: int | None, not
             "samples": [f"weights/sample_{k}" for k in range(len(samples))]}
 
 
+def _onchip_ensemble(build_dir: Path, hw_dir: Path, out_dir: Path) -> dict | None:
+    """The sampler of the stitched RTL top (see module docstring); its posterior goes into ``sim/``."""
+    from bnn2hw.posterior_memory import JSON_FILE, NPZ_FILE
+    sampler = read_json_if_present(hw_dir / "rtl" / "manifest.json", DeployError).get("sampler")
+    if not sampler:
+        return None
+    for name in (JSON_FILE, NPZ_FILE):
+        if not (build_dir / name).is_file():
+            raise DeployError(f"{build_dir / name}: missing, but the build's sampler needs it; compile again with "
+                              f"--posterior-bits and rebuild")
+        shutil.copy(build_dir / name, out_dir / "sim" / name)
+    # the Vivado flow stitches the MVAU wrappers with their default PBITS = 0: no sampler on a PYNQ bitfile
+    return {"bits": int(sampler["bits"]), "posterior": f"sim/{JSON_FILE}", "max_passes": 0xFFFF,
+            "backends": ["uart", "sim"]}
+
+
 def deploy(build_dir, out_dir, ensemble: int | None = None, test_limit: int | None = None, data_dir=None,
            verify_limit: int = 200, log=print) -> dict:
     """Write the package (see module docstring) and return its summary."""
@@ -141,6 +160,7 @@ def _write_package(build_dir: Path, hw_dir: Path, out_dir: Path, final_dir: Path
                      "parent": "sim/dataflow_parent.onnx" if parent is not None else None})
     spec.update(package.test_data(build_dir, out_dir, spec, test_limit, data_dir, notes))
     spec["runtime_weights"] = _weights(build_dir, dataflow, out_dir, ensemble, notes)
+    spec["onchip_ensemble"] = _onchip_ensemble(build_dir, hw_dir, out_dir)
     spec["finn_driver_information"] = finn_driver_information(spec)
     spec["manifest"] = package.manifest(out_dir, exclude=set(files.values()))
     (out_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")

@@ -24,7 +24,15 @@ Copied verbatim as ``driver.py`` into every ``bnn2hw deploy`` package, with its 
   entropy (``--probabilities FILE.npz`` saves ``probabilities`` (N, classes) and ``entropy``);
   with ``--validate`` also the NLL and the mean entropy. A build that outputs labels can only take
   the majority vote of the K labels (ties: lowest class index). Either way the share of members
-  agreeing with the ensemble's label is printed as its agreement.
+  agreeing with the ensemble's label is printed as its agreement. On a package whose accelerator
+  has the posterior sampler (io_spec.json ``onchip_ensemble``: a build compiled with
+  ``--posterior-bits``, built ``--impl rtl``) ``--ensemble K`` is the on-chip ensemble instead: no
+  weights are written, the backend runs K sampled passes per image (``execute_passes``: the uart
+  backend sends K in each frame's header and reads K replies; the sim backend computes the RTL
+  sampler's passes with bnn2hw.sim) and the K passes' probabilities are averaged as above. The
+  pynq backend is not among ``onchip_ensemble.backends`` (FINN's Vivado flow builds the MVAUs
+  without the sampler): there ``--ensemble`` takes the runtime-weight samples when the package has
+  them, and is refused otherwise.
 * ``package.sha256`` (``sha256sum`` format: ``<sha256>  <path>`` a line) lists every file of the
   package, ``io_spec.json`` and ``driver.py`` included; the driver checks it, and io_spec.json's
   shape (``check_spec``: keys, output kind, class names, a manifest covering the test data and
@@ -87,6 +95,24 @@ def run_ensemble(backend, images: np.ndarray, spec: dict, package: Path, ensembl
         backend.load_weights(sample)
         outputs.append(member_outputs(backend, images, spec))
     backend.load_weights(sample_weights(spec, package, "mode"))  # leave the accelerator as the build made it
+    return combine_members(outputs, spec)
+
+
+def onchip_ensemble(backend, images: np.ndarray, spec: dict, passes: int) -> dict:
+    """K passes of the accelerator's posterior sampler per image (no weight writes), combined as
+    ``run_ensemble`` combines the weight samples."""
+    limit = int(spec["onchip_ensemble"].get("max_passes") or 0xFFFF)
+    if not 1 <= passes <= limit:
+        raise DriverError(f"--ensemble {passes}: the on-chip sampler runs 1 .. {limit} passes per image")
+    if not hasattr(backend, "execute_passes"):
+        raise DriverError(f"the {backend.name} backend has no on-chip ensemble")
+    raw = backend.execute_passes(pack_inputs(images, spec), passes)      # (N, K, *packed output)
+    return combine_members([unpack_outputs(raw[:, k], spec).reshape(len(images), -1) for k in range(passes)], spec)
+
+
+def combine_members(outputs: list, spec: dict) -> dict:
+    """The members' outputs (K of (N, values)) -> labels and agreement, and for scores the averaged
+    softmax(output_scale · scores) and its entropy."""
     if spec["output"]["kind"] == "labels":
         labels, agreement = vote(np.stack([o[:, 0] for o in outputs]), len(spec.get("classes") or []))
         return {"labels": labels, "agreement": agreement}
@@ -122,7 +148,15 @@ def _predict(backend, images, spec: dict, package: Path, ensemble: int) -> tuple
     images = check_images(images, spec)
     if not ensemble:
         return classify(backend, images, spec), {}
-    result = run_ensemble(backend, images, spec, package, ensemble)
+    onchip = spec.get("onchip_ensemble")
+    if onchip and backend.name in onchip.get("backends", ()):
+        result = onchip_ensemble(backend, images, spec, ensemble)
+    elif onchip and not spec.get("runtime_weights"):
+        raise DriverError(f"--ensemble on the {backend.name} backend: its accelerator has no posterior sampler "
+                          f"(FINN's Vivado flow builds the MVAUs without it) and this package no runtime weights; "
+                          f"the on-chip ensemble runs on --backend {' or '.join(onchip.get('backends', ()))}")
+    else:
+        result = run_ensemble(backend, images, spec, package, ensemble)
     return result["labels"], result
 
 
@@ -141,7 +175,8 @@ def main(argv=None, package: Path = HERE) -> int:
                         "corrupted (error reply or bad reply CRC) before giving up")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--ensemble", type=int, default=0,
-                        help="K posterior weight samples: averaged probabilities (scores builds) or a vote (labels)")
+                        help="K posterior weight samples: averaged probabilities (scores builds) or a vote (labels); "
+                             "on a build with the on-chip sampler, K sampled passes per image on the accelerator")
     parser.add_argument("--probabilities", help="with --ensemble on a scores build: save probabilities and "
                                                 "entropy per image to this .npz")
     parser.add_argument("--limit", type=int, help="use only the first N images")

@@ -61,9 +61,14 @@ def _board(name: str, spec: dict) -> list[str]:
             "board's Python: `sudo -E python3`, or the pynq virtual environment).", ""]
 
 
-def _ensemble_lines(kind: str) -> list[str]:
-    head = ["- `--ensemble K`: posterior ensemble: loads weight sample k = 0..K-1 into the runtime-writable",
-            "  weight memories and runs every image under each (needs a package with `weights/`)."]
+def _ensemble_lines(kind: str, onchip: dict | None = None) -> list[str]:
+    if onchip:  # the sampler in the accelerator: K passes per image, no weights written
+        head = ["- `--ensemble K`: the on-chip posterior ensemble: the accelerator's sampler runs K sampled passes",
+                f"  per image (backends {', '.join(onchip['backends'])}: `--backend uart` sends K in each frame's "
+                "header), no weights written."]
+    else:
+        head = ["- `--ensemble K`: posterior ensemble: loads weight sample k = 0..K-1 into the runtime-writable",
+                "  weight memories and runs every image under each (needs a package with `weights/`)."]
     if kind == "scores":
         return head + ["  The accelerator outputs integer scores: the driver averages the members' probabilities",
                        "  (softmax of score x output_scale, as `bnn2hw simulate --ensemble`) and prints each image's",
@@ -88,7 +93,7 @@ def readme_text(name: str, spec: dict) -> str:
              "- `--inputs FILE.npy`: raw uint8 images (N, " + shape + "); prints class indices and names;",
              "  `--output FILE.npy` saves the indices.",
              "- `--batch N` (default 100): images per DMA transfer. `--limit N`: first N images only.",
-             *_ensemble_lines(io_out["kind"]), "",
+             *_ensemble_lines(io_out["kind"], spec.get("onchip_ensemble")), "",
              "## Stream format", "",
              f"Input: `{io_in['datatype']}`, {io_in['shape_folded'][-1]} elements per {io_in['stream_width_padded_bits']}-bit "
              f"word, {io_in['shape_packed'][-1]} bytes per word, DMA `{io_in['dma']}`. Output: `{io_out['datatype']}`, "

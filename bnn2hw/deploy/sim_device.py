@@ -6,6 +6,10 @@ input DMA would read, uint8 ``(N, *input.shape_packed[1:])``, decodes each strea
 ``bnn2hw.sim.packing`` (independently of the driver's own packing), runs the folded graph node by
 node and returns what the output DMA would write, uint8 ``(N, *output.shape_packed[1:])``, packed
 as FINN's ``finnpy_to_packed_bytearray(reverse_inner=True, reverse_endian=True)``.
+``execute_passes(packed, passes)``, for a package with ``onchip_ensemble`` (a build whose stitched
+top has the posterior sampler), is K = ``passes`` sampled passes per image, as the RTL sampler runs
+them (``bnn2hw.sim.posterior``, with the package's ``sim/posterior.json``): uint8 ``(N, K,
+*output.shape_packed[1:])``, pass k of image i what the board's k-th reply for it holds.
 ``load_weights({layer: uint32 words})`` decodes FINN runtime-weight words
 (``bnn2hw.deploy.weights.weights_from_words``) and swaps them into the layers' weight
 initializers, as writing the AXI-lite weight memories does on the board. Raises ``SimError``
@@ -56,20 +60,39 @@ class SimDevice:
     name = "sim"
 
     def __init__(self, package_dir, spec: dict):
-        self.spec = spec
+        self.spec, self.package_dir = spec, Path(package_dir)
         self.view = GraphView(load_model(Path(package_dir) / spec["sim"]["dataflow"]))
         self.accelerator = Accelerator(self.view, None)
 
-    def execute(self, packed: np.ndarray) -> np.ndarray:
-        io_in, io_out = self.spec["input"], self.spec["output"]
-        n = len(packed)
+    def _input_values(self, packed: np.ndarray) -> np.ndarray:
+        io_in = self.spec["input"]
         if tuple(np.shape(packed)[1:]) != tuple(io_in["shape_packed"][1:]):
             raise DeployError(f"packed input of shape {np.shape(packed)}, expected (N, {io_in['shape_packed'][1:]})")
         values = decode_stream(packed, io_in)
-        first = self.accelerator.kernels[0]
-        out = run_partition(self.accelerator, values.reshape((n,) + tuple(first.input_shape())))
-        folded = np.asarray(out).reshape((n,) + tuple(io_out["shape_folded"][1:]))
-        return encode_stream(folded, io_out)
+        return values.reshape((len(packed),) + tuple(self.accelerator.kernels[0].input_shape()))
+
+    def _run(self, accelerator: Accelerator, values: np.ndarray) -> np.ndarray:
+        out = run_partition(accelerator, values)
+        return encode_stream(np.asarray(out).reshape((len(values),) + tuple(self.spec["output"]["shape_folded"][1:])),
+                             self.spec["output"])
+
+    def execute(self, packed: np.ndarray) -> np.ndarray:
+        return self._run(self.accelerator, self._input_values(packed))
+
+    def execute_passes(self, packed: np.ndarray, passes: int) -> np.ndarray:
+        from bnn2hw.posterior_memory import read_posterior
+        from bnn2hw.sim.posterior import layer_samplers, onchip_flips, run_passes
+        onchip = self.spec.get("onchip_ensemble")
+        if not onchip:
+            raise DeployError("this package's accelerator has no posterior sampler (io_spec.json onchip_ensemble)")
+        try:
+            posterior = read_posterior(self.package_dir / Path(onchip["posterior"]).parent)
+        except ValueError as err:
+            raise DeployError(str(err)) from None
+        samplers = layer_samplers(self.accelerator, posterior)
+        members = run_passes(self.accelerator, self._input_values(packed), samplers,
+                             onchip_flips(samplers, posterior, passes), run=self._run)
+        return np.stack(members, axis=1)
 
     def load_weights(self, weights: dict) -> None:
         for layer in self.spec["runtime_weights"]["layers"]:

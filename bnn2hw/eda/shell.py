@@ -6,54 +6,42 @@ deploy driver's ``UartBackend`` is the host side). 8N1 at ``baud``; CRC is CRC-8
 
 * host -> board: ``A5``, ``in_bytes`` payload bytes (one image's packed input stream, exactly
   what the driver's ``pack_inputs`` gives for one image: words of ``ceil(IN_WIDTH/8)`` bytes,
-  little-endian), ``CRC(payload)``;
+  little-endian), ``CRC(payload)``; or the ensemble frame ``A6``, K (two bytes, little-endian),
+  the payload, ``CRC(K's bytes + payload)``: K passes of the on-chip sampler (a build compiled
+  with ``--posterior-bits``: the accelerator's ``ens_passes``), answered by K replies, pass 0
+  first (K = 0: the mode network, one reply, as an ``A5`` frame). A shell around an accelerator
+  without a sampler refuses every ``A6`` frame with error 6 (``frame(payload, passes)``);
 * board -> host: ``5A``, ``out_bytes`` (the packed output stream of that image: ``OUT_WORDS``
   words of ``ceil(OUT_WIDTH/8)`` bytes, little-endian; a LabelSelect network: one byte, the class
   index; a ``--output scores`` build: the last MVAU's accumulators, PE of them a word, as the
   driver's ``unpack_outputs`` reads them), ``CRC(output bytes)``; or ``EE``, ``code`` (``ERRORS``:
   1 CRC mismatch, 2 timeout inside a frame (a lost byte), 3 framing error, 4 overrun, 5 no START
-  where a frame begins). After an error the shell ignores bytes until the line has been quiet
+  where a frame begins, 6 an ensemble frame without a sampler). After an error the shell ignores bytes until the line has been quiet
   for ``timeout_cycles``. Only checked frames reach the accelerator, so a lost or corrupted byte
   gives an error reply, never a wrong label. Replies come in frame order.
 
 Contract:
 * ``shell_parameters(build_dir, clk_hz, baud, timeout_cycles)`` -> the ``bnn2hw_uart_shell``
   parameter dict of a ``--impl rtl`` build (``CLK_HZ``, ``BAUD``, ``IN_BYTES``, ``IN_WIDTH``,
-  ``OUT_WIDTH``, ``OUT_WORDS``, ``TIMEOUT_CYCLES``); refuses a baud rate the clock cannot divide to
+  ``OUT_WIDTH``, ``OUT_WORDS``, ``TIMEOUT_CYCLES``, ``ENSEMBLE``: 1 when the stitched top has the
+  sampler's ``ens_passes``); refuses a baud rate the clock cannot divide to
   within 2 % or to fewer than 4 cycles per bit (``EdaError``).
 * ``write_shell(build_dir, params, out_dir, pll)`` writes the generated modules
-  (``bnn2hw_shell_accelerator``: ``accelerator`` behind fixed ports, AXI-lite tied off;
+  (``bnn2hw_shell_accelerator``: ``accelerator`` behind fixed ports, AXI-lite tied off,
+  ``ens_passes`` connected where the top has it;
   ``bnn2hw_uart_top``: the board top, ports ``clk``, ``uart_rx``, ``uart_tx``, ``led[7:0]``, the
   shell with ``params``, on ``clk`` itself or, given a ``pll`` (``bnn2hw.eda.ecp5_pll``), on the
   PLL's output, its lock holding the shell in reset; then the PLL's module too) into ``out_dir``
   (default ``BUILD/hw/shell/``) and returns every source of the board design in compile order
   (the build's ``files.f``, ``hw/shell/*.sv``, the generated files); the top module is ``TOP``.
   The Verilator model is built without a PLL, at the shell's own clock.
-* ``simulate_shell(build_dir, images, cycles_per_bit, log)`` runs shell + accelerator (at
-  ``cycles_per_bit``; None: the bitstream's own clock and baud rate, ``sim_parameters``) in
-  Verilator (``hw/tb/uart_tb.cpp``: a bit-level UART on both lines) on the raw uint8 ``images``
-  sent back to back, then on corrupted frames (``BAD_FRAMES``: a wrong CRC, a flipped payload bit,
-  a dropped byte, a stray byte) each followed by a good frame, and writes ``BUILD/shellsim.json``:
-  ``images``, ``label_mismatches`` (replies whose output bytes, label or scores, differ from
-  ``bnn2hw.sim``'s),
-  ``error_frames``, ``error_frames_detected`` (right error code), ``recovered`` (good frames after
-  errors answered correctly), ``cycles``, ``cycles_per_image``, ``line_cycles_per_image`` (the
-  longer of frame and reply on its line: the UART's bound), ``cycles_per_bit``,
-  ``sim_seconds``, ``build_seconds``, ``clk_hz``, ``baud``, ``board_images_per_s`` (the line's
-  bound at that clock and baud), ``board_images_per_s_115200`` and ``passed``.
-* ``serve_stream(build_dir, cycles_per_bit)`` starts the model in stream mode on a fresh
-  pseudo-terminal and returns ``(process, port)``: a pyserial port name any host program (the
-  deploy driver's uart backend) can open; the caller terminates the process, then closes
-  ``process.slave_fd`` and removes ``process.workdir``. Simulated time stops while the host is
-  silent (the inter-byte timeout runs only after 20 ms of wall-clock silence).
+* ``bnn2hw.eda.shell_run`` runs the model: whole test splits (``simulate_shell``) and a live
+  serial port (``serve_stream``).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -62,19 +50,20 @@ import numpy as np
 
 from bnn2hw.eda import verilator
 from bnn2hw.eda.rtl_layers import load_manifest, stream_words
-from bnn2hw.eda.rtlsim import load_design
 from bnn2hw.eda.testbench import top_ports
-from bnn2hw.eda.verilator import EdaError, ToolFailed
+from bnn2hw.eda.verilator import EdaError
 from bnn2hw.assets import hw_sources_dir
 
 SHELL_DIR = hw_sources_dir() / "shell"
 TB_SOURCE = hw_sources_dir() / "tb" / "uart_tb.cpp"
 SHELL_SOURCES = ("bnn2hw_crc8.sv", "bnn2hw_uart_rx.sv", "bnn2hw_uart_tx.sv", "bnn2hw_uart_framer.sv",
-                 "bnn2hw_uart_replier.sv", "bnn2hw_uart_shell.sv")
+                 "bnn2hw_uart_replier.sv", "bnn2hw_uart_passes.sv", "bnn2hw_uart_shell.sv")
 TOP, ADAPTER, EXE, REPORT_FILE = "bnn2hw_uart_top", "bnn2hw_shell_accelerator", "uart_tb", "shellsim.json"
-START, REPLY_OK, REPLY_ERROR = 0xA5, 0x5A, 0xEE
+START, START_PASSES, REPLY_OK, REPLY_ERROR = 0xA5, 0xA6, 0x5A, 0xEE
+PASSES_PORT, MAX_PASSES = "ens_passes", 0xFFFF
 ERRORS = {1: "CRC mismatch", 2: "timeout inside a frame (a lost byte)", 3: "framing error (bad stop bit)",
-          4: "overrun (frames faster than the accelerator)", 5: "no START byte where a frame begins"}
+          4: "overrun (frames faster than the accelerator)", 5: "no START byte where a frame begins",
+          6: "ensemble frame (A6) to an accelerator without the posterior sampler"}
 SIM_CLK_HZ = 24_000_000
 STITCHED = {"ap_clk": "clk", "ap_rst_n": "rst_n", "s_axis_0_tdata": "s_axis_tdata",
             "s_axis_0_tvalid": "s_axis_tvalid", "s_axis_0_tready": "s_axis_tready",
@@ -102,9 +91,15 @@ def crc8(data) -> int:
     return crc
 
 
-def frame(payload) -> bytes:
+def frame(payload, passes: int | None = None) -> bytes:
+    """An ``A5`` frame of ``payload``; with ``passes`` = K an ``A6`` ensemble frame (K two bytes, little-endian)."""
     payload = bytes(payload)
-    return bytes([START]) + payload + bytes([crc8(payload)])
+    if passes is None:
+        return bytes([START]) + payload + bytes([crc8(payload)])
+    if not 0 <= passes <= MAX_PASSES:
+        raise EdaError(f"passes K = {passes}: the frame header holds 0 .. {MAX_PASSES}")
+    body = int(passes).to_bytes(2, "little") + payload
+    return bytes([START_PASSES]) + body + bytes([crc8(body)])
 
 
 def parse_replies(data: bytes, out_bytes: int) -> list:
@@ -139,7 +134,7 @@ def _stream_geometry(build_dir: Path) -> dict:
         accelerator.kernels[-1].node.outputs[0]]
     out_words = int(out.size) // int(last["out_elems"])
     return {"in_width": int(first["in_width"]), "out_width": int(last["out_width"]),
-            "in_words": in_words, "out_words": out_words}
+            "in_words": in_words, "out_words": out_words, "ensemble": bool(manifest.get("sampler"))}
 
 
 def shell_parameters(build_dir: Path, clk_hz: int, baud: int, timeout_cycles: int | None = None) -> dict:
@@ -150,7 +145,8 @@ def shell_parameters(build_dir: Path, clk_hz: int, baud: int, timeout_cycles: in
     g = _stream_geometry(build_dir)
     return {"CLK_HZ": int(clk_hz), "BAUD": int(baud), "IN_BYTES": g["in_words"] * -(-g["in_width"] // 8),
             "IN_WIDTH": g["in_width"], "OUT_WIDTH": g["out_width"], "OUT_WORDS": g["out_words"],
-            "TIMEOUT_CYCLES": int(timeout_cycles if timeout_cycles is not None else max(clk_hz // 50, 40 * divisor))}
+            "TIMEOUT_CYCLES": int(timeout_cycles if timeout_cycles is not None else max(clk_hz // 50, 40 * divisor)),
+            "ENSEMBLE": int(g["ensemble"])}
 
 
 def out_bytes(params: dict) -> int:
@@ -158,17 +154,18 @@ def out_bytes(params: dict) -> int:
 
 
 def adapter_sv(accelerator_source: str, in_width: int, out_width: int) -> str:
-    """``bnn2hw_shell_accelerator``: ``accelerator`` with its AXI-lite inputs tied to 0."""
+    """``bnn2hw_shell_accelerator``: ``accelerator`` with its AXI-lite inputs tied to 0 and its
+    ``ens_passes`` (a top with the sampler) on the shell's."""
     connections = []
     for name, direction in top_ports(accelerator_source, "accelerator").items():
-        if name in STITCHED:
-            connections.append(f".{name}({STITCHED[name]})")
+        if name in STITCHED or name == PASSES_PORT:
+            connections.append(f".{name}({STITCHED.get(name, name)})")
         else:
             connections.append(f".{name}('0)" if direction == "input" else f".{name}()")
     joined = ",\n\t\t".join(connections)
     return f"""// generated by bnn2hw.eda.shell: the build's accelerator behind bnn2hw_uart_shell's fixed ports
 module {ADAPTER} (
-\tinput logic clk, input logic rst_n,
+\tinput logic clk, input logic rst_n, input logic [15:0] {PASSES_PORT},
 \tinput logic [{in_width - 1}:0] s_axis_tdata, input logic s_axis_tvalid, output logic s_axis_tready,
 \toutput logic [{out_width - 1}:0] m_axis_tdata, output logic m_axis_tvalid, input logic m_axis_tready
 );
@@ -280,114 +277,3 @@ def image_payloads(build_dir: Path, images: np.ndarray, params: dict) -> tuple[n
     words_out = stream_words(streams[last.node.outputs[0]], last.output_type, last.out_word_elems(),
                              params["OUT_WIDTH"])
     return as_bytes(words_in, params["IN_WIDTH"]), as_bytes(words_out, params["OUT_WIDTH"])
-
-
-
-# ---- whole runs ----
-
-BAD_FRAMES = {"crc": 1, "flipped_bit": 1, "dropped_byte": 2, "stray_byte": 5}
-
-
-def _bad_frame(kind: str, payload: np.ndarray) -> bytes:
-    good = frame(payload.tobytes())
-    if kind == "crc":
-        return good[:-1] + bytes([good[-1] ^ 0xFF])
-    if kind == "flipped_bit":
-        return good[:3] + bytes([good[3] ^ 0x10]) + good[4:]
-    if kind == "dropped_byte":
-        return good[:5] + good[6:]
-    return b"\x00"
-
-
-def host_schedule(payloads: np.ndarray, timeout_cycles: int) -> tuple[np.ndarray, list]:
-    """uart_tb host entries ((gap << 8) | byte) and the replies expected: the images back to back,
-    then each ``BAD_FRAMES`` case after a quiet gap, each followed by a good frame (image i)."""
-    entries, expected = [], []
-
-    def send(data: bytes, gap: int) -> None:
-        entries.extend([(gap << 8) | data[0]] + list(data[1:]))
-    for index, payload in enumerate(payloads):
-        send(frame(payload.tobytes()), 0 if index else 64 * 16)   # the line idle through power-on reset
-        expected.append(("ok", index))
-    for index, (kind, code) in enumerate(BAD_FRAMES.items()):
-        send(_bad_frame(kind, payloads[index % len(payloads)]), 2 * timeout_cycles)
-        expected.append(("error", code))
-        send(frame(payloads[index % len(payloads)].tobytes()), 2 * timeout_cycles)
-        expected.append(("ok", index % len(payloads)))
-    return np.array(entries, dtype="<u4"), expected
-
-
-def simulate_shell(build_dir: Path, images: np.ndarray, cycles_per_bit: int | None = None, log=print) -> dict:
-    build_dir = Path(build_dir)
-    exe, params, built = model(build_dir, cycles_per_bit)
-    cycles_per_bit = bit_cycles(params)
-    log(f"  verilator: UART shell + accelerator built in {built:.1f} s ({cycles_per_bit} cycles per bit)")
-    payloads, outputs = image_payloads(build_dir, images, params)
-    entries, expected = host_schedule(payloads, params["TIMEOUT_CYCLES"])
-    nout = out_bytes(params)
-    n_expect = sum(nout + 2 for kind, _ in expected if kind == "ok") + 2 * sum(k == "error" for k, _ in expected)
-    work = load_design(build_dir).workdir(scramble_runtime=False)
-    t0 = time.perf_counter()
-    try:
-        entries.tofile(work / "host.bin")
-        run = subprocess.run([str(exe), "batch", str(work / "host.bin"), str(len(entries)), str(work / "board.bin"),
-                              str(work / "cycles.bin"), str(n_expect), str(100 * params["TIMEOUT_CYCLES"] + 100_000)],
-                             capture_output=True, text=True, cwd=work, check=False, timeout=3600)
-        if run.returncode != 0:
-            raise ToolFailed(f"UART shell simulation failed (status {run.returncode}): {run.stderr.strip()[:800]}")
-        board = (work / "board.bin").read_bytes()
-        when = np.fromfile(work / "cycles.bin", dtype="<u8")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    seconds = time.perf_counter() - t0
-    report = _compare(parse_replies(board, nout), expected, outputs, len(images))
-    ends = when[nout + 1:(nout + 2) * len(images):nout + 2].astype(np.int64)
-    frame_bits = 10 * max(params["IN_BYTES"] + 2, nout + 2)  # full duplex: the longer direction bounds
-    report.update(cycles=int(run.stdout.split()[-1]), cycles_per_bit=cycles_per_bit,
-                  cycles_per_image=round(float(np.diff(ends).mean()), 2) if len(ends) > 1 else None,
-                  line_cycles_per_image=frame_bits * cycles_per_bit, frame_bytes=params["IN_BYTES"] + 2,
-                  reply_bytes=nout + 2, board_images_per_s_115200=round(115200 / frame_bits, 1),
-                  clk_hz=params["CLK_HZ"], baud=params["BAUD"],
-                  board_images_per_s=round(params["CLK_HZ"] / (frame_bits * cycles_per_bit), 1),
-                  sim_seconds=round(seconds, 2), build_seconds=round(built, 2), parameters=params)
-    report["passed"] = (report["wrong_replies"] == 0 and report["missing_replies"] == 0
-                        and report["error_frames_detected"] == report["error_frames"]
-                        and report["recovered"] == len(BAD_FRAMES))
-    (build_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
-    return report
-
-
-def _compare(replies: list, expected: list, outputs: np.ndarray, n_images: int) -> dict:
-    mismatches, detected, recovered = 0, 0, 0
-    for position, (kind, value) in enumerate(expected):
-        got = replies[position] if position < len(replies) else None
-        if kind == "ok":
-            good = got is not None and got[0] == "ok" and got[2] and got[1] == outputs[value].tobytes()
-            if position < n_images:
-                mismatches += not good
-            else:
-                recovered += good
-        else:
-            detected += got == ("error", value)
-    return {"images": n_images, "wrong_replies": int(mismatches), "error_frames": len(BAD_FRAMES),
-            "error_frames_detected": int(detected), "recovered": int(recovered),
-            "missing_replies": max(0, len(expected) - len(replies)), "extra_replies": max(0, len(replies) - len(expected))}
-
-
-def serve_stream(build_dir: Path, cycles_per_bit: int | None = 8, idle_ms: int = 20) -> tuple[subprocess.Popen, str]:
-    """The shell model behind a new pseudo-terminal: (process, port name for pyserial)."""
-    import tty
-    exe, params, _ = model(build_dir, cycles_per_bit)
-    cycles_per_bit = bit_cycles(params)
-    work = load_design(build_dir).workdir(scramble_runtime=False)
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    port = os.ttyname(slave)
-    estimates = Path(build_dir) / "hw" / "estimates.json"
-    latency = json.loads(estimates.read_text()).get("latency_cycles", 0) if estimates.is_file() else 0
-    settle = 64 * cycles_per_bit + 2 * int(latency or 10_000)
-    process = subprocess.Popen([str(exe), "stream", str(idle_ms), str(settle)], stdin=master, stdout=master, cwd=work)
-    os.close(master)
-    process.slave_fd = slave          # kept open so the terminal outlives short-lived opens of `port`
-    process.workdir = work
-    return process, port

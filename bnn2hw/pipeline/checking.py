@@ -80,38 +80,32 @@ def run_rtlsim(build_dir: Path, dataset: str | None = None, limit: int | None = 
                             true_labels=labels)
 
 
-def refuse_sampler_ensemble(build_dir: Path, ensemble: int | None) -> None:
-    """``--shell`` with ``--ensemble`` on a build with a posterior: the UART shell's frame header has no K yet
-    (``--rtl --ensemble`` runs the sampler in the stitched accelerator)."""
-    from bnn2hw.posterior_memory import has_posterior
-    if ensemble and has_posterior(Path(build_dir)):
-        raise ValueError(f"--shell --ensemble with a sampler: the UART shell's frame header has no passes K yet "
-                         f"({build_dir} holds posterior.json); `bnn2hw simulate {build_dir} --rtl --ensemble "
-                         f"{ensemble}` runs the RTL sampler")
-
-
 def run_shellsim(build_dir: Path, dataset: str | None = None, limit: int | None = None, data_dir: str | None = None,
                  log=print, ensemble: int | None = None) -> dict:
-    """The UART shell + stitched accelerator with a bit-level UART model -> ``BUILD/shellsim.json``.
-    The shell has no ensemble mode yet: ``ensemble`` is refused (the sampler's message on a build
-    with a posterior)."""
-    from bnn2hw.eda.shell import simulate_shell
+    """The UART shell + stitched accelerator with a bit-level UART model -> ``BUILD/shellsim.json``;
+    with ``ensemble`` = K (a build with the posterior sampler) every image goes as an ensemble frame of K
+    passes and each pass's reply is checked against ``bnn2hw.sim.posterior`` (``onchip_ensemble``)."""
+    from bnn2hw.eda.rtl_layers import load_manifest
+    from bnn2hw.eda.shell import MAX_PASSES
+    from bnn2hw.eda.shell_run import simulate_shell
     from bnn2hw.sim.api import test_split
     check_count(limit, "--limit", 1)
-    refuse_sampler_ensemble(build_dir, ensemble)
-    if ensemble:
-        raise ValueError("--shell --ensemble: the UART shell has no weight port, so it cannot ensemble posterior "
-                         "samples (the on-chip sampler will; not built yet)")
+    check_count(ensemble, "--ensemble", 1)
+    if ensemble and ensemble > MAX_PASSES:
+        raise ValueError(f"--ensemble {ensemble}: the UART frame header holds K up to {MAX_PASSES}")
+    if ensemble and not load_manifest(Path(build_dir)).get("sampler"):
+        raise ValueError(f"--shell --ensemble: {build_dir}'s stitched accelerator has no posterior sampler (the UART "
+                         f"shell has no weight port); compile with --posterior-bits 4 and build --impl rtl")
     with existing_build(build_dir):
-        images, _labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
-        return simulate_shell(Path(build_dir), images, log=log)
+        images, labels, _dataset = test_split(Path(build_dir), dataset, data_dir, limit)
+        return simulate_shell(Path(build_dir), images, log=log, ensemble=ensemble, true_labels=labels)
 
 
 def check_shellsim(report: dict) -> None:
     if not report["passed"]:
         raise CheckFailed(f"the UART shell gives {report['wrong_replies']} wrong replies on {report['images']} "
                           f"images and detects {report['error_frames_detected']} of {report['error_frames']} "
-                          "corrupted frames (see shellsim.json)")
+                          "corrupted frames (see shellsim.json; an ensemble's passes: onchip_ensemble)")
 
 
 def run_synth(build_dir: Path, check: int = 50, timeout_s: float = 1800, dataset: str | None = None,

@@ -20,7 +20,9 @@ Contract:
 * ``run_passes(accelerator, images, samplers, flips)`` — scores (N, classes) of every pass k:
   every MVAU computes with weight lines ``mode XOR flips[k]`` (element e of a line is column
   E − 1 − e of ``weight_lines``); the mode lines are restored afterwards. Any other flip source
-  (e.g. exact Bernoulli samples for a comparison) goes through the same function.
+  (e.g. exact Bernoulli samples for a comparison) goes through the same function; ``run(accelerator,
+  images)`` (default: ``run_accelerator``'s scores of raw images) is what each pass computes (the
+  deploy driver's sim backend: packed streams in, packed streams out).
 * ``write_probability_memories(build_dir)`` — for a build with ``posterior.json`` (``bnn2hw build``
   calls it), ``BUILD/hw/posterior/<node>_flipprob.dat`` (``memory_image`` of each MVAU's
   probability lines, beside its weight memory) and ``BUILD/hw/posterior/manifest.json``: ``bits``,
@@ -126,8 +128,9 @@ def _set_lines(sampler: LayerSampler, lines: np.ndarray) -> None:
 
 
 def run_passes(accelerator: Accelerator, images: np.ndarray, samplers: list[LayerSampler],
-               flips: list[np.ndarray]) -> list[np.ndarray]:
+               flips: list[np.ndarray], run=None) -> list[np.ndarray]:
     from bnn2hw.sim.api import run_accelerator
+    run = run or (lambda acc, x: run_accelerator(acc, x)[1])
     passes = {f.shape[0] for f in flips}
     if len(passes) != 1:
         raise SimError("every layer needs the same number of passes of flip decisions")
@@ -136,7 +139,7 @@ def run_passes(accelerator: Accelerator, images: np.ndarray, samplers: list[Laye
         for k in range(passes.pop()):
             for sampler, flip in zip(samplers, flips):
                 _set_lines(sampler, sampler.mode_lines ^ flip[k][:, ::-1].astype(sampler.mode_lines.dtype))
-            members.append(run_accelerator(accelerator, images)[1])
+            members.append(run(accelerator, images))
     finally:
         for sampler in samplers:
             _set_lines(sampler, sampler.mode_lines)

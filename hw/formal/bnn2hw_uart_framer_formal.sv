@@ -31,9 +31,10 @@ module bnn2hw_uart_framer_formal #(
 	logic [IN_WIDTH-1:0]  m_axis_tdata;
 	logic  m_axis_tvalid, tok_push, in_frame;
 	logic [2:0]  tok_code;
+	logic [15:0]  tok_passes;  // ENSEMBLE = 0 here: A6 frames are refused like a stray byte (code 6)
 	bnn2hw_uart_framer #(.IN_BYTES(IN_BYTES), .IN_WIDTH(IN_WIDTH), .TIMEOUT_CYCLES(3), .BUF_DEPTH(2 * IN_BYTES)) dut (
 		.clk, .rst_n, .rx_tdata, .rx_tvalid, .rx_frame_err, .rx_idle,
-		.m_axis_tdata, .m_axis_tvalid, .m_axis_tready, .tok_code, .tok_push, .in_frame
+		.m_axis_tdata, .m_axis_tvalid, .m_axis_tready, .tok_code, .tok_passes, .tok_push, .in_frame
 	);
 
 	bnn2hw_f_reset f_reset (.clk, .rst_n);

@@ -32,9 +32,10 @@ module bnn2hw_uart_replier_formal #(
 );
 	logic  s_axis_tready, m_tx_tvalid;
 	logic [7:0]  m_tx_tdata, last_byte0;
+	logic  frame_done;  // tok_passes = 0: one reply per token (K > 1 is checked in Verilator, tests/eda/test_shell_ensemble.py)
 	bnn2hw_uart_replier #(.OUT_WIDTH(OUT_WIDTH), .OUT_WORDS(OUT_WORDS), .TOKENS(TOKENS)) dut (
-		.clk, .rst_n, .tok_code, .tok_push, .s_axis_tdata, .s_axis_tvalid, .s_axis_tready,
-		.m_tx_tdata, .m_tx_tvalid, .m_tx_tready, .last_byte0
+		.clk, .rst_n, .tok_code, .tok_passes(16'd0), .tok_push, .s_axis_tdata, .s_axis_tvalid, .s_axis_tready,
+		.m_tx_tdata, .m_tx_tvalid, .m_tx_tready, .last_byte0, .frame_done
 	);
 
 	bnn2hw_f_reset f_reset (.clk, .rst_n);

@@ -36,6 +36,7 @@ endmodule
 module bnn2hw_shell_accelerator (
 	input	logic  clk,
 	input	logic  rst_n,
+	input	logic [15:0]  ens_passes,     // unused: the harness's shell has ENSEMBLE = 0
 	input	logic [7:0]  s_axis_tdata,
 	input	logic  s_axis_tvalid,
 	output	logic  s_axis_tready,

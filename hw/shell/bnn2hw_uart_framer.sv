@@ -3,7 +3,12 @@
 // Input: bytes from bnn2hw_uart_rx (`rx_tdata` with a `rx_tvalid` pulse; `rx_frame_err` for a
 // bad stop bit; `rx_idle`). A frame is START (8'hA5), IN_BYTES payload bytes (one image's input
 // stream, packed as the deploy driver's pack_inputs packs it: stream words of IN_WORD_BYTES
-// bytes, little-endian) and CHECK, the CRC-8 (bnn2hw_crc8) of the payload. Payload bytes go into
+// bytes, little-endian) and CHECK, the CRC-8 (bnn2hw_crc8) of the payload; or, the ensemble
+// frame, START_PASSES (8'hA6), K as two bytes (little-endian: the on-chip sampler's passes for
+// this image, 0 the mode network), the IN_BYTES payload bytes and CHECK, the CRC-8 of K's two
+// bytes and the payload. An A5 frame is an A6 frame with K = 0 (frames from before the ensemble
+// header keep their meaning). With ENSEMBLE = 0 (an accelerator without a sampler) an A6 frame is
+// refused: error 6, and the framer resynchronises as after any error. Payload bytes go into
 // a transactional byte buffer (BUF_DEPTH bytes, two frames at least): a frame becomes visible to
 // the accelerator only when its CRC matches (commit); any error rolls the frame back, so the
 // accelerator only ever sees whole, checked images. Every frame ends with one token pushed to
@@ -11,8 +16,10 @@
 // else an error code:
 //   1 CRC mismatch   2 timeout: the line went quiet for TIMEOUT_CYCLES inside a frame (a lost
 //   byte)   3 framing error (stop bit 0: wrong baud rate, noise)   4 overrun (the buffer was
-//   full: frames sent faster than the accelerator takes them)   5 a byte other than START where
-//   a frame must begin.
+//   full: frames sent faster than the accelerator takes them)   5 a byte other than START or
+//   START_PASSES where a frame must begin   6 an ensemble frame (A6) and ENSEMBLE = 0.
+// `tok_passes`: with a token 0, the frame's K (0 for an A5 frame); the reply side sends max(K, 1)
+// replies for it and the passes gate (bnn2hw_uart_passes) sets the accelerator's ens_passes.
 // After an error the framer discards bytes until the line has been quiet for TIMEOUT_CYCLES,
 // then waits for START again (resynchronisation).
 // Output: AXI-stream `m_axis_*` of IN_WIDTH bits into the accelerator's s_axis_0, IN_BYTES /
@@ -22,7 +29,8 @@ module bnn2hw_uart_framer #(
 	int unsigned IN_BYTES = 64,
 	int unsigned IN_WIDTH = 64,
 	int unsigned TIMEOUT_CYCLES = 1024,
-	int unsigned BUF_DEPTH = 128          // a power of two >= 2 * IN_BYTES
+	int unsigned BUF_DEPTH = 128,         // a power of two >= 2 * IN_BYTES
+	int unsigned ENSEMBLE = 0              // 1: the accelerator has the sampler's ens_passes (A6 frames)
 )(
 	input	logic  clk,
 	input	logic  rst_n,
@@ -34,6 +42,7 @@ module bnn2hw_uart_framer #(
 	output	logic  m_axis_tvalid,
 	input	logic  m_axis_tready,
 	output	logic [2:0]  tok_code,
+	output	logic [15:0]  tok_passes,
 	output	logic  tok_push,
 	output	logic  in_frame
 );
@@ -42,10 +51,10 @@ module bnn2hw_uart_framer #(
 	localparam int unsigned BW = WB > 1 ? $clog2(WB) : 1;
 	localparam int unsigned TW = $clog2(TIMEOUT_CYCLES + 1);
 	localparam int unsigned NW = $clog2(IN_BYTES + 1);
-	localparam logic [7:0] START = 8'hA5;
+	localparam logic [7:0] START = 8'hA5, START_PASSES = 8'hA6;
 	localparam logic [2:0] OK = 3'd0, E_CRC = 3'd1, E_TIMEOUT = 3'd2, E_FRAMING = 3'd3, E_OVERRUN = 3'd4,
-		E_START = 3'd5;
-	typedef enum logic [1:0] {S_IDLE, S_PAYLOAD, S_CHECK, S_DRAIN} state_t;
+		E_START = 3'd5, E_NO_SAMPLER = 3'd6;
+	typedef enum logic [2:0] {S_IDLE, S_PASSES_LO, S_PASSES_HI, S_PAYLOAD, S_CHECK, S_DRAIN} state_t;
 
 	state_t  state;
 	logic [7:0]  mem [BUF_DEPTH];
@@ -54,7 +63,7 @@ module bnn2hw_uart_framer #(
 	logic [TW-1:0]  quiet;
 	logic [7:0]  crc, crc_next;
 	logic  overrun, timed_out;
-	assign	in_frame = state == S_PAYLOAD || state == S_CHECK;
+	assign	in_frame = state == S_PASSES_LO || state == S_PASSES_HI || state == S_PAYLOAD || state == S_CHECK;
 	assign	timed_out = quiet == TW'(TIMEOUT_CYCLES);
 
 	bnn2hw_crc8 crc_step (.crc_in(crc), .data(rx_tdata), .crc_out(crc_next));
@@ -75,14 +84,21 @@ module bnn2hw_uart_framer #(
 				tok_code <= E_FRAMING;  tok_push <= 1'b1;
 			end else case (state)
 				S_IDLE: if (rx_tvalid) begin
-					if (rx_tdata == START) begin
-						state <= S_PAYLOAD;  received <= '0;  crc <= '0;  overrun <= 1'b0;
-					end else begin
-						state <= S_DRAIN;  tok_code <= E_START;  tok_push <= 1'b1;
+					received <= '0;  crc <= '0;  overrun <= 1'b0;  tok_passes <= '0;
+					if (rx_tdata == START)  state <= S_PAYLOAD;
+					else if (rx_tdata == START_PASSES && ENSEMBLE != 0)  state <= S_PASSES_LO;
+					else begin
+						state <= S_DRAIN;  tok_code <= rx_tdata == START_PASSES ? E_NO_SAMPLER : E_START;
+						tok_push <= 1'b1;
 					end
 				end
-				S_PAYLOAD, S_CHECK: if (rx_tvalid) begin
-					if (state == S_PAYLOAD) begin
+				S_PASSES_LO, S_PASSES_HI, S_PAYLOAD, S_CHECK: if (rx_tvalid) begin
+					if (state == S_PASSES_LO || state == S_PASSES_HI) begin   // K: checked with the payload
+						crc <= crc_next;
+						if (state == S_PASSES_LO)  tok_passes[7:0] <= rx_tdata;
+						else  tok_passes[15:8] <= rx_tdata;
+						state <= state == S_PASSES_LO ? S_PASSES_HI : S_PAYLOAD;
+					end else if (state == S_PAYLOAD) begin
 						crc <= crc_next;
 						received <= received + 1'b1;
 						if (received == NW'(IN_BYTES - 1)) state <= S_CHECK;

@@ -94,20 +94,22 @@ def test_simulate_ensemble_runs_the_onchip_sampler_reproducibly(posterior_build)
     assert abs(onchip["flip_share"] - onchip["expected_flip_share"]) < 0.01
 
 
-def test_shell_ensembles_on_a_sampler_build_are_refused(posterior_build):
+def test_shell_ensembles_need_the_rtl_sampler(posterior_build):
+    from bnn2hw.eda import EdaError
     from bnn2hw.pipeline import run_shellsim
-    out, _ = posterior_build
-    with pytest.raises(ValueError, match="frame header has no passes K yet"):
+    out, _ = posterior_build                                          # no --impl rtl: no stitched sampler
+    with pytest.raises(EdaError, match="no RTL manifest; build with .*--impl rtl"):
         run_shellsim(out, limit=4, ensemble=4)
 
 
-def test_the_cli_prints_the_onchip_ensemble_and_refuses_shell_ensembles_in_one_line(posterior_build, capsys):
+def test_the_cli_prints_the_onchip_ensemble_and_refuses_shell_ensembles_without_rtl_in_one_line(posterior_build,
+                                                                                                 capsys):
     out, _ = posterior_build
     assert main(["simulate", str(out), "--ensemble", "4", "--limit", "100"]) == 0
     assert "on-chip ensemble (4 passes of the 4-bit sampler" in capsys.readouterr().out
     assert main(["simulate", str(out), "--shell", "--ensemble", "4", "--limit", "4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "frame header has no passes K yet" in err[0]
+    assert len(err) == 1 and "no RTL manifest" in err[0]
 
 
 def test_the_build_writes_the_probability_memories_and_lane_seeds(posterior_build):

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("serial")
 
 from bnn2hw.deploy.package import load_driver  # noqa: E402
-from bnn2hw.eda import shell  # noqa: E402
+from bnn2hw.eda import shell, shell_run  # noqa: E402
 from tests.deploy.conftest import quiet_deploy  # noqa: E402
 from tests.eda.conftest import digits_test_images, requires_verilator, rtl_build  # noqa: E402
 
@@ -29,7 +29,7 @@ def uart_setup(tmp_path_factory):
     build = rtl_build(root / "build", "tfc", 1, (1, 8, 8), "digits", 100_000, seed=21, runtime_weights=True)
     package = root / "package"
     quiet_deploy(build, package)
-    process, port = shell.serve_stream(build, cycles_per_bit=8)
+    process, port = shell_run.serve_stream(build, cycles_per_bit=8)
     try:
         yield build, package, port
     finally:
@@ -44,6 +44,9 @@ def test_crc8_matches_the_shell_model(uart_setup):
     assert driver.crc8(b"123456789") == 0xF4
     data = bytes(range(256))
     assert driver.crc8(data) == shell.crc8(data)
+    row = np.arange(5, dtype=np.uint8)                    # the frames the host sends, A5 and A6 (K = 3)
+    assert driver.UartBackend.frame(row, None) == shell.frame(row.tobytes())
+    assert driver.UartBackend.frame(row, 3) == shell.frame(row.tobytes(), 3)
 
 
 def test_uart_backend_gives_sim_labels_on_digits(uart_setup):
@@ -130,3 +133,21 @@ def test_refusals(uart_setup, monkeypatch):
     monkeypatch.setitem(sys.modules, "serial", None)
     with pytest.raises(driver.DriverError, match="pyserial"):
         driver.UartBackend(spec, package, 1, port="loop://")
+
+
+def test_a_board_without_the_sampler_refuses_ensemble_frames(uart_setup):
+    """An A6 frame to a shell whose accelerator has no sampler: error 6, reported at once (not resent)."""
+    _, package, port = uart_setup
+    driver = load_driver(package)
+    spec = driver.load_spec(package)
+    assert spec["onchip_ensemble"] is None
+    packed = driver.pack_inputs(driver.check_images(digits_test_images(2), spec), spec)
+    backend = driver.UartBackend(spec, package, 1, port=port)
+    try:
+        good = backend.execute(packed)
+        with pytest.raises(driver.DriverError, match="error 6.*no posterior sampler"):
+            backend.execute_passes(packed, 2)
+        assert backend.resent == 0
+        np.testing.assert_array_equal(backend.execute(packed), good)   # the shell resynchronised
+    finally:
+        backend.close()

@@ -20,7 +20,7 @@ import pytest
 from onnx import numpy_helper
 
 from bnn2hw import cli
-from bnn2hw.eda import rtlsim, shell
+from bnn2hw.eda import rtlsim, shell, shell_run
 from bnn2hw.eda.rtlsim import REPORT_FILE, load_design, one_pass, run_stitched
 from bnn2hw.sim.accelerator import Accelerator
 from bnn2hw.sim.api import output_scale_for
@@ -130,7 +130,7 @@ def test_uart_shell_replies_with_the_scores(tfc_scores_rtl):
     # the expected reply bytes are the simulator's popcounts, one byte each, little-endian words
     sim = Accelerator.load(tfc_scores_rtl / "hw").run(images)
     assert np.array_equal(outputs.astype(np.int64), sim.raw_scores)
-    report = shell.simulate_shell(tfc_scores_rtl, images, cycles_per_bit=8, log=lambda _: None)
+    report = shell_run.simulate_shell(tfc_scores_rtl, images, cycles_per_bit=8, log=lambda _: None)
     assert report["wrong_replies"] == 0 and report["missing_replies"] == 0 and report["passed"], report
     assert report["reply_bytes"] == 12
 
@@ -146,7 +146,7 @@ def test_driver_uart_backend_decodes_the_scores(tfc_scores_rtl, tmp_path):
     spec = driver.load_spec(package)
     assert spec["output"]["kind"] == "scores" and spec["output"]["score_map"] == {"multiply": 2, "add": -64}
     images = digits_test_images(30)
-    process, port = shell.serve_stream(tfc_scores_rtl, cycles_per_bit=8)
+    process, port = shell_run.serve_stream(tfc_scores_rtl, cycles_per_bit=8)
     try:
         backend = driver.UartBackend(spec, package, 10, port=port)
         try:

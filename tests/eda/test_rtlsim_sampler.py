@@ -15,24 +15,12 @@ import shutil
 
 import pytest
 
-from bnn2hw.compile import compile_run
 from bnn2hw.eda.rtlsim import REPORT_FILE, run_stitched
 from bnn2hw.sim import api as sim_api
-from tests.eda.conftest import TFC_SCORES_FOLDING, build_modules, requires_verilator
+from tests.eda.conftest import build_modules, requires_verilator
 
 pytestmark = requires_verilator
 LIMIT, PASSES = 40, 4
-
-
-@pytest.fixture(scope="module")
-def sampler_build(tfc_digits_run, tmp_path_factory):
-    from bnn2hw.hw import build
-    out = tmp_path_factory.mktemp("sampler_rtl") / "build"
-    compile_run(tfc_digits_run, out, posterior_bits=4)
-    folding = out.parent / "folding.json"
-    folding.write_text(json.dumps(TFC_SCORES_FOLDING))
-    build(out, board="pynq-z2", folding=folding, verify_limit=8, impl="rtl", output="scores", log=lambda _: None)
-    return out
 
 
 def _run(root, passes=PASSES):

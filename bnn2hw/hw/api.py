@@ -92,7 +92,8 @@ def _build_into(build_dir: Path, model_path: Path, state: BuildState, t0: float)
     config, log = state.config, state.log
     tools = xilinx_tools()
     stage = config.stop_after
-    if stage == Stage.BITFILE and (not tools.complete or state.board.family == "ecp5"):  # ECP5: open tools below
+    ecp5_bitstream_wanted = state.board.family == "ecp5" and stage == Stage.BITFILE  # open tools, below
+    if stage == Stage.BITFILE and (not tools.complete or state.board.family == "ecp5"):
         stage = Stage.CODEGEN
     log(f"bnn2hw build: {model_path} -> {state.hw_dir} for {state.board.name} ({state.board.part}) "
         f"at {state.clock_mhz:g} MHz")
@@ -109,7 +110,7 @@ def _build_into(build_dir: Path, model_path: Path, state: BuildState, t0: float)
         est = _write_outputs(model, state)
         check = _verify(build_dir, model_path, state)
         _write_posterior(build_dir)
-        if state.board.family == "ecp5" and stage != Stage.ESTIMATES:
+        if ecp5_bitstream_wanted:
             est = ecp5_bitstream(state, est)
             (state.hw_dir / ESTIMATES_FILE).write_text(json.dumps(est, indent=2) + "\n")
             stage = Stage.BITFILE

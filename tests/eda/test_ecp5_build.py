@@ -60,3 +60,15 @@ def test_ecp5_board_needs_rtl(tmp_path, capsys):
     assert cli.main(["build", str(tmp_path), "--board", "ulx3s-85f"]) == 2
     assert "--impl rtl" in capsys.readouterr().err
     assert not (tmp_path / "hw").exists()
+
+
+def test_an_ecp5_build_stopped_at_codegen_writes_the_rtl_and_no_bitstream(tmp_path):
+    # what the cost benchmark places itself: the RTL and the estimates, no shell bitstream (nor its timing check)
+    random_model_onnx(tmp_path / "model.onnx", "tfc", 1, (1, 8, 8), 10, seed=31)
+    (tmp_path / "verify.json").write_text(json.dumps({"dataset": "digits", "label_mismatches": 0}))
+    from bnn2hw.hw import build
+    est = build(tmp_path, board="ulx3s-85f", fps=50000, impl="rtl", verify_limit=20, stop_after="codegen",
+                log=lambda _: None)
+    hw = tmp_path / "hw"
+    assert (hw / "rtl").is_dir() and (hw / "estimates.json").is_file()
+    assert not (hw / "bitfile").exists() and "pnr" not in est

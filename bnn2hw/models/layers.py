@@ -1,6 +1,7 @@
 """Binary building blocks shared by every topology.
 
 Contract (numerics of DESIGN.md):
+- ``bipolar(x)`` is +1 where x >= 0 and -1 elsewhere, without a gradient (in place with ``out``).
 - ``sign_ste(x)`` is +1 where x >= 0 and -1 elsewhere (sign(±0) = +1; NaN stays NaN); its
   backward is the straight-through estimator of BinaryNet, the gradient passed where |x| <= 1.
 - ``BinaryLinear`` / ``BinaryConv2d`` have no bias. Their ``weight`` parameter is read
@@ -21,12 +22,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def bipolar(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """+1 where x >= 0, else -1 (sign(±0) = +1; NaN stays NaN), into ``out`` when given."""
+    # sign, + ½, sign: float passes torch vectorises (x >= 0 and a where cost ten times more)
+    return torch.sign(x, out=out).add_(0.5).sign_()
+
+
 class _SignSTE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)
-        # sign, + ½, sign: float passes torch vectorises (a bool where costs ten times more)
-        return torch.sign(x).add_(0.5).sign_()
+        return bipolar(x)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor) -> torch.Tensor:

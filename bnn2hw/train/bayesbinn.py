@@ -114,11 +114,10 @@ class BayesBiNN(Optimizer):
         self.likelihood_scale = float(likelihood_scale)
         self.mc_samples = int(mc_samples)
         start = lambda_init if lambda_bound is None else min(lambda_init, lambda_bound)
-        self._zero_priors: dict[torch.Tensor, torch.Tensor] = {}  # λ₀ tensors known to be 0: no pull term
         for p in self.binary_params():
             state = self.state[p]
             state["lam"] = start * bipolar_sign(p.detach())
-            state["prior_lam"] = self._zero_priors[p] = torch.zeros_like(p)
+            state["prior_lam"] = torch.zeros_like(p)
             state["momentum"] = torch.zeros_like(p)
             state["step"] = 0
             bipolar_sign(state["lam"], out=p.data)
@@ -129,11 +128,6 @@ class BayesBiNN(Optimizer):
     def natural_parameters(self) -> list[torch.Tensor]:
         """λ of every binary parameter, in ``binary_params`` order."""
         return [self.state[p]["lam"] for p in self.binary_params()]
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        super().load_state_dict(state_dict)
-        self._zero_priors = {p: self.state[p]["prior_lam"] for p in self.binary_params()
-                             if not self.state[p]["prior_lam"].any()}
 
     def use_posterior_as_prior(self) -> None:
         """Continual learning: λ₀ ← λ, so the next task is regularised towards this posterior."""
@@ -186,9 +180,7 @@ class BayesBiNN(Optimizer):
         # m ← β m + (1 - β)(ĝ + κ(λ - λ₀)), in place (with β = 0, m is ĝ's own tensor).
         pull = (1.0 - beta) * group["kl_weight"]
         momentum = grad_hat if beta == 0 else state["momentum"].mul_(beta).add_(grad_hat, alpha=1.0 - beta)
-        momentum.add_(state["lam"], alpha=pull)
-        if state["prior_lam"] is not self._zero_priors.get(p):  # λ - 0 is λ: skip the pass
-            momentum.sub_(state["prior_lam"], alpha=pull)
+        momentum.add_(state["lam"], alpha=pull).sub_(state["prior_lam"], alpha=pull)
         state["momentum"] = momentum
         state["lam"].sub_(momentum, alpha=group["lr"] / (1.0 - beta ** state["step"]))
         if group["lambda_bound"] is not None:
@@ -197,22 +189,15 @@ class BayesBiNN(Optimizer):
 
     def _adam_update(self, params: list[torch.Tensor], grads: list[torch.Tensor], group: dict) -> None:
         """Adam on the group's tensors at once (torch's _foreach kernels: the same element-wise
-        formulas as one tensor at a time, without a Python loop over batchnorm's small tensors)."""
+        formulas as one tensor at a time, without a Python loop over batchnorm's small tensors;
+        the group's tensors are updated together, so they share one step count)."""
         if not params:
             return
         for p in params:
             if not self.state[p]:
                 self.state[p].update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
             self.state[p]["step"] += 1
-        step = self.state[params[0]]["step"]
-        if any(self.state[p]["step"] != step for p in params):  # steps differ (a restored, changed group)
-            for p, grad in zip(params, grads):
-                self._adam_apply([p], [grad], group, self.state[p]["step"])
-            return
-        self._adam_apply(params, grads, group, step)
-
-    def _adam_apply(self, params: list, grads: list, group: dict, step: int) -> None:
-        (b1, b2) = group["adam_betas"]
+        (b1, b2), step = group["adam_betas"], self.state[params[0]]["step"]
         exp_avg = [self.state[p]["exp_avg"] for p in params]
         exp_avg_sq = [self.state[p]["exp_avg_sq"] for p in params]
         torch._foreach_mul_(exp_avg, b1)

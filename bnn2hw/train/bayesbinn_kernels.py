@@ -28,14 +28,15 @@ from functools import lru_cache
 
 import torch
 
+from bnn2hw.models.layers import bipolar
+
 SATURATION_EPS = 1e-10  # the authors' regulariser of 1 - w² and 1 - μ²
 TANH_SATURATES = 10.0  # float32 tanh(x) == ±1 exactly for |x| >= 9.0108; 10 keeps a margin
 
 
 def bipolar_sign(x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """+1 where x >= 0, else -1 (sign(±0) = +1), into ``out`` when given."""
-    # sign, + ½, sign: three vectorised float passes, where x >= 0 (a bool pass) and .to cost four times more
-    return torch.sign(x, out=out).add_(0.5).sign_()
+    """+1 where x >= 0, else -1 (sign(±0) = +1), into ``out`` when given: ``bnn2hw.models.layers.bipolar``."""
+    return bipolar(x, out=out)
 
 
 def relaxed_sample(lam: torch.Tensor, temperature: float) -> torch.Tensor:
